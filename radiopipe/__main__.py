@@ -1,0 +1,6 @@
+"""Allow ``python -m radiopipe``."""
+
+from radiopipe.cli import main
+
+if __name__ == "__main__":
+    main()

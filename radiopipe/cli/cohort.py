@@ -1,0 +1,125 @@
+"""Cohort commands: validate a manifest; import nnU-Net or folder-per-patient layouts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from radiopipe.progress import console
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` and ``import`` to the app."""
+    app.command("validate")(validate)
+    importer = typer.Typer(help="Build a manifest from an existing dataset layout.")
+    importer.command("nnunet")(import_nnunet)
+    importer.command("folders")(import_folders)
+    app.add_typer(importer, name="import")
+
+
+def validate(
+    manifest: Path = typer.Argument(..., help="Cohort manifest CSV."),
+    sequences: str = typer.Option("", help="Comma-separated sequences (default: image_* columns)."),
+    mask_labels: str = typer.Option("0,1", help="Label values a mask may hold."),
+    headers_only: bool = typer.Option(False, help="Skip reading mask voxels (empty/label checks)."),
+    unlabelled: bool = typer.Option(False, help="Allow empty labels (a cohort to score)."),
+    report: Path | None = typer.Option(None, help="Also write the problems to this CSV."),
+) -> None:
+    """Check the whole cohort; list every problem; exit 1 if there is any."""
+    from radiopipe.atomic import write_csv
+    from radiopipe.cohort.manifest import read_manifest
+    from radiopipe.cohort.validate import problems_frame, validate_cohort
+
+    start = time.perf_counter()
+    cohort = read_manifest(manifest, tuple(_split(sequences)) or None)
+    problems = validate_cohort(
+        cohort,
+        mask_labels=[int(v) for v in _split(mask_labels)],
+        require_labels=not unlabelled,
+        read_masks=not headers_only,
+        show_progress=True,
+    )
+    elapsed = time.perf_counter() - start
+    if report is not None:
+        write_csv(report, problems_frame(problems))
+    n = len(cohort.table)
+    if not problems:
+        console.print(
+            f"[green]OK[/]: {n} patients, {len(cohort.sequences)} sequences "
+            f"({', '.join(cohort.sequences)}), no problems ({elapsed:.1f} s)"
+        )
+        return
+    table = Table(title=f"{len(problems)} problem(s) in {manifest}", show_lines=False)
+    for column in ("patient", "file", "problem"):
+        table.add_column(column, overflow="fold")
+    base = cohort.source.parent if cohort.source else None
+    for p in problems:
+        table.add_row(p.patient_id, _shorten(p.file, base), p.problem)
+    console.print(table)
+    console.print(f"[red]{len(problems)} problem(s)[/] in {n} patients ({elapsed:.1f} s)")
+    raise typer.Exit(1)
+
+
+def import_nnunet(
+    dataset: Path = typer.Argument(..., help="nnU-Net raw dataset folder (with dataset.json)."),
+    clinical: Path = typer.Option(
+        ..., help="CSV with patient_id, site, label[, split, covariates]."
+    ),
+    out: Path = typer.Option(..., help="Manifest CSV to write."),
+    channel: list[str] = typer.Option([], help="Channel mapping such as 0=t2w (repeatable)."),
+    include_test: bool = typer.Option(False, help="Also import imagesTs/labelsTs."),
+) -> None:
+    """Write a manifest for an nnU-Net raw dataset plus a clinical table."""
+    from radiopipe.cohort.importers import import_nnunet as run
+    from radiopipe.cohort.manifest import write_manifest
+
+    channels = {int(k): v for k, v in _pairs(channel).items()} or None
+    table = run(dataset, clinical, channels=channels, include_test=include_test)
+    write_manifest(table, out)
+    console.print(f"wrote {out} ({len(table)} patients)")
+
+
+def import_folders(
+    root: Path = typer.Argument(..., help="Folder holding one sub-folder per patient."),
+    clinical: Path = typer.Option(
+        ..., help="CSV with patient_id, site, label[, split, covariates]."
+    ),
+    out: Path = typer.Option(..., help="Manifest CSV to write."),
+    image: list[str] = typer.Option(
+        [], help="Sequence glob such as t2w='T2*.nii.gz' (repeatable)."
+    ),
+    mask: list[str] = typer.Option([], help="Mask glob such as t2w='seg_T2*' (repeatable)."),
+) -> None:
+    """Write a manifest for a folder-per-patient tree (files or DICOM series folders)."""
+    from radiopipe.cohort.importers import import_folders as run
+    from radiopipe.cohort.manifest import write_manifest
+
+    table = run(root, clinical, _pairs(image) or None, _pairs(mask) or None)
+    write_manifest(table, out)
+    console.print(f"wrote {out} ({len(table)} patients)")
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _shorten(path: str, base: Path | None) -> str:
+    if base is None:
+        return path
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:
+        return path
