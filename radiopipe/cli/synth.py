@@ -8,8 +8,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from radiopipe.config.synth import DEFAULT_EFFECT_SIZE, DEFAULT_POSITIVE_FRACTION
 from radiopipe.progress import console
+
+# Shown in --help; the library's values (radiopipe.config.synth) are the source of truth and a
+# test checks that these texts agree with them. Literals keep `radiopipe --help` fast.
+EFFECT_SIZE_DEFAULT_TEXT = "2.5"
+POSITIVE_FRACTION_DEFAULT_TEXT = "0.57"
 
 
 def register(app: typer.Typer) -> None:
@@ -22,11 +26,15 @@ def synth(
     sites: str = typer.Option("A:300,B:60", help="Sites and patient counts, SITE:COUNT,..."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     size: str = typer.Option("default", help="Volume size: default, small or tiny."),
-    effect_size: float = typer.Option(
-        DEFAULT_EFFECT_SIZE, help="SD of the outcome log-odds explained by the hidden properties."
+    effect_size: float | None = typer.Option(
+        None,
+        help="SD of the outcome log-odds explained by the hidden properties "
+        f"(default {EFFECT_SIZE_DEFAULT_TEXT}).",
     ),
-    positive_fraction: float = typer.Option(
-        DEFAULT_POSITIVE_FRACTION, help="Expected fraction of favourable responses (label 1)."
+    positive_fraction: float | None = typer.Option(
+        None,
+        help="Expected fraction of favourable responses, label 1 "
+        f"(default {POSITIVE_FRACTION_DEFAULT_TEXT}).",
     ),
     external_sites: str | None = typer.Option(
         None, help="Comma-separated external test sites ('none': none). Default: B if present."
@@ -47,18 +55,18 @@ def synth(
     from radiopipe.synth import generate_cohort
 
     start = time.perf_counter()
+    outcome = {"effect_size": effect_size, "positive_fraction": positive_fraction}
     manifest = generate_cohort(
         out,
         sites=parse_sites(sites),
         seed=seed,
         size=size,
-        effect_size=effect_size,
-        positive_fraction=positive_fraction,
         external_sites=parse_site_list(external_sites),
         internal_test_fraction=internal_test_fraction,
         workers=workers,
         overwrite=overwrite,
         show_progress=True,
+        **{k: v for k, v in outcome.items() if v is not None},
     )
     elapsed = time.perf_counter() - start
     _print_summary(manifest)

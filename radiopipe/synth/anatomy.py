@@ -1,8 +1,10 @@
-"""Pelvic anatomy of one synthetic patient: body, fat, muscle, bones, bladder, uterus, fibroid.
+"""Pelvic anatomy of one synthetic patient: body, bones, bowel, bladder, uterus and fibroid.
 
 Coordinates are patient millimetres in the ITK (LPS) convention: x to the patient's left,
-y posterior, z superior; the uterus centre is the origin. The body is a cylinder along z; the
-bladder, uterus, endometrium and lesion are irregular ellipsoids (:class:`Blob`).
+y posterior, z superior; the uterus centre is the origin. The body is a cylinder along z
+(subcutaneous fat, a muscle wall thin in front and thick behind, the pelvic cavity with bowel,
+rectum, psoas, iliac vessels, iliac bones and sacrum); the bladder, uterus, endometrium and
+lesion are irregular ellipsoids (:class:`Blob`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,8 @@ WALL_MARGIN_MM = 6.0  # myometrium left around the lesion at its thinnest
 class Anatomy:
     """Geometry of one patient (everything in mm)."""
 
-    body: Ellipse  # outer skin surface
-    muscle: Ellipse  # outer surface of the muscle ring (inside the subcutaneous fat)
-    cavity: Ellipse  # inner surface of the muscle ring (pelvic cavity, visceral fat)
-    psoas: tuple[Ellipse, Ellipse]
-    iliac: tuple[Ellipse, Ellipse]
-    sacrum: Ellipse
+    layers: tuple[tuple[Ellipse, str], ...]  # axial body cross-section, painted in order
+    cavity: Ellipse  # the pelvic cavity (visceral fat with bowel loops)
     bladder: Blob
     uterus: Blob
     endometrium: Blob
@@ -41,14 +39,10 @@ def draw_anatomy(rng: np.random.Generator, fat_mm: float, diameter_mm: float) ->
     uterus = _draw_uterus(rng, lesion)
     endometrium = _draw_endometrium(uterus)
     bladder = _draw_bladder(rng, uterus)
-    body, muscle, cavity, psoas, iliac, sacrum = _draw_body(rng, fat_mm, uterus, bladder)
+    layers = _draw_body(rng, fat_mm, uterus, bladder)
     return Anatomy(
-        body=body,
-        muscle=muscle,
-        cavity=cavity,
-        psoas=psoas,
-        iliac=iliac,
-        sacrum=sacrum,
+        layers=layers,
+        cavity=next(shape for shape, tissue in layers if tissue == "visceral_fat"),
         bladder=bladder,
         uterus=uterus,
         endometrium=endometrium,
@@ -120,29 +114,39 @@ def _draw_bladder(rng: np.random.Generator, uterus: Blob) -> Blob:
 
 def _draw_body(
     rng: np.random.Generator, fat_mm: float, uterus: Blob, bladder: Blob
-) -> tuple[Ellipse, Ellipse, Ellipse, tuple[Ellipse, Ellipse], tuple[Ellipse, Ellipse], Ellipse]:
-    """Axial body outline: subcutaneous fat, muscle ring, cavity, psoas, iliac bones, sacrum."""
-    muscle_mm = rng.uniform(9, 15)
-    front = min(
-        bladder.center[1] - bladder.axes[1], uterus.center[1] - uterus.radius
-    ) - rng.uniform(6, 16)
-    back = uterus.center[1] + uterus.radius
-    half_x = rng.uniform(122, 140)
-    half_y = max(rng.uniform(84, 98), (back - front) / 2 + 30)
+) -> tuple[tuple[Ellipse, str], ...]:
+    """Axial cross-section as (ellipse, tissue) layers painted in order, outermost first."""
+    front = min(bladder.center[1] - bladder.axes[1], uterus.center[1] - uterus.radius)
+    front -= rng.uniform(6, 14)
+    back = float(uterus.surface_points()[:, 1].max())
+    half_x = rng.uniform(105, 120)
+    half_y = max(rng.uniform(70, 82), (back + 40 - front) / 2)
     cy = front + half_y
-    cavity = Ellipse((0.0, round(cy, 6)), (round(half_x, 6), round(half_y, 6)))
-    muscle = Ellipse(cavity.center, (round(half_x + muscle_mm, 6), round(half_y + muscle_mm, 6)))
-    body = Ellipse(
-        cavity.center,
-        (round(muscle.axes[0] + 1.3 * fat_mm, 6), round(muscle.axes[1] + fat_mm, 6)),
+    anterior, posterior, lateral = rng.uniform(8, 14), rng.uniform(35, 50), rng.uniform(25, 40)
+    wall_cy = cy + (posterior - anterior) / 2
+    wall = (half_x + lateral, half_y + (anterior + posterior) / 2)
+    layers: list[tuple[Ellipse, str]] = [
+        (_ellipse(0, wall_cy, wall[0] + 1.3 * fat_mm, wall[1] + fat_mm), "subcutaneous_fat"),
+        (_ellipse(0, wall_cy, *wall), "muscle"),
+        (_ellipse(0, cy, half_x, half_y), "visceral_fat"),
+        (_ellipse(0, cy + half_y + 0.4 * posterior, 38, 0.3 * posterior + 6), "bone_marrow"),
+        (_ellipse(rng.uniform(-6, 6), back + 18, 17, 13), "bowel"),  # rectum
+        (_ellipse(rng.uniform(-3, 3), back + 18, 8, 5), "gas"),
+    ]
+    for side in (-1, 1):
+        layers += [
+            (
+                _ellipse(side * (half_x + 0.45 * lateral), cy + 0.2 * half_y, 9, 0.55 * half_y),
+                "bone_marrow",
+            ),
+            (_ellipse(side * (half_x - 22), cy + 0.1 * half_y, 17, 15), "muscle"),  # psoas
+            (_ellipse(side * (half_x - 44), cy - 0.05 * half_y, 4.5, 4.5), "artery"),
+            (_ellipse(side * (half_x - 52), cy, 6.5, 5), "vein"),
+        ]
+    return tuple(layers)
+
+
+def _ellipse(x: float, y: float, half_x: float, half_y: float) -> Ellipse:
+    return Ellipse(
+        (round(float(x), 6), round(float(y), 6)), (round(float(half_x), 6), round(float(half_y), 6))
     )
-    psoas = tuple(
-        Ellipse((round(side * (half_x - 38), 6), round(cy + 12, 6)), (22.0, 17.0))
-        for side in (-1, 1)
-    )
-    iliac = tuple(
-        Ellipse((round(side * (half_x - 10), 6), round(cy + 28, 6)), (11.0, 38.0))
-        for side in (-1, 1)
-    )
-    sacrum = Ellipse((0.0, round(cy + half_y - 24, 6)), (36.0, 17.0))
-    return body, muscle, cavity, psoas, iliac, sacrum  # type: ignore[return-value]

@@ -26,7 +26,9 @@ from radiopipe.synth.tissues import (
 )
 
 PATIENT_STREAM = 3
-PURPOSES = {"properties": 0, "outcome": 1, "anatomy": 2, "texture": 3, "t2w": 4, "cet1w": 5}
+PURPOSES = {
+    "properties": 0, "outcome": 1, "anatomy": 2, "texture": 3, "t2w": 4, "cet1w": 5, "background": 6
+}  # fmt: skip
 FOV_JITTER_MM = 6.0
 AGE_MEAN, AGE_SD, AGE_RANGE = 39.5, 7.0, (20, 58)
 

@@ -24,7 +24,7 @@ def save_slices(manifest: str | Path, png: str | Path, per_site: int = 3) -> Pat
     cohort = read_manifest(manifest)
     chosen = _choose_patients(cohort.table, per_site)
     sequences = cohort.sequences
-    fig = Figure(figsize=(2.3 * len(chosen), 2.5 * len(sequences)), dpi=110)
+    fig = Figure(figsize=(2.3 * len(chosen), 2.5 * len(sequences)), dpi=90)
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(sequences), len(chosen), squeeze=False)
     for col, (_, row) in enumerate(chosen.iterrows()):

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from radiopipe.synth.background import background_signal
 from radiopipe.synth.patient import Patient
-from radiopipe.synth.scanner import Grid, Scanner, SizePreset, sequence_grid
+from radiopipe.synth.scanner import Grid, Scanner, SequenceProtocol, SizePreset, sequence_grid
 from radiopipe.synth.shapes import Blob, soft_inside
 from radiopipe.synth.texture import LesionTexture, lesion_texture
 from radiopipe.synth.tissues import CAPSULE_MM, SIGNAL
@@ -63,8 +64,8 @@ def render_sequence(
     tissue = SIGNAL[sequence]
     width = grid.spacing[0]
 
-    signal = np.broadcast_to(_background(patient, tissue, x, y, width), grid.shape).copy()
     anatomy = patient.anatomy
+    signal = background_signal(anatomy, tissue, (x, y, z), width, patient.rng("background"))
     uterus = None
     for blob, value in (
         (anatomy.bladder, tissue["urine"]),
@@ -81,43 +82,30 @@ def render_sequence(
             uterus = np.zeros(grid.shape, bool)
             uterus[box] = frac >= 0.5
     mask = _paint_lesion(signal, grid, patient, texture, sequence, (x, y, z), shift, width)
+    center = np.asarray(patient.fov_center)
+    image = acquire(signal, grid, center, protocol, patient.rng(sequence))
+    return Rendered(sequence, image, mask, grid, uterus)
 
+
+def acquire(
+    signal: np.ndarray,
+    grid: Grid,
+    center: np.ndarray,
+    protocol: SequenceProtocol,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The scanner's view of a noise-free signal: contrast, PSF, bias, Rician noise, int16."""
     if protocol.gamma != 1.0:
         signal = np.power(signal, np.float32(protocol.gamma), dtype=np.float32)
     if protocol.blur_vox > 0:
         signal = ndimage.gaussian_filter(signal, (0, protocol.blur_vox, protocol.blur_vox))
-    rng = patient.rng(sequence)
-    signal *= _bias_field(grid, np.asarray(patient.fov_center), protocol, rng)
+    signal = signal * _bias_field(grid, center, protocol, rng)
     sigma = np.float32(1.0 / protocol.snr)
     real = signal + sigma * rng.standard_normal(grid.shape, dtype=np.float32)
     imag = sigma * rng.standard_normal(grid.shape, dtype=np.float32)
     magnitude = np.hypot(real, imag)
     scaled = np.rint(magnitude * np.float32(protocol.scale) + np.float32(protocol.offset))
-    image = np.clip(scaled, 0, INT16_MAX).astype(np.int16)
-    return Rendered(sequence, image, mask, grid, uterus)
-
-
-def _background(
-    patient: Patient, tissue: dict[str, float], x: np.ndarray, y: np.ndarray, width: float
-) -> np.ndarray:
-    """Axial cross-section (y, x): air, subcutaneous fat, muscle ring, cavity, bones."""
-    a = patient.anatomy
-    xx, yy = x[None, :], y[:, None]
-    signal = np.zeros((y.size, x.size), np.float32)
-    layers = [
-        (a.body, "subcutaneous_fat"),
-        (a.muscle, "muscle"),
-        (a.cavity, "visceral_fat"),
-        (a.psoas[0], "muscle"),
-        (a.psoas[1], "muscle"),
-        (a.iliac[0], "bone_marrow"),
-        (a.iliac[1], "bone_marrow"),
-        (a.sacrum, "bone_marrow"),
-    ]
-    for shape, name in layers:
-        frac = soft_inside(shape.signed_distance(xx, yy), width)
-        signal += frac * (np.float32(tissue[name]) - signal)
-    return signal
+    return np.clip(scaled, 0, INT16_MAX).astype(np.int16)
 
 
 def _box(

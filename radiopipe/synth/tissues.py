@@ -20,6 +20,10 @@ SIGNAL: dict[str, dict[str, float]] = {
         "muscle": 0.22,
         "bone_marrow": 0.50,
         "urine": 1.00,
+        "bowel": 0.40,  # bowel wall and contents
+        "gas": 0.02,
+        "artery": 0.04,  # flow void
+        "vein": 0.08,
         "myometrium": 0.54,
         "endometrium": 0.82,
         "capsule": 0.76,  # oedematous pseudocapsule: a bright rim
@@ -32,6 +36,10 @@ SIGNAL: dict[str, dict[str, float]] = {
         "muscle": 0.30,
         "bone_marrow": 0.16,
         "urine": 0.08,
+        "bowel": 0.42,  # enhancing bowel wall
+        "gas": 0.02,
+        "artery": 0.95,
+        "vein": 0.90,
         "myometrium": 0.85,
         "endometrium": 0.55,
         "capsule": 0.90,

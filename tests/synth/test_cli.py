@@ -61,6 +61,15 @@ def test_refuses_a_folder_that_is_not_a_synthetic_cohort(cli, tmp_path: Path) ->
     assert (tmp_path / "data.csv").read_text() == "precious\n"
 
 
+def test_help_shows_the_library_defaults(cli) -> None:
+    from radiopipe.cli import synth as command
+    from radiopipe.config.synth import DEFAULT_EFFECT_SIZE, DEFAULT_POSITIVE_FRACTION
+
+    assert float(command.EFFECT_SIZE_DEFAULT_TEXT) == DEFAULT_EFFECT_SIZE
+    assert float(command.POSITIVE_FRACTION_DEFAULT_TEXT) == DEFAULT_POSITIVE_FRACTION
+    assert "--effect-size" in cli("synth", "--help").output
+
+
 def test_site_parsers() -> None:
     assert parse_sites(" A:300 , B:60 ") == {"A": 300, "B": 60}
     assert parse_site_list(None) is None

@@ -110,11 +110,13 @@ def test_sites_differ_in_intensity_and_noise(manifest: Path) -> None:
     stats: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
     for pid in cohort.patients:
         image, _ = read(cohort.image_path(pid, "t2w"))
-        corner = image[:, :4, :4].astype(float)  # air: Rician noise only
-        stats[pid[0]].append((np.percentile(image, 95), corner.std() / np.percentile(image, 95)))
+        level = np.percentile(image, 95)
+        # Noise from neighbour differences (median: robust to edges), relative to the signal.
+        noise = np.median(np.abs(np.diff(image.astype(float), axis=2))) / (0.6745 * np.sqrt(2))
+        stats[pid[0]].append((level, noise / level))
     a, b = np.array(stats["A"]), np.array(stats["B"])
     assert a[:, 0].min() > 1.5 * b[:, 0].max()  # scanner scale
-    assert np.median(b[:, 1]) > 1.5 * np.median(a[:, 1])  # 1.5 T: lower SNR
+    assert b[:, 1].min() > 1.2 * a[:, 1].max()  # 1.5 T: lower SNR, for every patient
 
 
 def test_same_seed_same_bytes_serial_and_parallel(manifest: Path, tmp_path: Path) -> None:
