@@ -30,7 +30,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except RadiopipeError as err:
-            console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+            console.print(
+                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
             ctx.exit(USER_ERROR_EXIT)
 
 
