@@ -22,8 +22,9 @@ import logging
 import multiprocessing
 import os
 import re
+import traceback
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -81,6 +82,7 @@ class JobResult:
     key: str = ""
     skipped: bool = False
     failure: Failure | None = None
+    traceback: str = ""
 
 
 @dataclass
@@ -161,11 +163,11 @@ def process_job(job: Job, sequences: tuple[str, ...], settings: PreprocessSettin
         return JobResult(job.patient, columns, key)
     except InputError as err:
         failure = Failure(job.patient, step.sequence, err.file or step.file, err.problem)
+        return JobResult(job.patient, failure=failure)
     except Exception as err:  # any other crash still must not stop the other patients
-        log.exception("patient %s: unexpected error", job.patient)
-        failure = Failure(job.patient, step.sequence, step.file, f"{type(err).__name__}: {err}")
-    log.warning("patient %s failed (%s, %s): %s", *asdict(failure).values())
-    return JobResult(job.patient, failure=failure)
+        problem = f"unexpected {type(err).__name__}: {err}"
+        failure = Failure(job.patient, step.sequence, step.file, problem)
+        return JobResult(job.patient, failure=failure, traceback=traceback.format_exc())
 
 
 # Resume keys -------------------------------------------------------------------------------
@@ -228,6 +230,10 @@ def _execute(
         task = bar.add_task("preprocess", total=len(jobs), rate="", status="")
         for result in _results(jobs, sequences, settings, workers):
             results[result.patient] = result
+            if result.failure is not None:
+                log.warning("patient %s failed (%s, %s): %s", *astuple(result.failure))
+                if result.traceback:
+                    log.error("patient %s traceback:\n%s", result.patient, result.traceback)
             outcome = "failed" if result.failure else "skipped" if result.skipped else "done"
             counts[outcome] += 1
             status = ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -245,9 +251,10 @@ def _results(
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(
+    pool = cf.ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
-    ) as pool:
+    )
+    try:
         futures = {pool.submit(process_job, job, sequences, settings): job for job in jobs}
         for future in cf.as_completed(futures):
             job = futures[future]
@@ -256,6 +263,8 @@ def _results(
             except Exception as err:  # the worker process itself died (memory, signal)
                 problem = f"worker process failed ({type(err).__name__}: {err})"
                 yield JobResult(job.patient, failure=Failure(job.patient, "", "", problem))
+    finally:  # on Ctrl-C or an error, patients not yet started are not started
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _init_worker(threads: int) -> None:

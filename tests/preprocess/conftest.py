@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import SimpleITK as sitk
+
+Grid = tuple[tuple[float, float, float], tuple[int, int, int]]  # spacing (x, y, z), shape (z, y, x)
+T2W_SMALL: Grid = ((1.0, 1.0, 5.0), (14, 64, 80))
+CET1W_SMALL: Grid = ((1.25, 1.25, 4.0), (18, 52, 64))
+T2W_TINY: Grid = ((2.0, 2.0, 5.0), (14, 32, 40))
+CET1W_TINY: Grid = ((2.5, 2.5, 5.0), (14, 26, 32))
 
 
 def physical_grid(
@@ -72,3 +81,46 @@ def sphere(
     z, y, x = physical_grid(shape, spacing)
     cx, cy, cz = centre_mm
     return (((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2) <= radius_mm**2).astype(np.uint8)
+
+
+def two_sequences(index: int, t2w_grid: Grid, cet1w_grid: Grid) -> dict[str, sitk.Image]:
+    """A T2W image with a lesion mask, and a CE-T1W image of the same anatomy, slightly moved.
+
+    The CE-T1W grid is centred on the T2W one; the motion is a rotation of (3 + index) degrees
+    about z and a few mm of translation; its contrast is inverted (mutual information needed).
+    """
+    spacing, shape = t2w_grid
+    t2w, _ = pelvis(shape, spacing, seed=index)
+    lesion = to_image(sphere(shape, spacing, 9.0, (14.0, -2.0, 8.0)), spacing)
+    lesion.CopyInformation(t2w)
+    spacing, shape = cet1w_grid
+    grid = sitk.Image([shape[2], shape[1], shape[0]], sitk.sitkFloat32)
+    grid.SetSpacing(spacing)
+    half_extent = np.multiply(spacing, [(n - 1) / 2 for n in grid.GetSize()])
+    grid.SetOrigin((centre_of(t2w) - half_extent).tolist())
+    motion = sitk.Euler3DTransform()
+    motion.SetCenter(centre_of(grid).tolist())
+    motion.SetRotation(0.0, 0.0, np.deg2rad(3.0 + index))
+    motion.SetTranslation((2.0, -1.5, 1.0))
+    cet1w = sitk.Resample(t2w, grid, motion, sitk.sitkLinear, 10.0, sitk.sitkFloat32)
+    return {"t2w": t2w, "mask_t2w": lesion, "cet1w": sitk.Cast(400.0 - cet1w, sitk.sitkFloat32)}
+
+
+def write_cohort(
+    root: Path, patients: list[tuple[str, str]], t2w_grid: Grid, cet1w_grid: Grid
+) -> Path:
+    """Write each (patient, site)'s volumes under root/raw and a manifest; return its path."""
+    rows = []
+    for index, (pid, site) in enumerate(patients):
+        volumes = two_sequences(index, t2w_grid, cet1w_grid)
+        for name, image in volumes.items():
+            path = root / "raw" / f"{pid}_{name}.nii.gz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sitk.WriteImage(image, str(path))
+        rows.append({
+            "patient_id": pid, "site": site, "split": "train", "label": index % 2,
+            "age": 40 + index, "image_t2w": f"raw/{pid}_t2w.nii.gz",
+            "mask_t2w": f"raw/{pid}_mask_t2w.nii.gz", "image_cet1w": f"raw/{pid}_cet1w.nii.gz",
+        })  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"

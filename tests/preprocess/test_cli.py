@@ -11,10 +11,7 @@ import SimpleITK as sitk
 import yaml
 
 from radiopipe.imaging import read_image
-from tests.preprocess.conftest import centre_of, pelvis, sphere
-
-T2W = ((0.8, 0.8, 5.0), (16, 80, 100))  # spacing (x, y, z), shape (z, y, x)
-CET1W = ((1.0, 1.0, 4.0), (20, 64, 80))
+from tests.preprocess.conftest import CET1W_SMALL, T2W_SMALL, write_cohort
 
 SETTINGS = {
     "bias_correction": {"iterations": [10, 10]},
@@ -24,46 +21,12 @@ SETTINGS = {
 }
 
 
-def _volumes(index: int) -> tuple[sitk.Image, sitk.Image, sitk.Image]:
-    """T2W image and lesion mask, and a CE-T1W image of the same anatomy, slightly moved."""
-    spacing, shape = T2W
-    t2w, _ = pelvis(shape, spacing, seed=index)
-    lesion = sitk.GetImageFromArray(sphere(shape, spacing, 9.0, (14.0, -2.0, 8.0)))
-    lesion.CopyInformation(t2w)
-    spacing, shape = CET1W  # a different grid around the same centre
-    grid = sitk.Image([shape[2], shape[1], shape[0]], sitk.sitkFloat32)
-    grid.SetSpacing(spacing)
-    half_extent = np.multiply(spacing, [(n - 1) / 2 for n in grid.GetSize()])
-    grid.SetOrigin((centre_of(t2w) - half_extent).tolist())
-    motion = sitk.Euler3DTransform()
-    motion.SetCenter(grid.TransformContinuousIndexToPhysicalPoint([0, 0, 0]))
-    motion.SetRotation(0.0, 0.0, np.deg2rad(3.0 + index))
-    motion.SetTranslation((2.0, -1.5, 1.0))
-    cet1w = sitk.Resample(t2w, grid, motion, sitk.sitkLinear, 10.0, sitk.sitkFloat32)
-    return t2w, lesion, sitk.Cast(400.0 - cet1w, sitk.sitkFloat32)
-
-
-def _cohort(root: Path) -> Path:
-    rows = []
-    for index, (pid, site) in enumerate([("P1", "A"), ("P2", "A"), ("P3", "B")]):
-        t2w, lesion, cet1w = _volumes(index)
-        for name, image in (("t2w", t2w), ("mask_t2w", lesion), ("cet1w", cet1w)):
-            sitk.WriteImage(image, str(root / "raw" / f"{pid}_{name}.nii.gz"))
-        rows.append({
-            "patient_id": pid, "site": site, "split": "train", "label": index % 2,
-            "age": 40 + index, "image_t2w": f"raw/{pid}_t2w.nii.gz",
-            "mask_t2w": f"raw/{pid}_mask_t2w.nii.gz", "image_cet1w": f"raw/{pid}_cet1w.nii.gz",
-        })  # fmt: skip
-    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
-    return root / "manifest.csv"
-
-
 @pytest.fixture
 def cohort(tmp_path: Path) -> tuple[Path, Path]:
-    (tmp_path / "raw").mkdir()
     config = tmp_path / "preprocess.yaml"
     config.write_text(yaml.safe_dump(SETTINGS))
-    return _cohort(tmp_path), config
+    patients = [("P1", "A"), ("P2", "A"), ("P3", "B")]
+    return write_cohort(tmp_path, patients, T2W_SMALL, CET1W_SMALL), config
 
 
 def test_preprocess_cli_end_to_end_with_failure_and_resume(cohort, cli, tmp_path: Path) -> None:
