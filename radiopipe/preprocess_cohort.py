@@ -15,6 +15,7 @@ interrupted or partly failed run resumes where it stopped.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -118,7 +119,8 @@ def run_preprocess(
             extra={"workers": workers, "patients": len(cohort.table)},
         )  # fmt: skip
         jobs = list(_jobs(cohort, run.root))
-        results = _execute(jobs, cohort.sequences, settings, workers, show_progress)
+        log_file = Path(handler.baseFilename)
+        results = _execute(jobs, cohort.sequences, settings, workers, show_progress, log_file)
         summary = _write_outputs(cohort, results, run)
         if summary.ok:
             key = hashlib.sha256("".join(r.key for r in results).encode()).hexdigest()
@@ -142,7 +144,8 @@ def process_job(job: Job, sequences: tuple[str, ...], settings: PreprocessSettin
         key = _patient_key(hashes, settings)
         if record and record.get("key") == key:
             outputs = record.get("outputs", {})
-            if outputs and all((job.folder / name).is_file() for name in outputs.values()):
+            files = [*outputs.values(), *([record["transform"]] if record.get("transform") else [])]
+            if outputs and all((job.folder / name).is_file() for name in files):
                 columns = {c: str(job.folder / n) for c, n in outputs.items()}
                 return JobResult(job.patient, columns, key, skipped=True)
         (job.folder / RECORD_FILE).unlink(missing_ok=True)
@@ -222,13 +225,15 @@ def _execute(
     settings: PreprocessSettings,
     workers: int,
     show_progress: bool,
+    log_file: Path,
 ) -> list[JobResult]:
     """Run the jobs serially or on worker processes, with a progress bar; keep job order."""
     results: dict[str, JobResult] = {}
     counts = {"done": 0, "skipped": 0, "failed": 0}
-    with progress_bar(transient=not show_progress) as bar:
-        task = bar.add_task("preprocess", total=len(jobs), rate="", status="")
-        for result in _results(jobs, sequences, settings, workers):
+    bar = progress_bar() if show_progress else None
+    with bar or contextlib.nullcontext():
+        task = bar.add_task("preprocess", total=len(jobs), rate="", status="") if bar else 0
+        for result in _results(jobs, sequences, settings, workers, log_file):
             results[result.patient] = result
             if result.failure is not None:
                 log.warning("patient %s failed (%s, %s): %s", *astuple(result.failure))
@@ -236,13 +241,18 @@ def _execute(
                     log.error("patient %s traceback:\n%s", result.patient, result.traceback)
             outcome = "failed" if result.failure else "skipped" if result.skipped else "done"
             counts[outcome] += 1
-            status = ", ".join(f"{v} {k}" for k, v in counts.items())
-            bar.update(task, advance=1, rate=rate_text(bar, task, "patients"), status=status)
+            if bar is not None:
+                status = ", ".join(f"{v} {k}" for k, v in counts.items())
+                bar.update(task, advance=1, rate=rate_text(bar, task, "patient"), status=status)
     return [results[job.patient] for job in jobs]
 
 
 def _results(
-    jobs: list[Job], sequences: tuple[str, ...], settings: PreprocessSettings, workers: int
+    jobs: list[Job],
+    sequences: tuple[str, ...],
+    settings: PreprocessSettings,
+    workers: int,
+    log_file: Path,
 ) -> Iterator[JobResult]:
     workers = max(1, min(workers, len(jobs)))
     if workers == 1:
@@ -252,7 +262,7 @@ def _results(
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads, log_file)
     )
     try:
         futures = {pool.submit(process_job, job, sequences, settings): job for job in jobs}
@@ -267,15 +277,29 @@ def _results(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _init_worker(threads: int) -> None:
-    """Share the CPU cores between workers instead of each ITK filter taking all of them."""
+def _init_worker(threads: int, log_file: Path) -> None:
+    """Share the cores between workers (ITK would take all of each); log to the run's file."""
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [worker %(process)d]: %(message)s")
+    )
+    logger = logging.getLogger("radiopipe")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
 
 
 # Inputs and outputs ------------------------------------------------------------------------
 
 
 def _check_inputs(cohort: Cohort, settings: PreprocessSettings, manifest_out: Path) -> None:
+    ids = cohort.table["patient_id"].astype(str)
+    duplicated = sorted(set(ids[ids.duplicated()]))
+    if duplicated:
+        raise ManifestError(
+            f"duplicate patient ID(s) in the manifest: {', '.join(duplicated[:10])}; "
+            "each patient needs one row (run `radiopipe validate` to list every problem)"
+        )
     bad = [s for s in cohort.sequences if not _SAFE_NAME.match(s)]
     if bad:
         raise ManifestError(

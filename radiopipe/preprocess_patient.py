@@ -91,6 +91,12 @@ def preprocess_patient(
             seed=settings.seed,
             **register.optimiser_kwargs(),
         )
+        angles = np.degrees(transform.GetParameters()[:3])
+        log.info(
+            "patient %s: %s registered onto %s; rotation (%.2f, %.2f, %.2f) deg, "
+            "translation (%.2f, %.2f, %.2f) mm",
+            patient, register.moving, register.fixed, *angles, *transform.GetTranslation(),
+        )  # fmt: skip
         outputs.transform = f"{register.moving}_to_{register.fixed}.tfm"
         save_transform(transform, folder / outputs.transform)
         if register.resample_moving:

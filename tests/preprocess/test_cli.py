@@ -96,3 +96,13 @@ def test_preprocess_cli_config_errors(cohort, cli, tmp_path: Path) -> None:
     assert "t2w, cet1w" in result.output
     same = cli("preprocess", "--manifest", manifest, "--config", config, "--out", tmp_path)
     assert same.exit_code == 2 and "overwrite the input manifest" in same.output
+
+
+def test_preprocess_cli_refuses_duplicate_patients(cohort, cli, tmp_path: Path) -> None:
+    manifest, config = cohort
+    table = pd.read_csv(manifest, dtype=str)
+    table.loc[2, "patient_id"] = "P1"
+    table.to_csv(manifest, index=False)
+    result = cli("preprocess", "--manifest", manifest, "--config", config, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "duplicate patient ID(s) in the manifest: P1" in result.output
+    assert not (tmp_path / "o" / "patients").exists()
