@@ -43,7 +43,7 @@ def register_rigid(
     smoothing_sigmas_mm: Sequence[float] = (2.0, 1.0, 0.0),
     iterations: int = 200,
     initial_step: float = 1.0,
-    min_step: float = 1e-3,
+    min_step: float = 1e-4,
     deterministic: bool = True,
 ) -> sitk.Euler3DTransform:
     """Find the rigid transform aligning ``moving`` to ``fixed`` by Mattes mutual information.

@@ -75,7 +75,7 @@ class RegisterSettings(StrictModel):
     smoothing_sigmas_mm: list[float] = Field(default=[2.0, 1.0, 0.0], min_length=1)
     iterations: PositiveInt = 200
     initial_step: PositiveFloat = 1.0
-    min_step: PositiveFloat = 1e-3
+    min_step: PositiveFloat = 1e-4
     deterministic: bool = True
 
     @model_validator(mode="after")

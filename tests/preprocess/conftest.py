@@ -98,12 +98,20 @@ def two_sequences(index: int, t2w_grid: Grid, cet1w_grid: Grid) -> dict[str, sit
     grid.SetSpacing(spacing)
     half_extent = np.multiply(spacing, [(n - 1) / 2 for n in grid.GetSize()])
     grid.SetOrigin((centre_of(t2w) - half_extent).tolist())
+    cet1w = sitk.Resample(t2w, grid, cet1w_motion(index, grid), sitk.sitkLinear, 10.0)
+    return {"t2w": t2w, "mask_t2w": lesion, "cet1w": sitk.Cast(400.0 - cet1w, sitk.sitkFloat32)}
+
+
+def cet1w_motion(index: int, cet1w: sitk.Image) -> sitk.Euler3DTransform:
+    """The motion of patient ``index``'s CE-T1W: cet1w(p) = t2w(motion(p)) before contrast.
+
+    So the registration of CE-T1W (moving) onto T2W (fixed) should find its inverse.
+    """
     motion = sitk.Euler3DTransform()
-    motion.SetCenter(centre_of(grid).tolist())
+    motion.SetCenter(centre_of(cet1w).tolist())
     motion.SetRotation(0.0, 0.0, np.deg2rad(3.0 + index))
     motion.SetTranslation((2.0, -1.5, 1.0))
-    cet1w = sitk.Resample(t2w, grid, motion, sitk.sitkLinear, 10.0, sitk.sitkFloat32)
-    return {"t2w": t2w, "mask_t2w": lesion, "cet1w": sitk.Cast(400.0 - cet1w, sitk.sitkFloat32)}
+    return motion
 
 
 def write_cohort(

@@ -13,8 +13,9 @@ import SimpleITK as sitk
 from radiopipe.cohort.manifest import read_manifest
 from radiopipe.config.preprocess import PreprocessSettings
 from radiopipe.imaging import geometry_mismatches, read_header, read_image
+from radiopipe.preprocess import load_transform
 from radiopipe.preprocess_cohort import patient_folder_name, run_preprocess
-from tests.preprocess.conftest import CET1W_TINY, T2W_TINY, write_cohort
+from tests.preprocess.conftest import CET1W_TINY, T2W_TINY, centre_of, cet1w_motion, write_cohort
 
 FAST = {"bias_correction": {"enabled": False}, "resample": {"spacing": [2.0, 2.0, 2.5]}}
 REGISTER = {"moving": "cet1w", "fixed": "t2w", "shrink_factors": [2, 1],
@@ -49,7 +50,14 @@ def test_resample_moving_puts_both_sequences_on_one_grid(manifest: Path, tmp_pat
     assert geometry_mismatches(t2w, cet1w) == []
     # On one grid, the lesion carried to CE-T1W is the T2W lesion, voxel for voxel.
     assert np.array_equal(_voxels(row["mask_t2w"]), _voxels(row["mask_cet1w"]))
-    assert (Path(row["image_t2w"]).parent / "cet1w_to_t2w.tfm").is_file()
+    # The saved transform undoes the CE-T1W motion the cohort was built with.
+    found = load_transform(Path(row["image_t2w"]).parent / "cet1w_to_t2w.tfm")
+    truth = cet1w_motion(0, read_image(manifest.parent / "raw" / "P1_cet1w.nii.gz")).GetInverse()
+    lesion = np.array([14.0, -2.0, 8.0]) + centre_of(read_image(row["mask_t2w"]))
+    for offset in np.ndindex(3, 3, 3):  # points around the lesion, 20 mm apart
+        point = (lesion + 20.0 * (np.array(offset) - 1)).tolist()
+        error = np.subtract(found.TransformPoint(point), truth.TransformPoint(point))
+        assert np.linalg.norm(error) < 1.5
 
 
 def test_carried_masks_fill_in_or_replace_own_masks(manifest: Path, tmp_path: Path) -> None:
