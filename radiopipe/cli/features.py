@@ -173,11 +173,12 @@ def _print_icc(icc, threshold: float, source: str, n_patients: int) -> None:
 def _finish(failures, allow_failures: bool, path: Path) -> None:
     if failures.empty:
         return
-    table = Table(title=f"{len(failures)} failed task(s) (all listed in {path})")
+    table = Table(title=escape(f"{len(failures)} failed task(s) (all listed in {path})"))
     for column in ("patient", "sequence", "problem"):
         table.add_column(column, overflow="fold")
     for row in failures.head(20).itertuples(index=False):
-        table.add_row(str(row.patient_id), str(row.sequence), f"{row.error} [{row.file}]")
+        problem = escape(f"{row.error} ({row.file})")
+        table.add_row(escape(str(row.patient_id)), escape(str(row.sequence)), problem)
     console.print(table)
     if allow_failures:
         console.print("[yellow]continuing: --allow-failures is set[/]")

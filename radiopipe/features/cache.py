@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radiopipe.atomic import write_json
+from radiopipe.atomic import write_json, write_text
 from radiopipe.imaging import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ class FeatureCache:
             },
         }
         path = self.path(patient_id, sequence, variant)
-        return write_json(path, data)
+        # Not sorted: features keep pyradiomics' order, so tables do not depend on the cache.
+        return write_text(path, json.dumps(data, allow_nan=True))
 
 
 class FileHasher:

@@ -115,8 +115,8 @@ def _extract(spec: TaskSpec) -> tuple[dict[str, float], dict[str, Any]]:
         if name.startswith(DIAGNOSTIC_PREFIX):
             if not name.startswith(_REQUEST_DIAGNOSTICS):
                 diagnostics[name[len(DIAGNOSTIC_PREFIX) :]] = _plain(value)
-        else:
-            features[name] = float(value)
+        else:  # shape axes come back complex (imaginary part ~1e-17) when eigenvalues tie
+            features[name] = float(np.real(value))
     return features, diagnostics
 
 
