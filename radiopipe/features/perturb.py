@@ -3,18 +3,18 @@
 They stand in for a second reader when the manifest has no second segmentation (after
 Zwanenburg et al., Sci Rep 2019: volume adaptation and contour randomisation). Sizes are in
 millimetres, so "one voxel" at the paper's 1 mm resampling is ``radius_mm = 1``; along axes
-coarser than the radius (thick slices) the mask is left as it is.
+coarser than the radius (thick slices) the mask is left as it is. Distances are physical
+(voxel centre to voxel centre), so the same radius means the same thing on any grid.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import distance_transform_edt, gaussian_filter
 
 from radiopipe.config.extraction import PerturbationSettings
 from radiopipe.imaging import read_image, write_image
@@ -25,13 +25,9 @@ def variants(settings: PerturbationSettings) -> list[str]:
     return ["erode", "dilate"] + [f"contour{i + 1}" for i in range(settings.contour_repeats)]
 
 
-def kernel_radius(spacing: tuple[float, ...], radius_mm: float) -> list[int]:
-    """Per-axis structuring-element radius (voxels) approximating ``radius_mm``; >= 1 somewhere."""
-    radius = [round(radius_mm / s) for s in spacing]
-    if not any(radius):
-        finest = min(spacing)
-        radius = [1 if math.isclose(s, finest) else 0 for s in spacing]
-    return radius
+def effective_radius(spacing: tuple[float, ...], radius_mm: float) -> float:
+    """The radius used: ``radius_mm``, but at least one voxel along the finest axis."""
+    return max(radius_mm, min(spacing))
 
 
 def binary(mask: sitk.Image, label: int) -> sitk.Image:
@@ -40,17 +36,42 @@ def binary(mask: sitk.Image, label: int) -> sitk.Image:
 
 
 def erode(mask: sitk.Image, label: int, radius_mm: float) -> sitk.Image:
-    """The ROI shrunk by ``radius_mm`` (ball structuring element), labelled ``label``."""
-    radius = kernel_radius(mask.GetSpacing(), radius_mm)
-    out = sitk.BinaryErode(binary(mask, label), radius, sitk.sitkBall, 0, 1)
-    return _labelled(out, label)
+    """The ROI without voxels closer than ``radius_mm`` to the background (centre to centre)."""
+    return _morphology(mask, label, radius_mm, grow=False)
 
 
 def dilate(mask: sitk.Image, label: int, radius_mm: float) -> sitk.Image:
-    """The ROI grown by ``radius_mm`` (ball structuring element), labelled ``label``."""
-    radius = kernel_radius(mask.GetSpacing(), radius_mm)
-    out = sitk.BinaryDilate(binary(mask, label), radius, sitk.sitkBall, 0, 1)
-    return _labelled(out, label)
+    """The ROI plus background voxels within ``radius_mm`` of it (centre to centre)."""
+    return _morphology(mask, label, radius_mm, grow=True)
+
+
+def _morphology(mask: sitk.Image, label: int, radius_mm: float, grow: bool) -> sitk.Image:
+    roi = sitk.GetArrayFromImage(mask) == label
+    spacing_zyx = np.array(mask.GetSpacing()[::-1])
+    radius = effective_radius(mask.GetSpacing(), radius_mm)
+    box = _box(roi, np.ceil(radius / spacing_zyx).astype(int) + 1)
+    out = np.zeros_like(roi)
+    if box is not None:
+        crop = roi[box]
+        if grow:
+            out[box] = crop | (distance_transform_edt(~crop, sampling=spacing_zyx) <= radius + 1e-6)
+        else:
+            padded = np.pad(crop, 1)  # the crop's edge is background for the distance
+            inside = distance_transform_edt(padded, sampling=spacing_zyx)[1:-1, 1:-1, 1:-1]
+            out[box] = inside > radius + 1e-6
+    image = sitk.GetImageFromArray(out.astype(np.uint8))
+    image.CopyInformation(mask)
+    return _labelled(image, label)
+
+
+def _box(roi: np.ndarray, margin: np.ndarray) -> tuple[slice, ...] | None:
+    """Bounding box of ``roi`` grown by ``margin`` voxels per axis (None if empty)."""
+    found = np.argwhere(roi)
+    if not len(found):
+        return None
+    lo = np.maximum(found.min(axis=0) - margin, 0)
+    hi = np.minimum(found.max(axis=0) + margin + 1, roi.shape)
+    return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
 
 
 def random_contour(
@@ -70,11 +91,7 @@ def random_contour(
     if not roi.any():
         return _labelled(binary(mask, label), label)
     spacing_zyx = np.array(mask.GetSpacing()[::-1])
-    margin = np.ceil(4 * amplitude_mm / spacing_zyx).astype(int) + 2
-    found = np.argwhere(roi)
-    lo = np.maximum(found.min(axis=0) - margin, 0)
-    hi = np.minimum(found.max(axis=0) + margin + 1, roi.shape)
-    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    box = _box(roi, np.ceil(4 * amplitude_mm / spacing_zyx).astype(int) + 2)
     crop = sitk.GetImageFromArray(roi[box].astype(np.uint8))
     crop.SetSpacing(mask.GetSpacing())
     distance = sitk.GetArrayFromImage(
