@@ -36,7 +36,7 @@ def test_perturbation_mode_uses_training_patients_and_writes_icc(tmp_path: Path)
     result = robustness(manifest, tmp_path / "out", perturbation=settings)
     assert result.source == "perturbation" and result.n_patients == 3
     icc = pd.read_parquet(tmp_path / "out" / "icc.parquet")
-    assert ICC_COLUMNS == [c for c in icc.columns if c in ICC_COLUMNS]
+    assert [c for c in icc.columns if c in ICC_COLUMNS] == ICC_COLUMNS
     assert (icc["source"] == "perturbation").all()
     assert icc["icc"].dtype == np.float64 and (icc["n_patients"] == 3).all()
     assert (icc["n_raters"] == 4).all()  # reference, erode, dilate, contour1
