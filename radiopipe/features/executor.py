@@ -30,6 +30,7 @@ class ExecutorOptions:
     workers: int | None = None  # None: one process per core
     scheduler: str | None = None  # address of an existing Dask scheduler, e.g. tcp://host:8786
     memory_limit: str = "auto"  # per worker, e.g. "4GiB"; "auto": system memory / workers
+    connect_timeout: float = 30.0  # seconds to reach an existing scheduler
 
     @property
     def n_workers(self) -> int:
@@ -112,7 +113,7 @@ def _client(options: ExecutorOptions, n_tasks: int, stack: contextlib.ExitStack)
     try:
         if options.scheduler:
             return stack.enter_context(
-                Client(options.scheduler, timeout="30s", set_as_default=False)
+                Client(options.scheduler, timeout=options.connect_timeout, set_as_default=False)
             )
         cluster = stack.enter_context(
             LocalCluster(
