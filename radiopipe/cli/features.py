@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from radiopipe.progress import console
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from radiopipe.config.extraction import ExecutionSettings
+    from radiopipe.features.executor import ExecutorOptions
 
 WORKERS_HELP = "Local worker processes (default: one per core; 0: run in this process)."
 SCHEDULER_HELP = "Use an existing Dask cluster at this address (e.g. tcp://10.0.0.5:8786)."
@@ -78,9 +85,7 @@ def extract(
 def robustness(
     manifest: Path = typer.Option(..., help="Cohort manifest CSV (mask_<seq>, mask2_<seq>)."),
     config: Path = typer.Option(..., help="pyradiomics parameter file (as for extract)."),
-    out: Path = typer.Option(
-        ..., help="Output folder (icc.parquet); reuse extract's to share its cache."
-    ),
+    out: Path = typer.Option(..., help="Output folder (icc.parquet, perturbed masks)."),
     source: str = typer.Option("auto", help="auto | second_mask | perturbation."),
     include_test: bool = typer.Option(
         False, help="Also use test patients (default: training only)."
@@ -93,7 +98,9 @@ def robustness(
     scheduler: str | None = typer.Option(None, help=SCHEDULER_HELP),
     memory_limit: str = typer.Option("auto", help=MEMORY_HELP),
     sequences: str = typer.Option("", help="Comma-separated sequences (default: all)."),
-    cache: Path | None = typer.Option(None, help="Cache folder (default: OUT/cache)."),
+    cache: Path | None = typer.Option(
+        None, help="Cache folder (default: OUT/cache); give extract's to reuse its features."
+    ),
     allow_failures: bool = typer.Option(False, help="Exit 0 even if some cases failed."),
 ) -> None:
     """ICC(2,1) of every feature between two segmentations (or perturbed masks)."""
@@ -150,7 +157,7 @@ def _execution(workers: int | None, scheduler: str | None, memory_limit: str) ->
     return {"workers": workers, "scheduler": scheduler, "memory_limit": memory_limit}
 
 
-def _options(execution):
+def _options(execution: ExecutionSettings) -> ExecutorOptions:
     from radiopipe.features.executor import ExecutorOptions
 
     return ExecutorOptions(
@@ -160,7 +167,7 @@ def _options(execution):
     )
 
 
-def _print_icc(icc, threshold: float, source: str, n_patients: int) -> None:
+def _print_icc(icc: pd.DataFrame, threshold: float, source: str, n_patients: int) -> None:
     table = Table(title=f"ICC(2,1) by sequence and class ({source}, {n_patients} patients)")
     for column in ("sequence", "class", "features", f"ICC >= {threshold:g}", "median ICC"):
         table.add_column(column)
@@ -170,7 +177,7 @@ def _print_icc(icc, threshold: float, source: str, n_patients: int) -> None:
     console.print(table)
 
 
-def _finish(failures, allow_failures: bool, path: Path) -> None:
+def _finish(failures: pd.DataFrame, allow_failures: bool, path: Path) -> None:
     if failures.empty:
         return
     table = Table(title=escape(f"{len(failures)} failed task(s) (all listed in {path})"))
