@@ -45,6 +45,7 @@ class TaskEntry:
     mask_sha256: str
     units: dict[str, dict[str, float]] = field(default_factory=dict)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # unit key -> readable unit name
 
 
 class FeatureCache:
@@ -78,18 +79,11 @@ class FeatureCache:
         ):
             return empty
         units = {k: v["features"] for k, v in data.get("units", {}).items()}
-        return TaskEntry(image_sha256, mask_sha256, units, data.get("diagnostics", {}))
+        labels = {k: v.get("unit", "") for k, v in data.get("units", {}).items()}
+        return TaskEntry(image_sha256, mask_sha256, units, data.get("diagnostics", {}), labels)
 
-    def save(
-        self,
-        patient_id: str,
-        sequence: str,
-        variant: str,
-        entry: TaskEntry,
-        labels: dict[str, str] | None = None,
-    ) -> Path:
-        """Write a task's entry atomically (``labels``: unit key -> readable unit name)."""
-        labels = labels or {}
+    def save(self, patient_id: str, sequence: str, variant: str, entry: TaskEntry) -> Path:
+        """Write a task's entry atomically."""
         data = {
             "format": FORMAT,
             "patient_id": patient_id,
@@ -99,7 +93,7 @@ class FeatureCache:
             "mask_sha256": entry.mask_sha256,
             "diagnostics": entry.diagnostics,
             "units": {
-                key: {"unit": labels.get(key, ""), "features": feats}
+                key: {"unit": entry.labels.get(key, ""), "features": feats}
                 for key, feats in entry.units.items()
             },
         }

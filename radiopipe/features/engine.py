@@ -114,10 +114,8 @@ def run_tasks(
                 entry = plan.entry
                 entry.units.update(result.units)
                 entry.diagnostics[plan.general] = result.diagnostics
-                labels = {key: unit.describe() for unit, key in plan.keys.items()}
-                cache.save(
-                    plan.task.patient_id, plan.task.sequence, plan.task.variant, entry, labels
-                )
+                entry.labels.update({key: unit.describe() for unit, key in plan.keys.items()})
+                cache.save(plan.task.patient_id, plan.task.sequence, plan.task.variant, entry)
                 summary.computed += 1
                 summary.units_computed += len(result.units)
             else:
