@@ -7,6 +7,8 @@ stops the batch. The driver owns the cache and all writing.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 import resource
@@ -101,14 +103,11 @@ def run_task(spec: TaskSpec) -> TaskResult:
 
 
 def _extract(spec: TaskSpec) -> tuple[dict[str, float], dict[str, Any]]:
-    from radiomics.featureextractor import RadiomicsFeatureExtractor
-
     image = read_image(spec.image, patient=spec.patient_id)
     mask = read_image(spec.mask, patient=spec.patient_id)
     settings = spec.run.get("setting") or {}
     check_inputs(image, mask, spec, settings)
-    extractor = RadiomicsFeatureExtractor(spec.run)
-    raw = extractor.execute(image, mask)
+    raw = _extractor(json.dumps(spec.run)).execute(image, mask)
     features: dict[str, float] = {}
     diagnostics: dict[str, Any] = {}
     for name, value in raw.items():
@@ -118,6 +117,14 @@ def _extract(spec: TaskSpec) -> tuple[dict[str, float], dict[str, Any]]:
         else:  # shape axes come back complex (imaginary part ~1e-17) when eigenvalues tie
             features[name] = float(np.real(value))
     return features, diagnostics
+
+
+@functools.lru_cache(maxsize=8)
+def _extractor(run_json: str) -> Any:
+    """A pyradiomics extractor per parameter mapping, reused by the tasks of a worker."""
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    return RadiomicsFeatureExtractor(json.loads(run_json))
 
 
 def check_inputs(
