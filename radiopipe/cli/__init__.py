@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "synth",
     "preprocess",
     "evaluate",
+    "features",
 ]
 
 USER_ERROR_EXIT = 2

@@ -1,0 +1,224 @@
+"""One (patient, sequence) extraction, run in a worker process: check inputs, run pyradiomics.
+
+Everything a worker needs travels in :class:`TaskSpec`; everything it learns comes back in
+:class:`TaskResult`, with an error message instead of an exception, so one bad case never
+stops the batch. The driver owns the cache and all writing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from radiopipe.errors import InputError
+from radiopipe.features.units import Unit, assign
+from radiopipe.imaging import geometry_mismatches, header_of, read_image
+
+logger = logging.getLogger(__name__)
+
+DIAGNOSTIC_PREFIX = "diagnostics_"
+# Diagnostics that describe the request rather than the case (they vary with cached subsets).
+_REQUEST_DIAGNOSTICS = ("diagnostics_Configuration_",)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a worker needs to extract the missing units of one task."""
+
+    patient_id: str
+    sequence: str
+    image: str
+    mask: str
+    run: dict[str, Any]  # pyradiomics parameter mapping for this run
+    units: tuple[tuple[str, Unit], ...]  # (cache key, unit) of every unit the run computes
+    variant: str = ""
+    threads: int | None = None  # SimpleITK threads in this worker (None: leave as is)
+    cost: float = 0.0  # relative cost estimate, for scheduling large tasks first
+
+    @property
+    def name(self) -> str:
+        """Readable task name."""
+        extra = f" ({self.variant})" if self.variant else ""
+        return f"{self.patient_id}/{self.sequence}{extra}"
+
+
+@dataclass
+class TaskResult:
+    """A worker's answer: features per unit key and diagnostics, or an error."""
+
+    patient_id: str
+    sequence: str
+    variant: str = ""
+    units: dict[str, dict[str, float]] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    file: str | None = None
+    seconds: float = 0.0
+    peak_rss_mb: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True if the task succeeded."""
+        return self.error is None
+
+
+def run_task(spec: TaskSpec) -> TaskResult:
+    """Extract one task; never raises for a problem with the case (it is returned instead)."""
+    start = time.perf_counter()
+    _reset_peak_rss()
+    _quiet_pyradiomics()
+    if spec.threads:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(spec.threads)
+    result = TaskResult(spec.patient_id, spec.sequence, spec.variant)
+    try:
+        features, diagnostics = _extract(spec)
+        result.units = {}
+        by_unit = assign(features, [unit for _, unit in spec.units])
+        for key, unit in spec.units:
+            result.units[key] = by_unit[unit]
+        result.diagnostics = diagnostics
+    except InputError as err:
+        result.error, result.file = err.problem, err.file
+    except MemoryError:
+        result.error, result.file = "ran out of memory during extraction", spec.image
+    except Exception as err:  # pyradiomics raises ValueError/RuntimeError for invalid ROIs
+        result.error = f"pyradiomics failed: {type(err).__name__}: {_first_line(err)}"
+        result.file = spec.mask if isinstance(err, ValueError) else spec.image
+    result.seconds = time.perf_counter() - start
+    result.peak_rss_mb = _peak_rss_mb()
+    result.diagnostics["radiopipe_seconds"] = round(result.seconds, 3)
+    if result.peak_rss_mb is not None:
+        result.diagnostics["radiopipe_peak_rss_mb"] = round(result.peak_rss_mb, 1)
+    return result
+
+
+def _extract(spec: TaskSpec) -> tuple[dict[str, float], dict[str, Any]]:
+    image = read_image(spec.image, patient=spec.patient_id)
+    mask = read_image(spec.mask, patient=spec.patient_id)
+    settings = spec.run.get("setting") or {}
+    check_inputs(image, mask, spec, settings)
+    raw = _extractor(json.dumps(spec.run)).execute(image, mask)
+    features: dict[str, float] = {}
+    diagnostics: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name.startswith(DIAGNOSTIC_PREFIX):
+            if not name.startswith(_REQUEST_DIAGNOSTICS):
+                diagnostics[name[len(DIAGNOSTIC_PREFIX) :]] = _plain(value)
+        else:  # shape axes come back complex (imaginary part ~1e-17) when eigenvalues tie
+            features[name] = float(np.real(value))
+    return features, diagnostics
+
+
+@functools.lru_cache(maxsize=8)
+def _extractor(run_json: str) -> Any:
+    """A pyradiomics extractor per parameter mapping, reused by the tasks of a worker."""
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    return RadiomicsFeatureExtractor(json.loads(run_json))
+
+
+def check_inputs(
+    image: sitk.Image, mask: sitk.Image, spec: TaskSpec, settings: dict[str, Any]
+) -> None:
+    """Raise InputError naming the file for problems pyradiomics reports obscurely or late."""
+    pid = spec.patient_id
+    for volume, path in ((image, spec.image), (mask, spec.mask)):
+        if volume.GetNumberOfComponentsPerPixel() != 1:
+            raise InputError(
+                "is a vector volume; expected one value per voxel", patient=pid, file=path
+            )
+        if volume.GetDimension() != 3:
+            raise InputError(f"is {volume.GetDimension()}-D; expected 3-D", patient=pid, file=path)
+    if not settings.get("correctMask") and "geometryTolerance" not in settings:
+        mismatch = geometry_mismatches(header_of(mask), header_of(image))
+        if mismatch:
+            raise InputError(
+                "mask and image grids disagree (" + "; ".join(mismatch) + "); resample the mask "
+                "onto the image, or set correctMask: true in the parameter file",
+                patient=pid,
+                file=spec.mask,
+            )
+    label = int(settings.get("label", 1))
+    voxels = sitk.GetArrayViewFromImage(mask)
+    inside = voxels == label
+    count = int(inside.sum())
+    if count == 0:
+        present = ", ".join(f"{v:g}" for v in np.unique(voxels)[:10])
+        raise InputError(
+            f"mask is empty: no voxel has label {label} (values present: {present})",
+            patient=pid,
+            file=spec.mask,
+        )
+    if count == 1:
+        raise InputError(
+            f"mask holds a single voxel with label {label}; features need a region",
+            patient=pid,
+            file=spec.mask,
+        )
+    if inside.shape == sitk.GetArrayViewFromImage(image).shape:
+        values = sitk.GetArrayViewFromImage(image)[inside]
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            bad = int((~np.isfinite(values)).sum())
+            raise InputError(
+                f"{bad} NaN or infinite voxel(s) inside the mask", patient=pid, file=spec.image
+            )
+
+
+def _quiet_pyradiomics() -> None:
+    """pyradiomics logs warnings per case (to its own stderr handler); keep errors only."""
+    import radiomics  # importing it resets its verbosity, so import before setting levels
+
+    radiomics.setVerbosity(logging.ERROR)
+    logging.getLogger("pykwalify").setLevel(logging.ERROR)
+
+
+def _plain(value: Any) -> Any:
+    """A diagnostics value as JSON-friendly data."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def _reset_peak_rss() -> None:
+    """Reset the process's peak-RSS counter (Linux), so the next reading is this task's peak."""
+    try:
+        with open(f"/proc/{os.getpid()}/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory since the last reset (Linux VmHWM), else the process maximum."""
+    try:
+        with open(f"/proc/{os.getpid()}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

@@ -1,0 +1,66 @@
+"""One task in a worker: problems come back as messages naming the file, never as crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from radiopipe.features.params import validate_params
+from radiopipe.features.task import TaskSpec, run_task
+from radiopipe.features.units import plan_units
+from tests.conftest import sphere_mask, write_volume
+
+PARAMS = validate_params(
+    {"featureClass": {"firstorder": None}, "setting": {"binWidth": 25, "label": 1}}
+)
+
+
+def spec_for(image: Path, mask: Path) -> TaskSpec:
+    units = plan_units(PARAMS)
+    return TaskSpec("P9", "t2w", str(image), str(mask), PARAMS.as_dict(), (("k", units[0]),))
+
+
+def volumes(tmp_path: Path, image: np.ndarray, mask: np.ndarray) -> TaskSpec:
+    # NRRD keeps NaN voxels (SimpleITK's NIfTI reader does not)
+    return spec_for(
+        write_volume(tmp_path / "image.nrrd", image), write_volume(tmp_path / "mask.nrrd", mask)
+    )
+
+
+def test_success_returns_features_under_their_unit_key(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    result = run_task(
+        volumes(tmp_path, rng.normal(100, 10, (8, 12, 12)), sphere_mask((8, 12, 12), 3))
+    )
+    assert result.ok and set(result.units) == {"k"}
+    assert result.units["k"]["original_firstorder_Mean"] == pytest.approx(100, abs=5)
+    assert result.diagnostics["Mask-original_VoxelNum"] > 50
+    assert result.peak_rss_mb > 10 and result.seconds > 0
+
+
+def test_nan_inside_the_mask(tmp_path: Path) -> None:
+    image = np.full((8, 12, 12), 100.0, np.float32)
+    image[4, 6, 6] = np.nan
+    result = run_task(volumes(tmp_path, image, sphere_mask((8, 12, 12), 3)))
+    assert "1 NaN or infinite voxel(s) inside the mask" in result.error
+    assert result.file.endswith("image.nrrd")
+
+
+def test_a_flat_roi_fails_in_pyradiomics_and_names_the_mask(tmp_path: Path) -> None:
+    line = np.zeros((8, 12, 12), np.uint8)
+    line[4, 6, 2:10] = 1  # one-dimensional: pyradiomics needs at least 2 dimensions
+    result = run_task(volumes(tmp_path, np.ones((8, 12, 12), np.float32), line))
+    assert result.error.startswith("pyradiomics failed: ValueError")
+    assert result.file.endswith("mask.nrrd") and result.patient_id == "P9"
+
+
+def test_wrong_dimension(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    flat = tmp_path / "flat.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((12, 12), np.float32)), str(flat))
+    mask = write_volume(tmp_path / "mask.nii.gz", sphere_mask((8, 12, 12), 3))
+    result = run_task(spec_for(flat, mask))
+    assert "is 2-D; expected 3-D" in result.error and result.file == str(flat)
