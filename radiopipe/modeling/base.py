@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils import ClassifierTags
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radiopipe.modeling.columns import join_meta, split_meta
@@ -14,10 +16,13 @@ from radiopipe.modeling.columns import join_meta, split_meta
 def as_binary_target(y: object) -> np.ndarray:
     """``y`` as a 0/1 integer vector; anything but two classes is a ValueError."""
     values = np.asarray(y)
+    check_classification_targets(values)
     classes = np.unique(values)
     if len(classes) != 2:
+        found = f"{len(classes)} class" + ("" if len(classes) == 1 else "es")
         raise ValueError(
-            f"a binary outcome is required, got {len(classes)} class(es): {classes[:5].tolist()}"
+            "Only binary classification is supported: the outcome must have two classes, "
+            f"got {found}: {classes[:5].tolist()}"
         )
     return (values == classes[1]).astype(int)
 
@@ -64,6 +69,8 @@ class FeatureFilter(SelectorMixin, BaseEstimator, auto_wrap_output_keys=None):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = self.requires_y
+        if self.requires_y:  # a binary outcome: sklearn's checks then pass two classes
+            tags.classifier_tags = ClassifierTags(multi_class=False)
         return tags
 
 
@@ -83,3 +90,12 @@ def wrap_like(values: np.ndarray, template: object) -> object:
     if isinstance(template, pd.DataFrame):
         return pd.DataFrame(values, index=template.index, columns=template.columns)
     return values
+
+
+class BinaryClassifierMixin:
+    """Tags a classifier as binary-only (the outcome of a radiomics study is 0/1)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags

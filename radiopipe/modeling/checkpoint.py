@@ -56,3 +56,5 @@ class Checkpoints:
     def clear(self) -> None:
         """Remove the checkpoints (after a successful run)."""
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.root.parent.is_dir() and not any(self.root.parent.iterdir()):
+            self.root.parent.rmdir()

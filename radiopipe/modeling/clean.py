@@ -6,7 +6,6 @@ import logging
 import warnings
 
 import numpy as np
-import pandas as pd
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radiopipe.modeling.base import FeatureFilter, FeatureTransformer, wrap_like
@@ -15,14 +14,12 @@ from radiopipe.modeling.columns import join_meta, split_meta
 log = logging.getLogger(__name__)
 
 
-def _finite_or_nan(features: object) -> object:
-    """Infinite values (a failed feature computation) become missing values."""
-    if isinstance(features, pd.DataFrame):
-        numeric = features.apply(pd.to_numeric, errors="coerce")
-        return numeric.replace([np.inf, -np.inf], np.nan)
-    array = np.array(features, dtype=np.float64)
-    array[~np.isfinite(array)] = np.nan
-    return array
+def _finite_array(estimator: MedianImputer, features: object, reset: bool) -> np.ndarray:
+    """Validated float array in which infinite values (failed computations) are missing."""
+    array = validate_data(
+        estimator, features, reset=reset, dtype=np.float64, ensure_all_finite=False
+    )
+    return np.where(np.isfinite(array), array, np.nan)
 
 
 class MedianImputer(FeatureTransformer):
@@ -35,9 +32,7 @@ class MedianImputer(FeatureTransformer):
     def fit(self, X: object, y: object = None) -> MedianImputer:
         """Learn the per-feature medians."""
         features, _ = split_meta(X)
-        array = validate_data(
-            self, _finite_or_nan(features), dtype=np.float64, ensure_all_finite="allow-nan"
-        )
+        array = _finite_array(self, features, reset=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
             medians = np.nanmedian(array, axis=0)
@@ -52,12 +47,9 @@ class MedianImputer(FeatureTransformer):
         """Fill missing values with the training medians."""
         check_is_fitted(self, "statistics_")
         features, meta = split_meta(X)
-        cleaned = _finite_or_nan(features)
-        array = validate_data(
-            self, cleaned, reset=False, dtype=np.float64, ensure_all_finite="allow-nan"
-        )
+        array = _finite_array(self, features, reset=False)
         filled = np.where(np.isnan(array), self.statistics_, array)
-        return join_meta(wrap_like(filled, cleaned), meta)
+        return join_meta(wrap_like(filled, features), meta)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

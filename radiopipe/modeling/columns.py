@@ -58,7 +58,13 @@ def real_rows(X: object) -> np.ndarray:
     if isinstance(X, pd.DataFrame):
         labels = X.index.astype(str)
         return ~np.asarray(labels.str.startswith(SYNTHETIC_PREFIX), dtype=bool)
-    return np.ones(len(X), dtype=bool)
+    return np.ones(n_rows(X), dtype=bool)
+
+
+def n_rows(X: object) -> int:
+    """Number of rows of an array-like (sparse matrices included)."""
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None else len(np.asarray(X))
 
 
 def feature_names(X: object, n: int) -> np.ndarray:

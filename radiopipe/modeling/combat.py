@@ -2,22 +2,25 @@
 
 neuroHarmonize's ``harmonizationLearn`` estimates the standardisation (grand mean, covariate
 effects, pooled variance, per-site location/scale) and the parametric empirical-Bayes
-adjustments, with or without EB and with a reference site; ``harmonizationApply`` applies a
-learned model to patients of known sites. It has no non-parametric EB and no mean-only
-(location) mode: for those this module computes the site adjustments itself from the
+adjustments, with or without EB and with a reference site. It has no non-parametric EB and no
+mean-only (location) mode: for those this module computes the site adjustments itself from the
 standardised data, following sva::ComBat (verified against R outputs to 1e-8, see
 tests/modeling/test_combat_reference.py). The non-parametric prior is evaluated in log space,
 which gives R's numbers where R's product of densities does not underflow and stays finite
-where it does (large sites).
+where it does (large sites). Learned models are applied by :func:`apply_known`, which gives
+``harmonizationApply``'s numbers but also works on a subset of the training sites.
 
 Unseen sites (:func:`estimate_site`): the new site's patients are standardised with the trained
 model (grand mean, covariate effects, pooled variance) and the site's location and scale are
 estimated from their own, unlabelled, features, with the same EB / parametric settings and
-priors taken across this site's features, as neuroHarmonize does for new sites.
+priors taken across this site's features. neuroHarmonize 2.5 sketches the same rule
+(``harmonizationLearn(orig_model=...)``) but fails on it (a KeyError on ``ref_level``, and a
+design/coefficient shape mismatch with covariates), so it is implemented here.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,12 +76,14 @@ def learn(
     sites = np.asarray(sites).astype(str)
     covars = _covars_frame(sites, covariates)
     library_eb = settings.empirical_bayes and settings.parametric and not settings.mean_only
-    model, _ = harmonizationLearn(
-        np.asarray(data, dtype=np.float64),
-        covars,
-        eb=library_eb,
-        ref_batch=settings.reference_site,
-    )
+    with warnings.catch_warnings():  # neuroHarmonize uses np.matrix internally
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        model, _ = harmonizationLearn(
+            np.asarray(data, dtype=np.float64),
+            covars,
+            eb=library_eb,
+            ref_batch=settings.reference_site,
+        )
     labels = np.asarray(model["SITE_labels"]).astype(str)
     n_sites = len(labels)
     ref_level = model["info_dict"]["ref_level"]
@@ -194,12 +199,23 @@ def neuroharmonize_model(est: Estimates) -> dict:
 def apply_known(
     data: np.ndarray, sites: np.ndarray, covariates: np.ndarray, est: Estimates
 ) -> np.ndarray:
-    """Harmonise patients of sites seen in training (neuroHarmonize ``harmonizationApply``)."""
-    from neuroHarmonize import harmonizationApply
+    """Harmonise patients of sites seen in training with the learned site effects.
 
-    covars = _covars_frame(np.asarray(sites).astype(str), covariates)
+    Same numbers as neuroHarmonize's ``harmonizationApply`` (tested), which cannot be called
+    on a subset of the training sites (it builds its design from the sites present, so one
+    patient, or one site, fails); reference-site patients are returned unchanged, as in R.
+    """
     data = np.asarray(data, dtype=np.float64)
-    return harmonizationApply(data, covars, neuroharmonize_model(est))
+    out = data.copy()
+    index = site_index(sites, est.sites)
+    if (index < 0).any():
+        raise ValueError("apply_known got a site that was not in training")
+    for b in np.unique(index):
+        if b == est.reference:
+            continue
+        rows = index == b
+        out[rows] = apply_adjustments(data[rows], covariates[rows], est, est.gamma[b], est.delta[b])
+    return out
 
 
 def estimate_site(

@@ -63,7 +63,9 @@ def selection_stability(selected: pd.DataFrame) -> pd.DataFrame:
     """How often each feature is selected across the CV folds (the final model excluded)."""
     cv = selected[selected["fold"] >= 0]
     n_folds = max(cv["fold"].nunique(), 1)
-    counts = cv.groupby("feature")["fold"].nunique().rename("n_folds").reset_index()
+    features = sorted(set(selected["feature"]))
+    per_feature = cv.groupby("feature")["fold"].nunique().reindex(features, fill_value=0)
+    counts = per_feature.rename("n_folds").rename_axis("feature").reset_index()
     counts["frequency"] = counts["n_folds"] / n_folds
     final = set(selected.loc[selected["fold"] < 0, "feature"])
     counts["in_final_model"] = counts["feature"].isin(final)

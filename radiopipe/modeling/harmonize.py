@@ -30,7 +30,7 @@ import logging
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radiopipe.errors import InputError
 from radiopipe.modeling import combat
@@ -123,8 +123,7 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         cols = self.harmonized_
         known = np.isin(sites, self.sites_)
         if known.any():
-            with contextlib.redirect_stdout(io.StringIO()):
-                block = combat.apply_known(data[known][:, cols], sites[known], design[known], est)
+            block = combat.apply_known(data[known][:, cols], sites[known], design[known], est)
             out[np.ix_(known, cols)] = block
         for site in np.unique(sites[~known]):
             rows = sites == site
@@ -205,14 +204,15 @@ class DropMeta(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def fit(self, X: object, y: object = None) -> DropMeta:
         """Remember the input width."""
-        features, _ = split_meta(X)
-        self.n_features_in_ = np.asarray(features).shape[1]
+        validate_data(self, split_meta(X)[0], dtype=np.float64)
         return self
 
     def transform(self, X: object) -> object:
         """The features without meta columns."""
         check_is_fitted(self, "n_features_in_")
-        return split_meta(X)[0]
+        features = split_meta(X)[0]
+        array = validate_data(self, features, reset=False, dtype=np.float64)
+        return features if isinstance(features, pd.DataFrame) else array
 
 
 def _levels(values: pd.Series) -> list[str]:

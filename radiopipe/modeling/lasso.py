@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import l1_min_c
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from radiopipe.modeling.base import FeatureFilter, as_binary_target
+from radiopipe.modeling.base import BinaryClassifierMixin, FeatureFilter, as_binary_target
 from radiopipe.modeling.resample import inner_splits, resample, take_rows
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class LassoSelector(FeatureFilter, _LassoBase):
         raise NotImplementedError  # fit is overridden
 
 
-class LassoLogisticClassifier(ClassifierMixin, _LassoBase):
+class LassoLogisticClassifier(BinaryClassifierMixin, ClassifierMixin, _LassoBase):
     """The ``lasso_lr`` baseline: L1 logistic regression, strength by inner-CV AUC."""
 
     def __init__(
@@ -214,4 +214,5 @@ class LassoLogisticClassifier(ClassifierMixin, _LassoBase):
 
     def predict(self, X: object) -> np.ndarray:
         """Predicted class (probability >= 0.5)."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]

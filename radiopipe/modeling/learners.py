@@ -97,8 +97,12 @@ def make_learner(
     params: dict[str, Any],
     random_state: int | None,
     class_weight: str | None = None,
+    calibration_folds: int = 5,
 ) -> ClassifierMixin:
-    """A fresh, seeded base learner with the given hyperparameters."""
+    """A fresh, seeded base learner with the given hyperparameters.
+
+    ``calibration_folds``: folds of the SVM's Platt scaling (at most the smaller class size).
+    """
     params = dict(params)
     if name == "svm":
         from sklearn.calibration import CalibratedClassifierCV
@@ -106,7 +110,9 @@ def make_learner(
 
         svc = SVC(kernel="rbf", class_weight=class_weight, random_state=random_state, **params)
         # Platt scaling fitted by internal CV, as SVC(probability=True) did (deprecated in 1.9)
-        return CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False)
+        return CalibratedClassifierCV(
+            svc, method="sigmoid", cv=max(2, calibration_folds), ensemble=False
+        )
     if name == "rf":
         from sklearn.ensemble import RandomForestClassifier
 

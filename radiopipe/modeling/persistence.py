@@ -57,7 +57,6 @@ TRUSTED_TYPES = (
     "radiopipe.modeling.tuning.TunedClassifier",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.tree._tree.Tree",
 )
 

@@ -62,7 +62,7 @@ class ICCFilter(FeatureFilter):
             raise ValueError(f"missing must be 'drop' or 'keep', got {self.missing!r}")
         n = X.shape[1]
         if self.table is None:
-            log.info("ICC filter: no ICC table given, all %d features kept", n)
+            log.debug("ICC filter: no ICC table given, all %d features kept", n)
             self.icc_ = np.full(n, np.nan)
             return np.ones(n, dtype=bool)
         if not hasattr(self, "feature_names_in_"):

@@ -21,13 +21,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radiopipe.errors import InputError
-from radiopipe.modeling.base import as_binary_target
-from radiopipe.modeling.columns import real_rows
+from radiopipe.modeling.base import BinaryClassifierMixin, as_binary_target
+from radiopipe.modeling.columns import n_rows, real_rows
 
 STACK, FUSION = "stack", "stack_fusion"
 
 
-class StackingEnsemble(ClassifierMixin, BaseEstimator):
+class StackingEnsemble(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
     """Tuned base learners (with ``oof_proba_``) combined by a logistic regression."""
 
     def __init__(
@@ -46,9 +46,9 @@ class StackingEnsemble(ClassifierMixin, BaseEstimator):
             raise ValueError("the stack needs at least one base learner")
         real = real_rows(X)
         patients = _patients(X)
-        validate_data(self, X, y, dtype=np.float64)
-        y = as_binary_target(np.asarray(y))
-        self.classes_ = np.unique(np.asarray(y))
+        _, y_raw = validate_data(self, X, y, dtype=np.float64)
+        y = as_binary_target(y_raw)
+        self.classes_ = np.unique(y_raw)
         self.named_learners_ = {name: clone(est).fit(X, y) for name, est in self.learners}
         meta = np.column_stack([est.oof_proba_[real] for est in self.named_learners_.values()])
         self.meta_learner_ = LogisticRegression(C=self.meta_C).fit(meta, y[real])
@@ -71,7 +71,8 @@ class StackingEnsemble(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: object) -> np.ndarray:
         """Predicted class (probability >= 0.5)."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
 
     def predict_all(self, X: object) -> dict[str, np.ndarray]:
         """Positive-class probability of every model: base learners, stack, stack_fusion."""
@@ -103,4 +104,4 @@ def _patients(X: object) -> np.ndarray:
     """Patient IDs of the rows (the DataFrame index), as text."""
     if isinstance(X, pd.DataFrame):
         return np.asarray(X.index.astype(str))
-    return np.asarray([str(i) for i in range(len(X))])
+    return np.asarray([str(i) for i in range(n_rows(X))])

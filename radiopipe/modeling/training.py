@@ -65,13 +65,9 @@ def train(
     """Train and validate the radiomics models on a feature table; write everything to ``out``."""
     run = RunFolder.at(out)
     features, manifest = Path(features), Path(manifest) if manifest else None
-    key = run_key(
-        config_hash(config),
-        features,
-        manifest,
-        _optional(config.icc.table),
-        _optional(config.fusion.predictions),
-    )
+    _check_inputs(features, manifest, config)
+    icc_table = _optional(config.icc.table) if config.icc.enabled else None
+    key = run_key(config_hash(config), features, manifest, icc_table, config.fusion.predictions)
     if not force and run.stage_done("train", key):
         log.info("train: outputs in %s are up to date (use --force to retrain)", run.root)
         return _reload(run.root)
@@ -102,6 +98,8 @@ def _train(
     _check_labels(data, development)
     if config.harmonize.method == "combat" and not data.has_sites:
         log.info("no sites (no manifest): ComBat harmonisation skipped")
+    if config.icc.enabled and config.icc.table is None:
+        log.info("no ICC table given: the ICC robustness filter keeps every feature")
     log.info(
         "design %s: %d development patients, %d features",
         design,
@@ -187,6 +185,17 @@ def _run_units(
         done[unit.name] = result
         log.info("%s done (%d training patients)", unit.name, len(unit.train))
     return [done[u.name] for u in units]
+
+
+def _check_inputs(features: Path, manifest: Path | None, config: ModelConfig) -> None:
+    """Every input file exists before any work starts."""
+    named = [("feature table", features), ("manifest", manifest)]
+    if config.icc.enabled:
+        named.append(("ICC table (icc.table)", _optional(config.icc.table)))
+    named.append(("late-fusion predictions (fusion.predictions)", config.fusion.predictions))
+    for what, path in named:
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{what} does not exist", file=path)
 
 
 def _check_labels(data: ModelData, development: list[str]) -> None:

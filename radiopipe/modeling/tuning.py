@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from radiopipe.modeling.base import as_binary_target
+from radiopipe.modeling.base import BinaryClassifierMixin, as_binary_target
 from radiopipe.modeling.columns import real_rows
 from radiopipe.modeling.learners import (
     DEFAULT_SPACES,
@@ -38,7 +38,7 @@ from radiopipe.modeling.resample import inner_splits, resample
 log = logging.getLogger(__name__)
 
 
-class TunedClassifier(ClassifierMixin, BaseEstimator):
+class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
     """One base learner (``svm``, ``rf``, ``lightgbm``, ``mlp``) tuned by Optuna on inner CV."""
 
     def __init__(
@@ -117,14 +117,17 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
         oof = np.full(len(y), np.nan)
         oof[real] = best["oof"][real]
         self.oof_proba_ = oof
-        self.estimator_ = self._make(self.best_params_)
+        self.estimator_ = self._make(self.best_params_, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.estimator_.fit(array, y)
         return self
 
-    def _make(self, params: dict[str, Any]) -> ClassifierMixin:
-        return make_learner(self.learner, params, self.random_state, self.class_weight)
+    def _make(self, params: dict[str, Any], y: np.ndarray) -> ClassifierMixin:
+        smallest = int(np.bincount(y, minlength=2).min())
+        return make_learner(
+            self.learner, params, self.random_state, self.class_weight, min(5, smallest)
+        )
 
     def _cross_fit(
         self, X: np.ndarray, y: np.ndarray, splits: list, params: dict[str, Any]
@@ -136,7 +139,7 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("ignore", ConvergenceWarning)
             for train, test in splits:
                 X_train, y_train = resample(self.sampler, X[train], y[train])
-                model = self._make(params).fit(X_train, y_train)
+                model = self._make(params, y_train).fit(X_train, y_train)
                 oof[test] = model.predict_proba(X[test])[:, 1]
                 aucs.append(roc_auc_score(y[test], oof[test]))
         return oof, float(np.mean(aucs))
@@ -148,7 +151,8 @@ class TunedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: object) -> np.ndarray:
         """Predicted class (probability >= 0.5)."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
 
 
 def _trial_record(trial: Any) -> dict[str, Any]:

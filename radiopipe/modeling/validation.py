@@ -125,10 +125,14 @@ def unit_seed(seed: int, fold: int) -> int:
 
 
 def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """The probability cut-off with the maximum Youden index (sensitivity + specificity - 1)."""
+    """The probability cut-off with the maximum Youden index (sensitivity + specificity - 1).
+
+    Ties (within rounding) go to the highest cut-off, the more specific operating point.
+    """
     fpr, tpr, thresholds = roc_curve(np.asarray(labels, dtype=int), probabilities)
     finite = np.isfinite(thresholds)
-    best = int(np.argmax((tpr - fpr)[finite]))
+    youden = (tpr - fpr)[finite]
+    best = int(np.flatnonzero(youden >= youden.max() - 1e-12)[0])
     return float(thresholds[finite][best])
 
 
