@@ -14,7 +14,7 @@ from radiopipe.config.model import ModelConfig
 from radiopipe.modeling import diagnostics
 from radiopipe.modeling.pipeline_factory import build_baseline, build_pipeline
 from radiopipe.modeling.tables import ModelData
-from radiopipe.modeling.validation import FINAL_FOLD, Unit, unit_seed
+from radiopipe.modeling.validation import Unit, unit_seed
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def prediction_rows(
             {
                 "patient_id": patients,
                 "split": splits,
-                "fold": unit.fold if not unit.is_final else FINAL_FOLD,
+                "fold": unit.fold,
                 "model": model,
                 "probability": np.asarray(values, dtype=np.float64),
                 "label": pd.array(labels, dtype="Int64"),

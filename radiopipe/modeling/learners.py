@@ -18,7 +18,7 @@ DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "gamma": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
     },
     "rf": {
-        "n_estimators": {"type": "int", "low": 50, "high": 300, "step": 50},
+        "n_estimators": {"type": "int", "low": 50, "high": 250, "step": 50},
         "max_depth": {"type": "int", "low": 2, "high": 12},
         "min_samples_leaf": {"type": "int", "low": 1, "high": 10},
         "max_features": {"type": "categorical", "choices": ["sqrt", "log2", 0.5]},
