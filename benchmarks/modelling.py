@@ -82,6 +82,7 @@ def run_case(name: str, features: Path, manifest: Path | None, config: ModelConf
         "lasso_lr_fold_mean": lasso_folds,
         "wall_s": wall,
         "final_lasso_features": int(result.funnel["lasso"].iloc[-1]),
+        "cpu_s": result.cpu_seconds,
     }
 
 
@@ -139,6 +140,7 @@ def main() -> None:
         "stack_vs_reference",
         "final_lasso_features",
         "wall_s",
+        "cpu_s",
         "load_1min",
     ]
     print()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +31,14 @@ class UnitResult:
     selected: pd.DataFrame
     tuning: pd.DataFrame
     pipelines: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # CPU time of the fit (0 when read back from a checkpoint)
 
 
 def run_unit(
     unit: Unit, data: ModelData, config: ModelConfig, fusion: dict[str, float] | None = None
 ) -> UnitResult:
     """Fit the radiomics pipeline (and the baseline) on the unit's training patients."""
+    started = time.process_time()
     seed = unit_seed(config.seed, unit.fold)
     X_train = data.X.loc[list(unit.train)]
     y_train = data.labels.loc[list(unit.train)].to_numpy(dtype=int)
@@ -53,6 +56,7 @@ def run_unit(
         selected=diagnostics.selected_features(pipeline, unit.fold),
         tuning=diagnostics.tuning_history(pipeline, unit.fold),
     )
+    result.cpu_seconds = time.process_time() - started
     if unit.is_final:
         result.pipelines = {"stack": pipeline}
         if baseline is not None:

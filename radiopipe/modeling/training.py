@@ -53,6 +53,7 @@ class TrainResult:
     thresholds: dict[str, float]
     funnel: pd.DataFrame
     skipped: bool = False
+    cpu_seconds: float = 0.0  # CPU time of the fits run now (checkpointed ones excluded)
 
 
 def train(
@@ -153,7 +154,8 @@ def _train(
     }
     config_yaml = Path(run.path("config.resolved.yaml")).read_text(encoding="utf-8")
     save_model(run.path("model"), final.pipelines, card, config_yaml)
-    return TrainResult(run.root, design, predictions, thresholds, funnel)
+    cpu = sum(r.cpu_seconds for r in results)
+    return TrainResult(run.root, design, predictions, thresholds, funnel, cpu_seconds=cpu)
 
 
 def _run_units(
@@ -183,7 +185,12 @@ def _run_units(
         if not unit.is_final:
             checkpoints.save(unit.name, result)
         done[unit.name] = result
-        log.info("%s done (%d training patients)", unit.name, len(unit.train))
+        log.info(
+            "%s done (%d training patients, %.0f s CPU)",
+            unit.name,
+            len(unit.train),
+            result.cpu_seconds,
+        )
     return [done[u.name] for u in units]
 
 
