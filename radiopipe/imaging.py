@@ -84,27 +84,52 @@ def read_header(path: str | Path, patient: str | None = None) -> Header:
     path = Path(path)
     try:
         _check_exists(path)
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(_dicom_files(path)[0] if path.is_dir() else str(path))
-        reader.ReadImageInformation()
-        size = tuple(int(s) for s in reader.GetSize())
-        if path.is_dir():  # a series: one file per slice, so count the files for the z size
-            size = (*size[:2], len(_dicom_files(path)))
-        return Header(
-            size=size,
-            spacing=tuple(reader.GetSpacing()),
-            origin=tuple(reader.GetOrigin()),
-            direction=tuple(reader.GetDirection()),
-            dimension=reader.GetDimension(),
-            pixel_type=sitk.GetPixelIDValueAsString(reader.GetPixelID()),
-            components=reader.GetNumberOfComponents(),
-        )
+        if path.is_dir():
+            return _dicom_series_header(_dicom_files(path))
+        return _file_header(str(path))
     except InputError as err:
         raise InputError(err.problem, patient=patient, file=path) from None
     except RuntimeError as err:
         raise InputError(
             f"unreadable header ({_first_line(err)})", patient=patient, file=path
         ) from None
+
+
+def _file_header(file: str) -> Header:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(file)
+    reader.ReadImageInformation()
+    return Header(
+        size=tuple(int(s) for s in reader.GetSize()),
+        spacing=tuple(reader.GetSpacing()),
+        origin=tuple(reader.GetOrigin()),
+        direction=tuple(reader.GetDirection()),
+        dimension=reader.GetDimension(),
+        pixel_type=sitk.GetPixelIDValueAsString(reader.GetPixelID()),
+        components=reader.GetNumberOfComponents(),
+    )
+
+
+def _dicom_series_header(files: list[str]) -> Header:
+    """A series' 3-D geometry from the headers of its first two slices (as the series reader)."""
+    first = _file_header(files[0])
+    if len(files) < 2:
+        return first
+    second = _file_header(files[1])
+    step = np.subtract(second.origin, first.origin)
+    distance = float(np.linalg.norm(step))
+    direction = np.array(first.direction, dtype=float).reshape(3, 3)
+    if distance > 0:
+        direction[:, 2] = step / distance
+    return Header(
+        size=(*first.size[:2], len(files)),
+        spacing=(*first.spacing[:2], distance or first.spacing[2]),
+        origin=first.origin,
+        direction=tuple(direction.ravel()),
+        dimension=3,
+        pixel_type=first.pixel_type,
+        components=first.components,
+    )
 
 
 def header_of(image: sitk.Image) -> Header:
@@ -138,6 +163,26 @@ def geometry_mismatches(a: Header, b: Header) -> list[str]:
     ):
         problems.append("direction cosines differ")
     return problems
+
+
+def nonfinite_counts(path: str | Path, patient: str | None = None) -> tuple[int, int]:
+    """Numbers of NaN and infinite voxels stored in a volume file.
+
+    SimpleITK's NIfTI reader replaces NaN and Inf by 0, so NIfTI voxels are read with nibabel.
+    """
+    path = Path(path)
+    if path.name.endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        try:
+            voxels = np.asanyarray(nib.load(str(path)).dataobj)
+        except Exception as err:  # nibabel raises many types for corrupt files
+            raise InputError(f"unreadable volume ({err})", patient=patient, file=path) from None
+    else:
+        voxels = sitk.GetArrayFromImage(read_image(path, patient=patient))
+    if not np.issubdtype(voxels.dtype, np.floating):
+        return 0, 0
+    return int(np.isnan(voxels).sum()), int(np.isinf(voxels).sum())
 
 
 def write_image(image: sitk.Image, path: str | Path, compress: bool = True) -> Path:

@@ -13,7 +13,13 @@ import SimpleITK as sitk
 
 from radiopipe.cohort.manifest import IMAGE_PREFIX, MASK2_PREFIX, MASK_PREFIX, SPLITS, Cohort
 from radiopipe.errors import InputError
-from radiopipe.imaging import Header, geometry_mismatches, read_header, read_image
+from radiopipe.imaging import (
+    Header,
+    geometry_mismatches,
+    nonfinite_counts,
+    read_header,
+    read_image,
+)
 from radiopipe.progress import progress_bar, rate_text
 
 MIN_PATIENTS_PER_SITE = 2
@@ -137,11 +143,10 @@ def _checked_image(pid: str, file: str, problems: list[Problem]) -> Header | Non
         return None
     if header.is_float:
         try:
-            voxels = sitk.GetArrayViewFromImage(read_image(file, patient=pid))
+            n_nan, n_inf = nonfinite_counts(file, pid)
         except InputError as err:
             problems.append(Problem(pid, file, err.problem))
             return None
-        n_nan, n_inf = int(np.isnan(voxels).sum()), int(np.isinf(voxels).sum())
         if n_nan or n_inf:
             problems.append(Problem(pid, file, f"{n_nan} NaN and {n_inf} infinite voxel(s)"))
     return header
@@ -173,7 +178,7 @@ def _check_mask(
     if not read_voxels:
         return
     try:
-        voxels = sitk.GetArrayViewFromImage(read_image(file, patient=pid))
+        voxels = _voxels(file, pid)
     except InputError as err:
         problems.append(Problem(pid, file, err.problem))
         return
@@ -194,6 +199,11 @@ def _check_mask(
     foreground = sorted(v for v in allowed if v != 0)
     if not np.isin(values, foreground).any():
         problems.append(Problem(pid, file, "mask is empty (no lesion voxels)"))
+
+
+def _voxels(file: str, pid: str) -> np.ndarray:
+    # A copy, not a view: a view of a temporary SimpleITK image would outlive its buffer.
+    return sitk.GetArrayFromImage(read_image(file, patient=pid))
 
 
 def _shape_problem(header: Header) -> str | None:
