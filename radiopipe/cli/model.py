@@ -1,0 +1,102 @@
+"""Modelling commands: ``train`` (validate and save a model) and ``predict`` (score a cohort)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from radiopipe.progress import console
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``predict`` to the app."""
+    app.command("train")(train)
+    app.command("predict")(predict)
+
+
+def train(
+    features: Path = typer.Option(..., help="Feature table: features.parquet or radMLBench CSV."),
+    out: Path = typer.Option(..., help="Run folder for predictions, folds, model artefact."),
+    manifest: Path | None = typer.Option(None, help="Cohort manifest (site, split, label)."),
+    config: Path | None = typer.Option(None, help="Model settings YAML (default: built-in)."),
+    design: str | None = typer.Option(None, help="Override: auto, fixed_split or nested_cv."),
+    seed: int | None = typer.Option(None, help="Override the seed."),
+    icc: Path | None = typer.Option(
+        None, help="ICC table (icc.parquet) for the robustness filter."
+    ),
+    n_jobs: int | None = typer.Option(None, help="Outer folds fitted in parallel."),
+    force: bool = typer.Option(False, help="Retrain even if the outputs are up to date."),
+) -> None:
+    """Validate the leakage-safe radiomics pipeline and save the final model."""
+    from radiopipe.modeling.training import train as run
+
+    settings = _settings(config, design=design, seed=seed, n_jobs=n_jobs, icc=icc)
+    start = time.perf_counter()
+    result = run(features, manifest, settings, out, force=force)
+    if result.skipped:
+        console.print(f"[green]up to date[/]: {out} (use --force to retrain)")
+        return
+    console.print(_summary(result.predictions, result.thresholds, result.design))
+    console.print(
+        f"wrote {out} (design {result.design}; model in {out / 'model'}) "
+        f"in {time.perf_counter() - start:.0f} s"
+    )
+
+
+def predict(
+    model: Path = typer.Option(..., help="Model folder written by train (…/model)."),
+    features: Path = typer.Option(..., help="Feature table of the cohort to score."),
+    out: Path = typer.Option(..., help="Predictions Parquet to write."),
+    manifest: Path | None = typer.Option(None, help="Manifest with sites (needed for ComBat)."),
+    fusion: Path | None = typer.Option(None, help="External predictions for a late-fusion model."),
+) -> None:
+    """Score a cohort (a new site included) with a saved model."""
+    from radiopipe.atomic import write_parquet
+    from radiopipe.modeling.predicting import predict_cohort
+
+    predictions = predict_cohort(model, features, manifest, fusion)
+    write_parquet(out, predictions)
+    n = predictions["patient_id"].nunique()
+    console.print(f"wrote {out}: {n} patients x {predictions['model'].nunique()} models")
+
+
+def _settings(config: Path | None, **overrides: object):
+    from radiopipe.config import load_config, parse_config
+    from radiopipe.config.model import ModelConfig
+
+    settings = load_config(config, ModelConfig) if config else ModelConfig()
+    data = settings.model_dump()
+    for key in ("design", "seed", "n_jobs"):
+        if overrides[key] is not None:
+            data[key] = overrides[key]
+    if overrides["icc"] is not None:
+        data["icc"]["table"] = overrides["icc"]
+    return parse_config(data, ModelConfig, source=str(config or "<defaults>"))
+
+
+def _summary(predictions, thresholds: dict[str, float], design: str) -> Table:
+    """AUC per model and split (out-of-fold rows pooled), and each model's threshold."""
+    from sklearn.metrics import roc_auc_score
+
+    table = Table(title=f"AUC by model and split ({design})")
+    splits = [
+        s
+        for s in ("train_oof", "cv", "internal_test", "external_test")
+        if s in set(predictions["split"])
+    ]
+    table.add_column("model")
+    for split in splits:
+        table.add_column(split, justify="right")
+    table.add_column("threshold", justify="right")
+    for name, rows in predictions.groupby("model", sort=True):
+        cells = []
+        for split in splits:
+            part = rows[(rows["split"] == split) & rows["label"].notna()]
+            ok = part["label"].nunique() == 2
+            auc = roc_auc_score(part["label"].astype(int), part["probability"]) if ok else None
+            cells.append(f"{auc:.3f}" if auc is not None else "-")
+        table.add_row(str(name), *cells, f"{thresholds.get(name, float('nan')):.3f}")
+    return table

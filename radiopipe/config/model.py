@@ -1,0 +1,210 @@
+"""Settings of the modelling stage (``configs/model/*.yaml``); defaults follow the study.
+
+Every data-dependent step is fitted inside the training fold; each can be switched off
+(``enabled: false`` or ``method: none``) or swapped (scaler, balancing, correlation method).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from radiopipe.config.core import StrictModel
+
+FORBIDDEN_COVARIATES = ("label", "patient_id", "split", "site")
+
+
+class ParamSpec(StrictModel):
+    """One dimension of a hyperparameter search space."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs a non-empty 'choices' list")
+        elif self.low is None or self.high is None or self.low > self.high:
+            raise ValueError("a float/int parameter needs 'low' <= 'high'")
+        return self
+
+    def as_space(self) -> dict[str, Any]:
+        """The plain-dict form that radiopipe.modeling.learners.suggest reads."""
+        if self.type == "categorical":
+            return {"type": "categorical", "choices": list(self.choices or [])}
+        cast = int if self.type == "int" else float
+        spec: dict[str, Any] = {"type": self.type, "low": cast(self.low), "high": cast(self.high)}
+        spec["log"] = self.log
+        if self.step is not None:
+            spec["step"] = cast(self.step)
+        return spec
+
+
+class CVSettings(StrictModel):
+    """Outer (evaluation) and inner (selection, tuning) cross-validation."""
+
+    outer_folds: int = Field(5, ge=2)
+    outer_repeats: int = Field(1, ge=1)
+    inner_folds: int = Field(5, ge=2)
+    stratify_by_site: bool = True
+
+
+class Toggle(StrictModel):
+    """A step that can only be switched on or off."""
+
+    enabled: bool = True
+
+
+class ConstantSettings(StrictModel):
+    """Removal of (near-)constant features."""
+
+    enabled: bool = True
+    threshold: float = Field(0.0, ge=0)
+
+
+class ICCSettings(StrictModel):
+    """Robustness filter from the ICC table of the robustness stage (icc.parquet)."""
+
+    enabled: bool = True
+    table: Path | None = None
+    threshold: float = Field(0.8, ge=0, le=1)
+    missing: Literal["drop", "keep"] = "drop"
+
+
+class HarmonizeSettings(StrictModel):
+    """ComBat (neuroHarmonize) across sites; skipped with a note when the data have no sites."""
+
+    method: Literal["combat", "none"] = "combat"
+    covariates: list[str] = Field(default_factory=list)
+    parametric: bool = True
+    empirical_bayes: bool = True
+    mean_only: bool = False
+    reference_site: str | None = None
+    unseen_site: Literal["estimate", "passthrough", "error"] = "estimate"
+    min_site_size: int = Field(10, ge=2)
+
+    @field_validator("covariates")
+    @classmethod
+    def _not_outcome(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if c.strip().lower() in FORBIDDEN_COVARIATES]
+        if bad:
+            raise ValueError(
+                f"{bad} cannot be ComBat covariates (never the outcome, an identifier or the site)"
+            )
+        return value
+
+
+class ScaleSettings(StrictModel):
+    """Feature standardisation."""
+
+    method: Literal["standard", "robust", "none"] = "standard"
+
+
+class BalanceSettings(StrictModel):
+    """Class balancing in the training fold: SMOTE, class weights, or none."""
+
+    method: Literal["smote", "class_weight", "none"] = "smote"
+    k_neighbors: int = Field(5, ge=1)
+
+
+class TTestSettings(StrictModel):
+    """Univariate t-test filter."""
+
+    enabled: bool = True
+    alpha: float = Field(0.05, gt=0, le=1)
+    fdr: bool = False
+    equal_var: bool = False
+    min_features: int = Field(2, ge=1)
+
+
+class PearsonSettings(StrictModel):
+    """Redundancy filter: of each pair with |r| above the threshold keep the more relevant."""
+
+    enabled: bool = True
+    threshold: float = Field(0.8, gt=0, le=1)
+    method: Literal["pearson", "spearman"] = "pearson"
+
+
+class LassoSettings(StrictModel):
+    """L1 logistic regression selection, strength by inner-CV AUC."""
+
+    enabled: bool = True
+    n_strengths: int = Field(20, ge=2)
+    rule: Literal["best", "1se"] = "best"
+    min_features: int = Field(1, ge=1)
+    max_features: int | None = Field(None, ge=1)
+
+
+class LearnerSettings(StrictModel):
+    """Base learners and their Bayesian-optimisation budget (per learner, per fit)."""
+
+    names: list[Literal["svm", "rf", "lightgbm", "mlp"]] = Field(
+        default_factory=lambda: ["svm", "rf", "lightgbm", "mlp"], min_length=1
+    )
+    n_trials: int = Field(25, ge=0)
+    timeout_s: float | None = Field(60.0, gt=0)
+    search_spaces: dict[Literal["svm", "rf", "lightgbm", "mlp"], dict[str, ParamSpec]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("names")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"learner names must be unique, got {value}")
+        return value
+
+
+class StackSettings(StrictModel):
+    """The logistic-regression meta-learner."""
+
+    meta_C: float = Field(1.0, gt=0)
+
+
+class FusionSettings(StrictModel):
+    """Late fusion with an external model's probabilities (off unless ``predictions`` is set)."""
+
+    predictions: Path | None = None
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _both(self) -> FusionSettings:
+        if (self.predictions is None) != (self.model is None):
+            raise ValueError(
+                "late fusion needs both 'predictions' (a predictions.parquet) and 'model'"
+            )
+        return self
+
+
+class ModelConfig(StrictModel):
+    """All settings of ``radiopipe train``."""
+
+    seed: int = 42
+    design: Literal["auto", "fixed_split", "nested_cv"] = "auto"
+    n_jobs: int = Field(1, ge=1)
+    cv: CVSettings = Field(default_factory=CVSettings)
+    impute: Toggle = Field(default_factory=Toggle)
+    constant: ConstantSettings = Field(default_factory=ConstantSettings)
+    icc: ICCSettings = Field(default_factory=ICCSettings)
+    harmonize: HarmonizeSettings = Field(default_factory=HarmonizeSettings)
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
+    ttest: TTestSettings = Field(default_factory=TTestSettings)
+    pearson: PearsonSettings = Field(default_factory=PearsonSettings)
+    lasso: LassoSettings = Field(default_factory=LassoSettings)
+    learners: LearnerSettings = Field(default_factory=LearnerSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+    baseline: Toggle = Field(default_factory=Toggle)
+    fusion: FusionSettings = Field(default_factory=FusionSettings)
+
+    def search_space(self, learner: str) -> dict[str, dict[str, Any]] | None:
+        """The configured search space of a learner (None: the built-in default)."""
+        specs = self.learners.search_spaces.get(learner)  # type: ignore[call-overload]
+        return {k: v.as_space() for k, v in specs.items()} if specs else None
