@@ -17,6 +17,7 @@ from radiopipe.progress import console
 # Each module registers its commands on the app; heavy imports stay inside the commands.
 COMMAND_MODULES = [
     "cohort",
+    "evaluate",
     "segment",
 ]
 
@@ -30,7 +31,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except RadiopipeError as err:
-            console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+            console.print(
+                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
             ctx.exit(USER_ERROR_EXIT)
 
 
