@@ -33,7 +33,7 @@ class TrainState:
     """What a checkpoint restores besides the weights."""
 
     epoch: int = 0  # epochs finished
-    best_dice: float = -1.0
+    best_dice: float = float("-inf")
     best_epoch: int = 0
     bad_epochs: int = 0
     done: bool = False
@@ -183,7 +183,8 @@ class Trainer:
                 losses.append(self._step(batch))
                 patches += int(batch["image"].shape[0])
                 bar.update(steps, advance=1, status=f"loss {losses[-1]:.3f}")
-        val = self.validate() if (epoch + 1) % train.validate_every == 0 else float("nan")
+        due = (epoch + 1) % train.validate_every == 0 or epoch + 1 == train.max_epochs
+        val = self.validate() if due else float("nan")
         s.epoch = epoch + 1
         if not math.isnan(val) and val > s.best_dice + train.min_delta:
             s.best_dice, s.best_epoch, s.bad_epochs = val, s.epoch, 0

@@ -202,3 +202,46 @@ def test_evaluate_writes_metrics_summary_and_overlays(trained, cli, tmp_path) ->
     perfect = pd.read_csv(tmp_path / "same" / "segmentation_metrics.csv")
     assert same.exit_code == 0 and (perfect["dice"] == 1.0).all()
     assert (perfect["hd95_mm"] == 0.0).all() and (perfect["volume_diff_ml"] == 0.0).all()
+
+
+def test_channels_mode_writes_a_mask_per_sequence_on_its_own_grid(trained, tmp_path) -> None:
+    """One model on T2 + CE-T1 (CE-T1 resampled onto T2); masks come back on both grids."""
+    from radiopipe.config import parse_config
+    from radiopipe.config.segmentation import SegmentationConfig
+    from radiopipe.segment.predict import predict
+    from radiopipe.segment.train import train
+
+    settings = parse_config({**_settings(max_epochs=1), "mode": "channels"}, SegmentationConfig)
+    cohort = read_manifest(trained["manifest"])
+    states = train(cohort, settings, tmp_path / "m", show_progress=False)
+    assert list(states) == ["multichannel"] and states["multichannel"].done
+    weights = ckpt.load_tensors(tmp_path / "m" / "multichannel" / ckpt.WEIGHTS_FILE)
+    assert weights["stem.conv.weight"].shape[1] == 2  # two input channels
+    held_out = cohort.subset(split="internal_test")
+    result = predict(held_out, tmp_path / "m", tmp_path / "p", show_progress=False)
+    assert sorted(result.qc["sequence"]) == ["cet1w", "cet1w", "t2w", "t2w"]
+    written = read_manifest(result.manifest)
+    for patient in held_out.patients:
+        for sequence in ("t2w", "cet1w"):
+            mask = sitk.ReadImage(str(written.mask_path(patient, sequence)))
+            image = sitk.ReadImage(str(held_out.image_path(patient, sequence)))
+            assert mask.GetSize() == image.GetSize()
+            assert mask.GetOrigin() == pytest.approx(image.GetOrigin())
+
+
+def test_early_stopping_ends_training_without_improvement(trained, tmp_path) -> None:
+    from radiopipe.config import parse_config
+    from radiopipe.config.segmentation import SegmentationConfig
+    from radiopipe.segment.train import train
+
+    # No validation Dice can improve on the first by more than 1.0, so training stops after
+    # `patience` epochs of no improvement, long before max_epochs.
+    settings = parse_config(
+        {**_settings(max_epochs=20, patience=2, min_delta=1.0), "sequences": ["t2w"]},
+        SegmentationConfig,
+    )
+    state = train(read_manifest(trained["manifest"]), settings, tmp_path / "m",
+                  show_progress=False)["t2w"]  # fmt: skip
+    assert state.done and state.stop_reason == "early_stopping"
+    assert state.epoch == 3 and state.best_epoch == 1  # the first validation is the best
+    assert (tmp_path / "m" / "t2w" / ckpt.WEIGHTS_FILE).is_file()
