@@ -28,7 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from radiopipe.config import load_config, parse_config, save_resolved
+from radiopipe.config import load_config, save_resolved
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.imaging import file_sha256
 from radiopipe.segment import checkpoint as ckpt
@@ -120,8 +120,12 @@ def test_volume(folder: Path, size: str) -> dict[str, sitk.Image]:
 
 
 def inference_times(
-    config: SegmentationConfig, images: dict[str, sitk.Image], device: str, repeats: int
-) -> tuple[float, float]:
+    config: SegmentationConfig,
+    images: dict[str, sitk.Image],
+    device: str,
+    repeats: int,
+    reference: bool = True,
+) -> tuple[float, float | None]:
     """Seconds per patient: our full path for all models, and MONAI's plain window pass."""
     from monai.inferers import sliding_window_inference
     from monai.networks.nets import VNet
@@ -138,19 +142,21 @@ def inference_times(
             segmenter.segment("bench", images)
         synchronize(segmenter.device)
         ours = (time.perf_counter() - start) / repeats
-        reference = VNet(in_channels=1, out_channels=2).to(segmenter.device).eval()
+        if not reference:
+            return ours, None
+        monai_net = VNet(in_channels=1, out_channels=2).to(segmenter.device).eval()
         total = 0.0
         for name in config.model_names():
             inputs = config.model_inputs(name)
             tensor = segmenter.transform({"image": stack_inputs("bench", images, inputs)})
             x = tensor["image"].as_tensor()[None, :1].to(segmenter.device)
             with torch.no_grad(), autocast(segmenter.device, segmenter.amp):
-                sliding_window_inference(x, config.train.patch_size, 4, reference)
+                sliding_window_inference(x, config.train.patch_size, 4, monai_net)
                 synchronize(segmenter.device)
                 start = time.perf_counter()
                 for _ in range(repeats):
                     sliding_window_inference(
-                        x, config.train.patch_size, config.inference.sw_batch_size, reference,
+                        x, config.train.patch_size, config.inference.sw_batch_size, monai_net,
                         overlap=config.inference.overlap,
                     )  # fmt: skip
                 synchronize(segmenter.device)
@@ -189,6 +195,44 @@ def quality(config: SegmentationConfig, sites: str, size: str, device: str, out:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+def time_training(
+    config: SegmentationConfig, device: torch.device, steps: int, reference: bool
+) -> None:
+    """Print training patches/s of our V-Net and (when the patch allows) MONAI's VNet."""
+    channels = len(config.model_inputs(config.model_names()[0]))
+    ours = build_network(config.network, channels)
+    ours_rate = training_throughput(config, ours, device, steps)
+    heads = config.network.depth - 1 if config.network.deep_supervision else 0
+    print(f"\ntraining   ours ({count_parameters(ours) / 1e6:.1f} M params, {heads} aux heads): "
+          f"{ours_rate:.3g} patches/s")  # fmt: skip
+    if reference and all(p % 16 == 0 for p in config.train.patch_size):
+        monai_net = build_network(
+            config.network.model_copy(update={"architecture": "monai_vnet"}), channels
+        )
+        ref_rate = training_throughput(config, monai_net, device, steps)
+        print(f"training   MONAI VNet ({count_parameters(monai_net) / 1e6:.1f} M params): "
+              f"{ref_rate:.3g} patches/s; ours/MONAI = {ours_rate / ref_rate:.2f}")  # fmt: skip
+
+
+def time_inference(
+    config: SegmentationConfig, device: str, size: str, repeats: int, reference: bool
+) -> None:
+    """Print seconds per patient and per volume of the full inference path (and MONAI's)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        images = test_volume(Path(tmp), size)
+        grid = {s: f"{img.GetSize()} @ {tuple(round(v, 2) for v in img.GetSpacing())}"
+                for s, img in images.items()}  # fmt: skip
+        ours_s, ref_s = inference_times(config, images, device, repeats, reference)
+    passes = 1 + len(config.inference.tta_flips)
+    n_models = len(config.model_names())
+    print(f"\ninference  volumes {grid}")
+    print(f"inference  ours (full path, {passes} TTA passes, {n_models} models): "
+          f"{ours_s:.2f} s/patient = {ours_s / n_models:.2f} s/volume")  # fmt: skip
+    if ref_s is not None:
+        print(f"inference  MONAI VNet sliding window (1 pass, same grids): {ref_s:.2f} "
+              f"s/patient; ours/MONAI = {ours_s / ref_s:.2f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("configs/segmentation/vnet.yaml"))
@@ -197,6 +241,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed inference repeats")
     parser.add_argument("--size", default="default", help="synthetic volume size preset")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--parts", default="train,infer", help="what to time: train, infer")
+    parser.add_argument("--no-reference", action="store_true", help="skip MONAI VNet timings")
     parser.add_argument("--quality", action="store_true", help="also train and score Dice")
     parser.add_argument("--sites", default="A:100,B:30", help="cohort for --quality")
     parser.add_argument("--out", type=Path, default=None, help="folder for --quality outputs")
@@ -210,35 +256,11 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}, patch {list(config.train.patch_size)}, "
           f"batch {config.train.batch_size * config.train.patches_per_volume} patches")  # fmt: skip
 
-    channels = len(config.model_inputs(config.model_names()[0]))
-    ours = build_network(config.network, channels)
-    ours_rate = training_throughput(config, ours, device, args.steps)
-    reference_config = parse_config(
-        {**config.model_dump(), "network": {"architecture": "monai_vnet"}}, SegmentationConfig
-    ) if all(p % 16 == 0 for p in config.train.patch_size) else None  # fmt: skip
-    print(f"\ntraining   ours ({count_parameters(ours) / 1e6:.1f} M params, "
-          f"{config.network.depth - 1 if config.network.deep_supervision else 0} aux heads): "
-          f"{ours_rate:.1f} patches/s")  # fmt: skip
-    if reference_config is not None:
-        monai_net = build_network(reference_config.network, channels)
-        ref_rate = training_throughput(config, monai_net, device, args.steps)
-        print(f"training   MONAI VNet ({count_parameters(monai_net) / 1e6:.1f} M params): "
-              f"{ref_rate:.1f} patches/s; ours/MONAI = {ours_rate / ref_rate:.2f}")  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        images = test_volume(Path(tmp), args.size)
-        grid = {s: f"{img.GetSize()} @ {tuple(round(v, 2) for v in img.GetSpacing())}"
-                for s, img in images.items()}  # fmt: skip
-        ours_s, ref_s = inference_times(config, images, str(device), args.repeats)
-    passes = 1 + len(config.inference.tta_flips)
-    print(f"\ninference  volumes {grid}")
-    print(
-        f"inference  ours (full path, {passes} TTA passes, {len(config.model_names())} "
-        f"models): {ours_s:.2f} s/patient = {ours_s / len(config.model_names()):.2f} s/volume"
-    )
-    print(
-        f"inference  MONAI VNet sliding window (1 pass, same grids): {ref_s:.2f} s/patient; "
-        f"ours/MONAI = {ours_s / ref_s:.2f}"
-    )
+    parts = {p.strip() for p in args.parts.split(",")}
+    if "train" in parts:
+        time_training(config, device, args.steps, not args.no_reference)
+    if "infer" in parts:
+        time_inference(config, str(device), args.size, args.repeats, not args.no_reference)
     if args.quality:
         out = args.out or Path(tempfile.mkdtemp(prefix="radiopipe-seg-bench-"))
         quality(config, args.sites, args.size, str(device), out)

@@ -81,7 +81,9 @@ def divide(patients: list[str], fraction: float, seed: int) -> Division:
     return Division(train=sorted(order[n_val:]), validation=sorted(order[:n_val]))
 
 
-def case_records(cohort: Cohort, patients: list[str], inputs: list[str], label: str | None):
+def case_records(
+    cohort: Cohort, patients: list[str], inputs: list[str], label: str | None
+) -> list[dict]:
     """MONAI data dicts: patient, image paths per input sequence, and the label mask path."""
     records = []
     for patient in patients:

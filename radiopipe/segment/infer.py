@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +125,6 @@ class Segmenter:
     @property
     def model_id(self) -> str:
         """An identifier of the weights (hash of all weight hashes)."""
-        import hashlib
-
         digest = hashlib.sha256()
         for name in sorted(self.models):
             digest.update(self.card["models"][name]["weights_sha256"].encode())
