@@ -118,3 +118,11 @@ def test_augmentation_samples_balanced_patches(phantom_cohort, tiny_settings) ->
     centred = [bool(p["label"][0, 16, 16, 4] > 0) for p in patches]
     assert 8 <= sum(centred) <= 32  # about half centred on lesion voxels (flips move a few)
     assert isinstance(patches[0]["image"], torch.Tensor)
+
+
+def test_patient_ids_become_safe_file_names() -> None:
+    from radiopipe.segment.predict import file_stem
+
+    assert file_stem("A-001") == "A-001"
+    assert "/" not in file_stem("../../etc/passwd") and not file_stem("../x").startswith(".")
+    assert file_stem("Pat 7 (re-scan)") == "Pat_7__re-scan_"
