@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "preprocess",
     "evaluate",
     "features",
+    "segment",
 ]
 
 USER_ERROR_EXIT = 2

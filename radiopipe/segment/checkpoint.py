@@ -1,0 +1,160 @@
+"""Training checkpoints and the model folder: weights-only tensors, JSON card, resolved config.
+
+Nothing here unpickles arbitrary objects: every ``.pt`` file is read with
+``torch.load(weights_only=True)``, which accepts only tensors and plain containers.
+
+Model folder layout::
+
+    segmentation_model.json     format, versions, mode, models and their weights' SHA-256
+    config.resolved.yaml        the SegmentationConfig the models were trained with
+    division.csv                patient_id, role (train / validation)
+    <model>/model.pt            best weights (state_dict)
+    <model>/checkpoint.pt       full training state of the last finished epoch
+    <model>/history.csv         one row per epoch
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from radiopipe import __version__
+from radiopipe.atomic import atomic_path, write_json
+from radiopipe.config import load_config
+from radiopipe.config.segmentation import SegmentationConfig
+from radiopipe.errors import ConfigError, RadiopipeError
+from radiopipe.imaging import file_sha256
+
+FORMAT = "radiopipe-segmentation"
+FORMAT_VERSION = 1
+CARD_FILE = "segmentation_model.json"
+CONFIG_FILE = "config.resolved.yaml"
+DIVISION_FILE = "division.csv"
+WEIGHTS_FILE = "model.pt"
+CHECKPOINT_FILE = "checkpoint.pt"
+HISTORY_FILE = "history.csv"
+
+
+def save_tensors(path: str | Path, obj: dict[str, Any]) -> Path:
+    """``torch.save`` a dict of tensors and plain values atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
+
+
+def load_tensors(path: str | Path) -> dict[str, Any]:
+    """Load a file written by :func:`save_tensors`, refusing anything but tensors and plain data."""
+    path = Path(path)
+    if not path.is_file():
+        raise RadiopipeError(f"{path}: file does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle and zip errors have many types
+        raise RadiopipeError(
+            f"{path}: not a radiopipe weights/checkpoint file or it is corrupt "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+            "only tensors and plain values are accepted"
+        ) from None
+
+
+def rng_state() -> dict[str, Any]:
+    """Torch RNG states (CPU and CUDA) as tensors; they drive dropout and weight init."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved (CUDA states only when CUDA is present)."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def versions() -> dict[str, str | None]:
+    """Versions recorded in the card."""
+    found: dict[str, str | None] = {"radiopipe": __version__}
+    for name in ("torch", "monai", "SimpleITK"):
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def write_card(folder: Path, config: SegmentationConfig, models: dict[str, dict]) -> Path:
+    """Write ``segmentation_model.json``: format, versions, mode and each model's weights hash."""
+    card = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": versions(),
+        "mode": config.mode,
+        "sequences": list(config.sequences),
+        "config": CONFIG_FILE,
+        "models": models,
+    }
+    return write_json(folder / CARD_FILE, card)
+
+
+def read_model_folder(folder: str | Path) -> tuple[SegmentationConfig, dict[str, Any]]:
+    """Read and check a trained model folder; refuse an incompatible or incomplete one."""
+    folder = Path(folder)
+    card_path = folder / CARD_FILE
+    if not card_path.is_file():
+        raise RadiopipeError(
+            f"{folder}: not a radiopipe segmentation model folder (no {CARD_FILE}); "
+            "train one with 'radiopipe segment train'"
+        )
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RadiopipeError(f"{card_path}: unreadable model card ({err})") from None
+    if card.get("format") != FORMAT or card.get("format_version") != FORMAT_VERSION:
+        written = card.get("versions", {}).get("radiopipe", "an unknown version")
+        raise RadiopipeError(
+            f"{folder}: model folder format {card.get('format')!r} version "
+            f"{card.get('format_version')!r} (written by radiopipe {written}) is not readable by "
+            f"radiopipe {__version__}, which reads {FORMAT!r} version {FORMAT_VERSION}; retrain "
+            "the model with this version or use the radiopipe version that wrote it"
+        )
+    try:
+        config = load_config(folder / card.get("config", CONFIG_FILE), SegmentationConfig)
+    except ConfigError as err:
+        raise RadiopipeError(
+            f"{folder}: the model's configuration does not fit radiopipe {__version__} "
+            f"(written by {card.get('versions', {}).get('radiopipe')}): {err}"
+        ) from None
+    missing = [n for n in config.model_names() if not card.get("models", {}).get(n, {}).get("done")]
+    if missing:
+        raise RadiopipeError(
+            f"{folder}: training is incomplete for model(s) {', '.join(missing)}; finish it with "
+            "'radiopipe segment train ... --resume'"
+        )
+    for name in config.model_names():
+        weights = folder / card["models"][name]["weights"]
+        if not weights.is_file():
+            raise RadiopipeError(f"{folder}: weights of model {name} are missing ({weights})")
+        if file_sha256(weights) != card["models"][name]["weights_sha256"]:
+            raise RadiopipeError(
+                f"{weights}: SHA-256 differs from the one recorded in {CARD_FILE}; the weights "
+                "were modified or corrupted"
+            )
+    return config, card
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
+    """Load a state_dict into ``model``; a shape or key mismatch is a clear error."""
+    state = load_tensors(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise RadiopipeError(
+            f"{path}: weights do not fit the configured network "
+            f"({str(err).splitlines()[0]}); the model folder's config and weights disagree"
+        ) from None
+    return model
