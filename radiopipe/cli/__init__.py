@@ -17,6 +17,7 @@ from radiopipe.progress import console
 # Each module registers its commands on the app; heavy imports stay inside the commands.
 COMMAND_MODULES = [
     "cohort",
+    "deep",
 ]
 
 USER_ERROR_EXIT = 2
