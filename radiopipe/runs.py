@@ -117,13 +117,29 @@ class RunFolder:
         outputs = [self.root / p for p in record.get("outputs", [])]
         return record.get("key") == key and all(p.exists() for p in outputs)
 
-    def mark_stage(self, stage: str, key: str, outputs: list[str | Path] = ()) -> None:
-        """Record that ``stage`` finished for ``key``, with its outputs (relative to the folder)."""
-        rel = [str(Path(p).resolve().relative_to(self.root.resolve())) for p in outputs]
-        write_json(
-            self.path(STAGES_DIR, f"{stage}.json"),
-            {"key": key, "outputs": rel, "finished": dt.datetime.now(dt.timezone.utc).isoformat()},
-        )
+    def mark_stage(
+        self,
+        stage: str,
+        key: str,
+        outputs: list[str | Path] = (),
+        named: dict[str, Path] | None = None,
+    ) -> None:
+        """Record that ``stage`` finished for ``key``, with its outputs (inside this folder)."""
+        rel = [self._relative(p) for p in outputs]
+        record = {
+            "key": key,
+            "outputs": rel,
+            "named_outputs": {k: self._relative(p) for k, p in (named or {}).items()},
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_json(self.path(STAGES_DIR, f"{stage}.json"), record)
+
+    def _relative(self, path: str | Path) -> str:
+        resolved = Path(path).resolve()
+        try:
+            return str(resolved.relative_to(self.root.resolve()))
+        except ValueError:
+            raise RadiopipeError(f"{path}: stage output lies outside the run folder") from None
 
 
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:

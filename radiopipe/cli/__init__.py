@@ -18,6 +18,7 @@ from radiopipe.progress import console
 COMMAND_MODULES = [
     "cohort",
     "deep",
+    "evaluate",
 ]
 
 USER_ERROR_EXIT = 2
@@ -30,7 +31,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except RadiopipeError as err:
-            console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+            console.print(
+                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
             ctx.exit(USER_ERROR_EXIT)
 
 

@@ -43,3 +43,14 @@ def test_json_and_csv(tmp_path: Path) -> None:
     assert (tmp_path / "a.json").read_text().startswith('{\n  "a"')
     write_csv(tmp_path / "a.csv", pd.DataFrame({"x": [1]}))
     assert (tmp_path / "a.csv").read_text() == "x\n1\n"
+
+
+def test_outputs_follow_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

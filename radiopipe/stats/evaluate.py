@@ -1,0 +1,250 @@
+"""The evaluate stage: predictions (+ thresholds, manifest) in, every validation table out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from radiopipe.atomic import write_csv, write_json, write_parquet
+from radiopipe.config.core import config_hash
+from radiopipe.config.evaluate import EvaluateConfig
+from radiopipe.imaging import file_sha256
+from radiopipe.progress import progress_bar
+from radiopipe.runs import RunFolder, package_versions
+from radiopipe.stats.checks import StatsInputError
+from radiopipe.stats.cohort_table import cohort_table
+from radiopipe.stats.comparisons import paired_comparisons, unpaired_comparisons
+from radiopipe.stats.performance import (
+    fold_auc_table,
+    performance_table,
+    read_thresholds,
+    resolve_thresholds,
+)
+from radiopipe.stats.predictions import read_predictions
+from radiopipe.stats.tables import (
+    calibration_table,
+    decision_curve_table,
+    reliability_table,
+    roc_curve_table,
+)
+
+log = logging.getLogger(__name__)
+
+STAGE = "evaluate"
+PERFORMANCE = "performance.csv"
+DELONG = "delong.csv"
+FOLD_AUC = "fold_auc.csv"
+CALIBRATION = "calibration.csv"
+RELIABILITY = "reliability.csv"
+DECISION_CURVE = "decision_curve.csv"
+ROC_CURVES = "roc_curves.parquet"
+COHORT_TABLE = "cohort_table.csv"
+THRESHOLDS_USED = "thresholds_used.json"
+
+
+@dataclass
+class Evaluation:
+    """What the evaluate stage wrote, and the tables themselves."""
+
+    out: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def stage_key(
+    config: EvaluateConfig, predictions: Path, thresholds: Path | None, manifest: Path | None
+) -> str:
+    """Hash of the settings and input files: the stage is done when this key matches."""
+    inputs = {
+        "config": config_hash(config),
+        "predictions": file_sha256(predictions),
+        "thresholds": file_sha256(thresholds) if thresholds else None,
+        "manifest": file_sha256(manifest) if manifest else None,
+    }
+    return config_hash(inputs)
+
+
+def evaluate(
+    predictions: str | Path,
+    out: str | Path,
+    thresholds: str | Path | None = None,
+    manifest: str | Path | None = None,
+    config: EvaluateConfig | None = None,
+    command: str = "radiopipe evaluate",
+    force: bool = False,
+) -> Evaluation:
+    """Compute every validation table and write it into the run folder ``out`` (atomically).
+
+    When the folder already holds this stage's outputs for the same inputs and settings, they
+    are read back instead of recomputed (unless ``force``).
+    """
+    config = config or EvaluateConfig()
+    predictions = Path(predictions)
+    thresholds = Path(thresholds) if thresholds else None
+    manifest = Path(manifest) if manifest else None
+    for path, what in ((predictions, "predictions"), (thresholds, "thresholds"),
+                       (manifest, "manifest")):  # fmt: skip
+        if path is not None and not path.is_file():
+            raise StatsInputError(f"{path}: {what} file does not exist")
+    run = RunFolder.at(out)
+    key = stage_key(config, predictions, thresholds, manifest)
+    if not force and run.stage_done(STAGE, key):
+        log.info("%s: evaluation is up to date for these inputs and settings", run.root)
+        return _existing(run)
+    handler = run.attach_log()
+    try:
+        frame = read_predictions(predictions)
+        given = read_thresholds(thresholds) if thresholds else None
+        cohort = _read_cohort(manifest) if manifest else None  # fail early, before the work
+        if cohort is not None:
+            _check_labels_agree(frame, cohort, manifest)
+        run.record(
+            command,
+            config=config,
+            seed=config.seed,
+            manifest=manifest,
+            extra={
+                "predictions": {"path": str(predictions.resolve()),
+                                "sha256": file_sha256(predictions)},
+                "stats_packages": package_versions(("statsmodels", "dcurves")),
+                "thresholds": {"path": str(thresholds.resolve()),
+                               "sha256": file_sha256(thresholds)} if thresholds else None,
+            },
+        )  # fmt: skip
+        result = Evaluation(run.root)
+        steps = _steps(frame, given, cohort, config)
+        with progress_bar() as bar:
+            task = bar.add_task("evaluate", total=len(steps), rate="", status="")
+            for name, compute, write in steps:
+                bar.update(task, status=name)
+                table = compute(result.tables)
+                result.tables[name] = table
+                result.files[name] = write(run.path(name), table)
+                log.info("wrote %s (%d rows)", run.path(name), len(table))
+                bar.advance(task)
+        run.mark_stage(STAGE, key, list(result.files.values()))
+        return result
+    finally:
+        logging.getLogger("radiopipe").removeHandler(handler)
+        handler.close()
+
+
+Step = tuple[str, Callable[[dict[str, pd.DataFrame]], pd.DataFrame], Callable[..., Path]]
+
+
+def _steps(
+    frame: pd.DataFrame,
+    given: dict[str, float] | None,
+    cohort: pd.DataFrame | None,
+    config: EvaluateConfig,
+) -> list[Step]:
+    """The tables in the order they are computed: (file name, compute, writer)."""
+    boot = {"n_resamples": config.n_bootstrap, "seed": config.seed}
+    conf = config.confidence
+
+    def comparisons(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        paired = paired_comparisons(frame, config.reference, conf, **boot)
+        unpaired = unpaired_comparisons(frame, config.unpaired, conf)
+        return pd.concat([t for t in (paired, unpaired) if not t.empty] or [paired])
+
+    def performance(done: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        return performance_table(
+            frame, given, confidence=conf, reference=config.reference,
+            comparisons=done[DELONG], **boot,
+        )  # fmt: skip
+
+    def reliability(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        bins, strategy = config.reliability_bins, config.reliability_strategy
+        return reliability_table(frame, bins, strategy, conf)
+
+    def roc(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        grid = np.linspace(0.0, 1.0, config.roc_grid_points)
+        return roc_curve_table(frame, grid, confidence=conf, **boot)
+
+    steps: list[Step] = [
+        (THRESHOLDS_USED, lambda _: _thresholds_frame(frame, given), _write_thresholds),
+        (DELONG, comparisons, write_csv),
+        (PERFORMANCE, performance, write_csv),
+        (FOLD_AUC, lambda _: fold_auc_table(frame), write_csv),
+        (CALIBRATION, lambda _: calibration_table(frame, conf), write_csv),
+        (RELIABILITY, reliability, write_csv),
+        (DECISION_CURVE, lambda _: decision_curve_table(frame, config.decision_curve.grid()),
+         write_csv),
+        (ROC_CURVES, roc, write_parquet),
+    ]  # fmt: skip
+    if cohort is not None:
+        steps.append((COHORT_TABLE, lambda _: _cohort(cohort, config), write_csv))
+    return steps
+
+
+def _cohort(table: pd.DataFrame, config: EvaluateConfig) -> pd.DataFrame:
+    settings = config.cohort_table
+    covariates = settings.covariates
+    if covariates is None:
+        covariates = [c for c in table.attrs["covariates"] if c not in settings.by]
+    return cohort_table(
+        table, covariates, by=settings.by, categorical=settings.categorical,
+        continuous=settings.continuous, label_names=settings.label_names,
+        normality_alpha=settings.normality_alpha, digits=settings.digits, seed=config.seed,
+    )  # fmt: skip
+
+
+def _read_cohort(manifest: Path) -> pd.DataFrame:
+    from radiopipe.cohort.manifest import read_manifest
+
+    cohort = read_manifest(manifest)
+    table = cohort.table.copy()
+    table.attrs["covariates"] = cohort.covariates
+    return table
+
+
+def _check_labels_agree(frame: pd.DataFrame, cohort: pd.DataFrame, manifest: Path) -> None:
+    """The outcome copied into the predictions must be the manifest's."""
+    truth = cohort.set_index("patient_id")["label"].astype(str).str.strip()
+    found = frame.drop_duplicates("patient_id").set_index("patient_id")["label"].astype(str)
+    absent = sorted(set(found.index) - set(truth.index))
+    if absent:
+        log.warning("%d predicted patient(s) not in %s, e.g. %s", len(absent), manifest, absent[:5])
+    common = found.index.intersection(truth.index)
+    differ = [p for p in common if truth[p] != "" and truth[p] != found[p]]
+    if differ:
+        shown = ", ".join(f"{p} ({found[p]} vs {truth[p]})" for p in differ[:10])
+        raise StatsInputError(
+            f"labels in the predictions disagree with {manifest} for {len(differ)} patient(s): "
+            f"{shown}; re-run the stage that wrote the predictions on this manifest"
+        )
+
+
+def _thresholds_frame(frame: pd.DataFrame, given: dict[str, float] | None) -> pd.DataFrame:
+    resolved = resolve_thresholds(frame, given)
+    return pd.DataFrame(
+        [{"model": m, "threshold": t, "source": s} for m, (t, s) in resolved.items()]
+    )
+
+
+def _write_thresholds(path: Path, table: pd.DataFrame) -> Path:
+    return write_json(
+        path,
+        {r.model: {"threshold": r.threshold, "source": r.source} for r in table.itertuples()},
+    )
+
+
+def _existing(run: RunFolder) -> Evaluation:
+    """The outputs of a finished evaluation, read back from its folder."""
+    result = Evaluation(run.root)
+    for name in (THRESHOLDS_USED, DELONG, PERFORMANCE, FOLD_AUC, CALIBRATION, RELIABILITY,
+                 DECISION_CURVE, ROC_CURVES, COHORT_TABLE):  # fmt: skip
+        path = run.path(name)
+        if not path.is_file():
+            continue
+        result.files[name] = path
+        if name.endswith(".csv"):
+            result.tables[name] = pd.read_csv(path)
+        elif name.endswith(".parquet"):
+            result.tables[name] = pd.read_parquet(path)
+    return result
