@@ -137,6 +137,7 @@ class TrainingSettings(StrictModel):
     amp: bool = True  # mixed precision; only ever used on CUDA
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_workers: int = Field(0, ge=0)
+    cache_crops: bool = True  # keep every crop in memory after its first read
     inference_batch_size: int = Field(16, ge=1)
 
 

@@ -134,10 +134,11 @@ def _inside_fraction(mask: sitk.Image, resampled: np.ndarray, grid: sitk.Image) 
 class CropStore:
     """Crops cached on disk (one ``.npz`` per patient), rebuilt when inputs or settings change."""
 
-    def __init__(self, root: str | Path, settings: CropSettings) -> None:
+    def __init__(self, root: str | Path, settings: CropSettings, in_memory: bool = False) -> None:
         self.settings = settings
         self.key = config_hash(settings)[:12]
         self.root = Path(root) / self.key
+        self._memory: dict[str, Crop] | None = {} if in_memory else None
 
     def path(self, patient: str) -> Path:
         """Cache file of one patient (a safe file name, unique per patient ID)."""
@@ -153,6 +154,8 @@ class CropStore:
             if cached != signature:
                 crop = crop_patient(cohort, patient, self.settings)
                 self._write(patient, crop, signature)
+                if self._memory is not None:
+                    self._memory.pop(patient, None)
                 inside = crop.lesion_inside
             else:
                 inside = float(np.load(self.path(patient))["lesion_inside"])
@@ -162,9 +165,15 @@ class CropStore:
         return summary
 
     def load(self, patient: str) -> Crop:
-        """Read a cached crop (plain arrays; pickled objects are refused)."""
+        """Read a cached crop (plain arrays; pickled objects are refused), kept in memory
+        after the first read when the store was opened ``in_memory``."""
+        if self._memory is not None and patient in self._memory:
+            return self._memory[patient]
         with np.load(self.path(patient), allow_pickle=False) as data:
-            return Crop(data["image"], data["mask"], float(data["lesion_inside"]))
+            crop = Crop(data["image"], data["mask"], float(data["lesion_inside"]))
+        if self._memory is not None:
+            self._memory[patient] = crop
+        return crop
 
     def _read_signature(self, patient: str) -> str | None:
         path = self.path(patient)

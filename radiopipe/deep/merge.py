@@ -10,25 +10,19 @@ import pandas as pd
 
 from radiopipe.atomic import read_parquet_metadata, write_json, write_parquet
 from radiopipe.config.deep import RESERVED_MODEL_NAMES
-from radiopipe.deep.predict import PREDICTION_COLUMNS, predictions_frame
+from radiopipe.deep.predict import predictions_frame
 from radiopipe.errors import RadiopipeError
+from radiopipe.stats.predictions import check_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
 PREDICTIONS, THRESHOLDS = "predictions.parquet", "thresholds.json"
 
 
-def read_predictions(path: str | Path) -> pd.DataFrame:
-    """A predictions table (a run folder or the Parquet file), checked against the contract."""
+def predictions_file(path: str | Path) -> Path:
+    """The predictions table of a run folder, or ``path`` itself if it is a file."""
     path = Path(path)
-    file = path / PREDICTIONS if path.is_dir() else path
-    if not file.is_file():
-        raise RadiopipeError(f"{file}: predictions table does not exist")
-    frame = pd.read_parquet(file)
-    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
-    if missing:
-        raise RadiopipeError(f"{file}: not a predictions table; missing {', '.join(missing)}")
-    return frame
+    return path / PREDICTIONS if path.is_dir() else path
 
 
 def merge_predictions(source: str | Path, run: str | Path) -> pd.DataFrame:
@@ -38,7 +32,7 @@ def merge_predictions(source: str | Path, run: str | Path) -> pd.DataFrame:
     same labels; the file is replaced atomically, its other rows and metadata kept.
     """
     run = Path(run)
-    deep = read_predictions(source)
+    deep = read_predictions(predictions_file(source))
     target_file = run / PREDICTIONS
     target = read_predictions(target_file)
     clash = sorted(set(deep["model"]) & set(RESERVED_MODEL_NAMES))
@@ -48,7 +42,10 @@ def merge_predictions(source: str | Path, run: str | Path) -> pd.DataFrame:
     if reference.empty:
         raise RadiopipeError(f"{target_file}: holds no other model to compare the splits with")
     check_same_splits(deep, reference, str(source), str(target_file))
-    merged = pd.concat([reference, predictions_frame(deep)], ignore_index=True)
+    raw = pd.read_parquet(target_file)  # keeps any extra columns the run's table has
+    kept = raw.loc[~raw["model"].astype(str).isin(deep["model"])]
+    merged = pd.concat([kept, predictions_frame(deep)], ignore_index=True)
+    check_predictions(merged, f"{target_file} merged with {source}")
     write_parquet(target_file, merged, metadata=read_parquet_metadata(target_file))
     _merge_thresholds(Path(source), run)
     log.info("merged %d row(s) of %s into %s", len(deep), ", ".join(deep["model"].unique()), run)
@@ -56,8 +53,7 @@ def merge_predictions(source: str | Path, run: str | Path) -> pd.DataFrame:
 
 
 def check_same_splits(deep: pd.DataFrame, reference: pd.DataFrame, source: str, target: str):
-    """Raise unless every deep split/fold holds the same patients (and labels) as the run."""
-    ref_labels = reference.drop_duplicates("patient_id").set_index("patient_id")["label"]
+    """Raise unless every deep split/fold holds the same patients as the run."""
     for model, rows in deep.groupby("model"):
         for split, group in rows.groupby("split"):
             ref = reference.loc[reference["split"] == split]
@@ -77,12 +73,6 @@ def check_same_splits(deep: pd.DataFrame, reference: pd.DataFrame, source: str, 
                     f"folds: {len(extra)} not in {target} (e.g. {extra[:3]}), {len(lacking)} "
                     f"missing (e.g. {lacking[:3]}); train on the same manifest and folds.csv"
                 )
-    labels = deep.drop_duplicates("patient_id").set_index("patient_id")["label"]
-    differ = labels.index[labels != ref_labels.reindex(labels.index)]
-    if len(differ):
-        raise RadiopipeError(
-            f"{source}: labels differ from {target} for patient(s) {', '.join(differ[:10])}"
-        )
 
 
 def _merge_thresholds(source: Path, run: Path) -> None:

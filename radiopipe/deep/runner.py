@@ -8,7 +8,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from radiopipe.atomic import write_json, write_parquet
@@ -30,6 +29,7 @@ from radiopipe.errors import ManifestError, RadiopipeError
 from radiopipe.imaging import file_sha256
 from radiopipe.progress import progress_bar
 from radiopipe.runs import RunFolder
+from radiopipe.stats.thresholds import youden_threshold
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _train(
         "deep %s (%s): %d task(s), %d patients, device %s",
         config.model_name, design, len(tasks), len(labels), device,
     )  # fmt: skip
-    store = CropStore(run.path("crops"), config.crop)
+    store = CropStore(run.path("crops"), config.crop, in_memory=config.training.cache_crops)
     store.build(cohort, list(labels.index))
     trainer = Trainer(config, store, config_sha, device)
     parts = []
@@ -114,7 +114,8 @@ def _train(
     threshold = None
     if design == "fixed":
         oof = predictions.loc[predictions["split"] == "train_oof"]
-        threshold = youden_threshold(oof["label"].to_numpy(), oof["probability"].to_numpy())
+        point = youden_threshold(oof["label"], oof["probability"], f"{config.model_name} train_oof")
+        threshold = point.threshold
         write_json(run.path(THRESHOLDS), {config.model_name: threshold})
         final = trainer.new_model(0)
         load_weights(run.path("checkpoints", "final", BEST), final)
@@ -149,15 +150,6 @@ def _run_task(task: Task, trainer: Trainer, labels: pd.Series, run: RunFolder, b
     write_parquet(part, frame)
     log.info("%s: best epoch %d of %d", task.name, result.best_epoch, result.epochs_run)
     return frame
-
-
-def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """The probability cut-off that maximises sensitivity + specificity - 1."""
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, cuts = roc_curve(labels, probabilities)
-    best = int(np.argmax(tpr - fpr))
-    return float(min(cuts[best], 1.0))
 
 
 def _claim_folder(run: RunFolder, state: dict, resume: bool, overwrite: bool) -> None:

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from radiopipe.config.deep import CropSettings, DeepConfig, DenseNetSettings, ViTSettings
+from radiopipe.config.deep import (
+    CropSettings,
+    DeepConfig,
+    DenseNetSettings,
+    ResNetSettings,
+    ViTSettings,
+)
 from radiopipe.deep.explain import lesion_focus, saliency
 from radiopipe.deep.networks import build_network
 from radiopipe.errors import ConfigError
@@ -15,6 +21,7 @@ SIZE = 24
 CROP = CropSettings(size=(SIZE,) * 3, spacing_mm=(1.0, 1.0, 1.0))
 NETWORKS = {
     "densenet": DenseNetSettings(init_features=8, growth_rate=8, block_config=(2, 2), bn_size=2),
+    "resnet": ResNetSettings(layers=(1, 1, 1, 1), widths=(4, 8, 8, 8)),
     "vit": ViTSettings(patch_size=(6, 6, 6), hidden_size=32, mlp_dim=64, num_layers=2,
                        num_heads=2, dropout=0.0),
 }  # fmt: skip
@@ -53,7 +60,7 @@ def train_toy(architecture: str, epochs: int, n: int = 64) -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("architecture", ["densenet", "vit"])
+@pytest.mark.parametrize("architecture", ["densenet", "resnet", "vit"])
 def test_maps_match_the_input_grid(architecture: str) -> None:
     config = DeepConfig(crop=CROP, network=NETWORKS[architecture])
     model = build_network(config.network, CROP).eval()
