@@ -109,7 +109,7 @@ def crop_patient(cohort: Cohort, patient: str, settings: CropSettings) -> Crop:
         binary = sitk.Cast(mask != 0, sitk.sitkUInt8)
         resampled = _resample(binary, grid, sitk.sitkNearestNeighbor, sitk.sitkUInt8)
         lesion_masks.append(resampled)
-        inside.append(_inside_fraction(binary, resampled, grid))
+        inside.append(_inside_fraction(binary, grid))
     if settings.mask_channel:
         channels.append(lesion_masks[0].astype(np.float32))
     crop = Crop(np.stack(channels), np.stack(lesion_masks).astype(np.uint8), float(min(inside)))
@@ -124,11 +124,17 @@ def crop_patient(cohort: Cohort, patient: str, settings: CropSettings) -> Crop:
     return crop
 
 
-def _inside_fraction(mask: sitk.Image, resampled: np.ndarray, grid: sitk.Image) -> float:
-    """Lesion volume inside the crop divided by the whole lesion volume."""
-    total = float(sitk.GetArrayViewFromImage(mask).sum()) * float(np.prod(mask.GetSpacing()))
-    inside = float(resampled.sum()) * float(np.prod(grid.GetSpacing()))
-    return min(1.0, inside / total) if total > 0 else 0.0
+def _inside_fraction(mask: sitk.Image, grid: sitk.Image) -> float:
+    """Fraction of the lesion's voxels whose centres fall inside the crop's field of view."""
+    voxels = np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)[:, ::-1]  # (x, y, z) indices
+    if voxels.size == 0:
+        return 0.0
+    direction = np.asarray(mask.GetDirection(), dtype=float).reshape(3, 3)
+    points = np.asarray(mask.GetOrigin()) + (voxels * np.asarray(mask.GetSpacing())) @ direction.T
+    half = np.asarray(grid.GetSpacing()) / 2
+    low = np.asarray(grid.GetOrigin()) - half
+    high = low + np.asarray(grid.GetSize()) * np.asarray(grid.GetSpacing())
+    return float(np.all((points >= low) & (points <= high), axis=1).mean())
 
 
 class CropStore:

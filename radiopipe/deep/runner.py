@@ -89,13 +89,11 @@ def _train(
     else:
         table = table.loc[table["split"].isin(["train", "internal_test", "external_test"])]
         labels = _labels(table)
-        tasks = fixed_design(table.assign(label=table["patient_id"].map(labels)),
-                             config.training.oof_folds, config.seed)  # fmt: skip
+        with_labels = table.assign(label=table["patient_id"].map(labels))
+        tasks = fixed_design(with_labels, config.training.oof_folds, config.seed)
     device = resolve_device(config.training.device)
-    log.info(
-        "deep %s (%s): %d task(s), %d patients, device %s",
-        config.model_name, design, len(tasks), len(labels), device,
-    )  # fmt: skip
+    log.info("deep %s (%s design): %d task(s), %d patients, device %s",
+             config.model_name, design, len(tasks), len(labels), device)  # fmt: skip
     store = CropStore(run.path("crops"), config.crop, in_memory=config.training.cache_crops)
     store.build(cohort, list(labels.index))
     trainer = Trainer(config, store, config_sha, device)
@@ -119,8 +117,8 @@ def _train(
         write_json(run.path(THRESHOLDS), {config.model_name: threshold})
         final = trainer.new_model(0)
         load_weights(run.path("checkpoints", "final", BEST), final)
-        save_model(run.path("model"), final, config, {"threshold": threshold,
-                   "trained_on": len(tasks[0].train)})  # fmt: skip
+        record = {"threshold": threshold, "trained_on": len(tasks[0].train)}
+        save_model(run.path("model"), final, config, record)
     if config.explain.enabled and config.explain.patients_per_class > 0:
         explain_run(run.root, config, device)
     return DeepRun(run.root, predictions, design, tasks, threshold)

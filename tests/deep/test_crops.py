@@ -33,11 +33,18 @@ def test_crop_is_lesion_centred_on_a_common_grid(small_manifest: Path) -> None:
     centre = (np.array(SETTINGS.array_shape) - 1) / 2
     for seq in range(2):  # both sequences, from different scan grids, land on the lesion
         assert np.abs(_centroid(crop.mask[seq]) - centre).max() < 1.0
-    assert crop.lesion_inside == pytest.approx(1.0, abs=0.05)
+    assert crop.lesion_inside == 1.0
     for channel in crop.image:  # z-scored after percentile clipping
         assert abs(channel.mean()) < 1e-4 and channel.std() == pytest.approx(1.0, rel=1e-3)
     lesion, background = crop.image[1][crop.mask[1] == 1], crop.image[1][crop.mask[1] == 0]
     assert lesion.mean() > background.mean() + 1.0, "P001 (label 1) enhances on CE-T1"
+
+
+def test_lesion_larger_than_the_crop_is_reported(small_manifest: Path, caplog) -> None:
+    tight = CropSettings(size=(8, 8, 8), spacing_mm=(1.0, 1.0, 1.0))  # 8 mm; lesions are 14-22
+    crop = crop_patient(read_manifest(small_manifest), "P002", tight)
+    assert 0 < crop.lesion_inside < 0.5
+    assert "patient P002: only" in caplog.text and "8x8x8 mm crop" in caplog.text
 
 
 def test_percentile_normalisation_and_mask_channel(small_manifest: Path) -> None:
