@@ -11,10 +11,14 @@ import pytest
 import yaml
 
 from radiopipe.cohort.manifest import read_manifest
+from radiopipe.config import load_config
+from radiopipe.config.deep import DeepConfig
 from radiopipe.deep.merge import merge_predictions
 from radiopipe.deep.predict import predictions_frame
 from radiopipe.errors import RadiopipeError
 from tests.deep.conftest import tiny_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "deep"
 
 
 def _radiomics_run(folder: Path, folds: pd.DataFrame, labels: pd.Series) -> Path:
@@ -47,7 +51,9 @@ def cv_setup(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     folds = pd.DataFrame({"patient_id": ids, "repeat": 0, "fold": [i % 2 for i in range(16)]})
     folds.to_csv(root / "folds.csv", index=False)
     labels = table.set_index("patient_id")["label"].astype(int)
-    config = tiny_config(epochs=2, patience=2).model_dump(mode="json")
+    shipped = load_config(CONFIGS / "tiny_cnn.yaml", DeepConfig)  # the shipped CPU config,
+    config = shipped.model_dump(mode="json")  # with 2 epochs to keep the test short
+    config["training"].update(epochs=2, patience=2)
     (root / "tiny.yaml").write_text(yaml.safe_dump(config))
     run = _radiomics_run(root / "radiomics", folds, labels)
     args = ["deep", "train", "--manifest", toy_manifest, "--config", root / "tiny.yaml",

@@ -115,3 +115,12 @@ def test_interrupted_run_resumes_to_the_same_numbers(
         train_deep(toy_manifest, CONFIG.model_copy(update={"seed": 1}), out, resume=True)
     resumed = train_deep(toy_manifest, CONFIG, out, resume=True)
     pd.testing.assert_frame_equal(resumed.predictions, fixed_run.predictions)
+
+
+def test_vit_runs_end_to_end_with_attention_rollout(toy_manifest: Path, tmp_path: Path) -> None:
+    config = tiny_config("vit", epochs=1, patience=1)
+    run = train_deep(toy_manifest, config, tmp_path / "vit")
+    assert set(run.predictions["model"]) == {"vit"}
+    assert set(run.predictions["split"]) == {"train", "train_oof", "internal_test", "external_test"}
+    index = pd.read_csv(tmp_path / "vit" / "explanations" / "index.csv")
+    assert set(index["method"]) == {"attention_rollout"} and len(index) == 2
