@@ -122,6 +122,11 @@ class Trainer:
                 if scheduler is not None:
                     scheduler.step()
                 val_loss, val_auc = self._validate(model, val_ids, labels, criterion)
+                if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                    raise RadiopipeError(
+                        f"{task}: training diverged in epoch {epoch} (loss {train_loss}, "
+                        f"validation loss {val_loss}); lower training.learning_rate"
+                    )
                 score = (
                     val_loss if settings.monitor == "val_loss" or math.isnan(val_auc) else -val_auc
                 )
@@ -187,6 +192,8 @@ class Trainer:
             model, self.store, val_ids, self.device, self.config.training.inference_batch_size
         )
         targets = labels[val_ids].to_numpy()
+        if not np.isfinite(logits).all():
+            return float("nan"), float("nan")
         with torch.no_grad():
             loss = float(
                 criterion(

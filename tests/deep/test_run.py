@@ -124,3 +124,9 @@ def test_vit_runs_end_to_end_with_attention_rollout(toy_manifest: Path, tmp_path
     assert set(run.predictions["split"]) == {"train", "train_oof", "internal_test", "external_test"}
     index = pd.read_csv(tmp_path / "vit" / "explanations" / "index.csv")
     assert set(index["method"]) == {"attention_rollout"} and len(index) == 2
+
+
+def test_diverging_training_stops_with_advice(toy_manifest: Path, tmp_path: Path) -> None:
+    config = tiny_config(epochs=1, learning_rate=1e30)
+    with pytest.raises(RadiopipeError, match=r"diverged .* lower training\.learning_rate"):
+        train_deep(toy_manifest, config, tmp_path / "nan")
