@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "model",
     "synth",
     "preprocess",
+    "deep",
     "evaluate",
     "features",
     "segment",

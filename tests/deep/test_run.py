@@ -1,0 +1,128 @@
+"""End to end on the toy cohort: the fixed design, its contract, determinism and resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from radiopipe.cohort.manifest import read_manifest
+from radiopipe.deep.predict import PREDICTION_COLUMNS, load_model, predict_manifest
+from radiopipe.deep.runner import DeepRun, train_deep
+from radiopipe.deep.train import Trainer
+from radiopipe.errors import RadiopipeError
+from tests.deep.conftest import tiny_config
+
+CONFIG = tiny_config(epochs=4, patience=4)
+
+pytestmark = pytest.mark.xdist_group("deep_fixed")
+
+
+@pytest.fixture(scope="module")
+def fixed_run(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> DeepRun:
+    return train_deep(toy_manifest, CONFIG, tmp_path_factory.mktemp("deep") / "run")
+
+
+def test_predictions_follow_the_table_contract(fixed_run: DeepRun, toy_manifest: Path) -> None:
+    table = pd.read_parquet(fixed_run.folder / "predictions.parquet")
+    assert tuple(table.columns) == PREDICTION_COLUMNS
+    assert {c: str(t) for c, t in table.dtypes.items()} == {
+        "patient_id": "object", "split": "object", "fold": "int64", "model": "object",
+        "probability": "float64", "label": "int64",
+    }  # fmt: skip
+    assert set(table["model"]) == {"densenet"}
+    assert table["probability"].between(0, 1).all()
+    manifest = read_manifest(toy_manifest).table
+    for split in ("train", "internal_test", "external_test"):
+        rows = table.loc[table["split"] == split]
+        assert (rows["fold"] == -1).all()
+        assert sorted(rows["patient_id"]) == sorted(
+            manifest.loc[manifest["split"] == split, "patient_id"]
+        )
+    oof = table.loc[table["split"] == "train_oof"]
+    assert sorted(oof["patient_id"]) == sorted(
+        manifest.loc[manifest["split"] == "train", "patient_id"]
+    )
+    assert set(oof["fold"]) == {0, 1}
+    labels = manifest.set_index("patient_id")["label"].astype(int)
+    assert (table["label"].to_numpy() == labels[table["patient_id"]].to_numpy()).all()
+
+
+def test_the_network_learns_the_lesion_signal(fixed_run: DeepRun) -> None:
+    table = fixed_run.predictions
+    test = table.loc[table["split"].isin(["internal_test", "external_test"])]
+    assert roc_auc_score(test["label"], test["probability"]) > 0.8
+
+
+def test_threshold_model_and_explanations_are_written(fixed_run: DeepRun, tmp_path: Path) -> None:
+    folder = fixed_run.folder
+    thresholds = json.loads((folder / "thresholds.json").read_text())
+    assert set(thresholds) == {"densenet"} and 0 < thresholds["densenet"] <= 1
+    model, config, meta = load_model(folder / "model")
+    assert not model.training
+    assert config == CONFIG and meta["threshold"] == thresholds["densenet"]
+    again = predict_manifest(folder / "model", _manifest_of(folder), tmp_path / "scored")
+    final = fixed_run.predictions.loc[fixed_run.predictions["fold"] == -1].set_index("patient_id")
+    scored = again.set_index("patient_id").loc[final.index]
+    np.testing.assert_allclose(scored["probability"], final["probability"], rtol=1e-5)
+    index = pd.read_csv(folder / "explanations" / "index.csv")
+    assert len(index) == 2 and set(index["label"]) == {0, 1}
+    assert set(index["split"]) == {"internal_test"} and set(index["method"]) == {"gradcam"}
+    for name in index["file"]:
+        assert (folder / "explanations" / name).read_bytes()[:4] == b"\x89PNG"
+    history = pd.read_csv(folder / "checkpoints" / "final" / "history.csv")
+    assert list(history["epoch"]) == [0, 1, 2, 3]
+
+
+def _manifest_of(folder: Path) -> Path:
+    return Path(json.loads((folder / "provenance.json").read_text())["manifest"]["path"])
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_to_the_same_numbers(
+    fixed_run: DeepRun, toy_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same seed, same numbers: a fresh run that crashes mid-task and is resumed gives
+    exactly the fixture's predictions (the final task fresh, oof_f0 resumed from a
+    checkpoint, oof_f1 fresh)."""
+    out = tmp_path / "crashy"
+    original, calls = Trainer._save, {"n": 0}
+
+    def crash_after_six(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 6:  # final (4 epochs + finish) done, second task in its first epoch
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_save", crash_after_six)
+    with pytest.raises(KeyboardInterrupt):
+        train_deep(toy_manifest, CONFIG, out)
+    monkeypatch.setattr(Trainer, "_save", original)
+    assert (out / "parts" / "final.parquet").is_file() and not (
+        out / "predictions.parquet"
+    ).exists()
+    with pytest.raises(RadiopipeError, match="--resume"):
+        train_deep(toy_manifest, CONFIG, out)
+    with pytest.raises(RadiopipeError, match="config_sha256 changed"):
+        train_deep(toy_manifest, CONFIG.model_copy(update={"seed": 1}), out, resume=True)
+    resumed = train_deep(toy_manifest, CONFIG, out, resume=True)
+    pd.testing.assert_frame_equal(resumed.predictions, fixed_run.predictions)
+
+
+def test_vit_runs_end_to_end_with_attention_rollout(toy_manifest: Path, tmp_path: Path) -> None:
+    config = tiny_config("vit", epochs=1, patience=1)
+    run = train_deep(toy_manifest, config, tmp_path / "vit")
+    assert set(run.predictions["model"]) == {"vit"}
+    assert set(run.predictions["split"]) == {"train", "train_oof", "internal_test", "external_test"}
+    index = pd.read_csv(tmp_path / "vit" / "explanations" / "index.csv")
+    assert set(index["method"]) == {"attention_rollout"} and len(index) == 2
+
+
+def test_diverging_training_stops_with_advice(toy_manifest: Path, tmp_path: Path) -> None:
+    config = tiny_config(epochs=1, learning_rate=1e30)
+    with pytest.raises(RadiopipeError, match=r"diverged .* lower training\.learning_rate"):
+        train_deep(toy_manifest, config, tmp_path / "nan")
