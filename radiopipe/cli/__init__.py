@@ -18,6 +18,7 @@ from radiopipe.progress import console
 COMMAND_MODULES = [
     "cohort",
     "evaluate",
+    "report",
 ]
 
 USER_ERROR_EXIT = 2
