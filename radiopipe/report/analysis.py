@@ -33,19 +33,24 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def signature_columns(run: RunContents, frame: pd.DataFrame, n: int = 8) -> list[str]:
-    """The final model's selected features, or else the ``n`` most outcome-related features
-    of the training patients (absolute standardised mean difference)."""
+    """The final model's selected features (at most ``n``), or else the ``n`` features most
+    related to the outcome (see :func:`outcome_ranked_columns`)."""
     selected = run.train.get("selected")
     if selected is not None:
         final = [f for f in selected.loc[selected["fold"] < 0, "feature"] if f in frame.columns]
         if final:
             return final[:n]
+    return outcome_ranked_columns(frame, n)
+
+
+def outcome_ranked_columns(frame: pd.DataFrame, n: int = 50) -> list[str]:
+    """The ``n`` features with the largest absolute standardised mean difference between the
+    outcome groups of the training patients (a view for exploration, not a selection step)."""
     train = frame.loc[frame["split"].isin(["train", ""])]
-    columns = feature_columns(frame)
-    values = train[columns]
+    values = train[feature_columns(frame)]
     groups = [values.loc[train["label"] == k] for k in (0, 1)]
     effect = (groups[1].mean() - groups[0].mean()).abs() / values.std().replace(0, np.nan)
-    return list(effect.sort_values(ascending=False).index[:n])
+    return list(effect.dropna().sort_values(ascending=False).index[:n])
 
 
 @styled

@@ -151,6 +151,9 @@ def _after(run: RunContents) -> tuple[pd.DataFrame | None, str]:
         after = harmonised_features(model, run.features_path, run.path("cohort", "manifest.csv"))
     except ImportError:
         return None, "The modelling stage (radiopipe.modeling) is not installed."
+    except RadiopipeError as err:  # a model folder this radiopipe cannot load
+        log.warning("harmonised features unavailable: %s", err)
+        return None, f"The trained model could not be loaded ({err})."
     if after is None:
         return None, "The trained model has no ComBat step."
     return after, (

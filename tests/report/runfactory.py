@@ -77,9 +77,9 @@ def columns() -> list[str]:
     return names
 
 
-def _cohort(root: Path, rng: np.random.Generator) -> pd.DataFrame:
+def _cohort(root: Path, rng: np.random.Generator, splits: dict) -> pd.DataFrame:
     rows, k = [], 0
-    for split, (n, site) in SPLITS.items():
+    for split, (n, site) in splits.items():
         for _ in range(n):
             y = int(rng.random() < 0.55)
             rows.append(
@@ -316,11 +316,16 @@ def _deep(root: Path, cohort: pd.DataFrame) -> None:
     index.to_csv(folder / "index.csv", index=False)
 
 
-def build_run(root: Path, parts: tuple[str, ...] = PARTS, seed: int = 0) -> Path:
-    """Write a study run folder with the chosen parts into ``root``."""
+def build_run(
+    root: Path, parts: tuple[str, ...] = PARTS, seed: int = 0, splits: dict | None = None
+) -> Path:
+    """Write a study run folder with the chosen parts into ``root``.
+
+    ``splits``: ``{split: (patients, site)}`` (default: 90 / 30 / 30 as SPLITS).
+    """
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
-    cohort = _cohort(root, rng)
+    cohort = _cohort(root, rng, splits or SPLITS)
     X = _features(root, cohort, rng)
     pipeline, predictions, split, y, train = _train(root, cohort, X, rng)
     _evaluate(root, predictions)
