@@ -120,6 +120,11 @@ def explain_pipeline(
     chosen = sorted(rng.choice(np.asarray(background, dtype=object), size, replace=False))
     bg = Z.loc[chosen].to_numpy(dtype=np.float64)
     data = Z.loc[explained]
+    unknown = [p for p in config.waterfall_patients if p not in set(explained)]
+    if unknown:
+        raise RadiopipeError(
+            f"waterfall patient(s) {', '.join(unknown)} are not among the explained patients"
+        )
     targets, notes = find_targets(final, config.models, final_name)
     for note in notes:
         log.warning("explain: %s; skipped", note)

@@ -147,9 +147,6 @@ def write_figures(result: ShapResult, folder: Path, threshold: float = 0.5) -> l
             "groups": plots.grouped_plot(ex),
         }
         patients = list(settings.waterfall_patients)
-        unknown = [p for p in patients if p not in ex.patients.index]
-        if unknown:
-            raise RadiopipeError(f"waterfall patient(s) {unknown} are not among the explained")
         if name == next(iter(result.models)):  # examples for the ensemble only
             examples = plots.example_patients(ex, threshold, settings.waterfall_examples)
             patients += [p for p in examples if p not in patients]
