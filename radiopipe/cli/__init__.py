@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "evaluate",
     "features",
     "segment",
+    "report",
 ]
 
 USER_ERROR_EXIT = 2

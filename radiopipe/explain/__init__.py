@@ -1,0 +1,19 @@
+"""SHAP explanations of the fitted models: the stacking ensemble (model-agnostic, in the
+selected feature space) and its tree base learners (TreeSHAP), grouped by sequence, image
+type and feature class."""
+
+from radiopipe.explain.core import ModelExplanation, ShapResult, explain_pipeline
+from radiopipe.explain.groups import describe_features, group_values, grouped_importance
+from radiopipe.explain.permutation import permutation_shap
+from radiopipe.explain.trees import tree_shap
+
+__all__ = [
+    "ModelExplanation",
+    "ShapResult",
+    "describe_features",
+    "explain_pipeline",
+    "group_values",
+    "grouped_importance",
+    "permutation_shap",
+    "tree_shap",
+]

@@ -1,0 +1,266 @@
+"""What a study run folder holds: every part the report can show, each optional.
+
+Layout (DEVELOPERS.md, "Study run folder"): ``cohort/``, ``validate/``, ``segment/``,
+``extract/``, ``robustness/``, ``train/``, ``deep/<model>/``, ``evaluate/``, ``explain/``.
+A missing part is recorded as a note and its section is left out; a part that exists but
+cannot be read is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from radiopipe.errors import RadiopipeError
+
+log = logging.getLogger(__name__)
+
+RESOLVED = "config.resolved.yaml"
+PROVENANCE = "provenance.json"
+EVALUATE_TABLES = (
+    "performance.csv",
+    "delong.csv",
+    "fold_auc.csv",
+    "calibration.csv",
+    "reliability.csv",
+    "decision_curve.csv",
+    "roc_curves.parquet",
+    "cohort_table.csv",
+)
+
+
+def read_table(path: Path, **kwargs: Any) -> pd.DataFrame:
+    """A CSV or Parquet table; an unreadable file is an error naming it."""
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, **kwargs)
+    except Exception as err:  # pandas and pyarrow raise many kinds
+        raise RadiopipeError(f"{path}: cannot read this table ({err})") from None
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """A JSON or YAML mapping; an unreadable file is an error naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise RadiopipeError(f"{path}: cannot read this file ({err})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RadiopipeError(f"{path}: expected a mapping, found {type(data).__name__}")
+    return data
+
+
+@dataclass
+class RunContents:
+    """The readable parts of a run folder (None or empty where absent) and notes on gaps."""
+
+    root: Path
+    notes: dict[str, str] = field(default_factory=dict)
+    manifest: pd.DataFrame | None = None
+    covariates: list[str] = field(default_factory=list)
+    sequences: list[str] = field(default_factory=list)
+    problems: pd.DataFrame | None = None
+    segmentation: dict[str, Any] = field(default_factory=dict)
+    features_path: Path | None = None
+    features_meta: dict[str, str] = field(default_factory=dict)
+    extraction: dict[str, Any] = field(default_factory=dict)
+    icc: pd.DataFrame | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    evaluate: dict[str, pd.DataFrame] = field(default_factory=dict)
+    explain_dir: Path | None = None
+    deep: dict[str, dict[str, Any]] = field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The run's name (its folder name)."""
+        return self.root.resolve().name
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the run folder."""
+        return self.root.joinpath(*parts)
+
+
+def load_run(root: str | Path) -> RunContents:
+    """Read every part of a study run folder that exists."""
+    root = Path(root)
+    if not root.is_dir():
+        raise RadiopipeError(f"{root}: run folder does not exist")
+    run = RunContents(root)
+    for loader in (
+        _cohort,
+        _validate,
+        _segment,
+        _extract,
+        _robustness,
+        _train,
+        _deep,
+        _evaluate,
+        _explain,
+        _records,
+    ):
+        loader(run)
+    if not any((run.manifest is not None, run.evaluate, run.train, run.features_path)):
+        raise RadiopipeError(
+            f"{root}: no cohort/, extract/, train/ or evaluate/ folder; is this a study run "
+            "folder (see DEVELOPERS.md, 'Study run folder')?"
+        )
+    return run
+
+
+def _cohort(run: RunContents) -> None:
+    path = run.path("cohort", "manifest.csv")
+    if not path.is_file():
+        run.notes["cohort"] = f"no cohort manifest ({path.relative_to(run.root)})"
+        return
+    from radiopipe.cohort.manifest import read_manifest
+
+    cohort = read_manifest(path)
+    run.manifest = cohort.table.copy()
+    run.covariates = list(cohort.covariates)
+    run.sequences = list(cohort.sequences)
+
+
+def _validate(run: RunContents) -> None:
+    path = run.path("validate", "problems.csv")
+    if path.is_file():
+        run.problems = read_table(path, dtype=str, keep_default_na=False)
+
+
+def _segment(run: RunContents) -> None:
+    folder = run.path("segment")
+    if not folder.is_dir():
+        run.notes["segmentation"] = "no segment/ folder: masks were given with the cohort"
+        return
+    evaluation = folder / "evaluation"
+    found: dict[str, Any] = {}
+    for key, name in (
+        ("metrics", "segmentation_metrics.csv"),
+        ("summary", "segmentation_summary.csv"),
+    ):
+        if (evaluation / name).is_file():
+            found[key] = read_table(evaluation / name, dtype={"patient_id": str, "split": str})
+    if (folder / "qc.csv").is_file():
+        found["qc"] = read_table(
+            folder / "qc.csv", dtype={"patient_id": str}, keep_default_na=False
+        )
+    found["overlays"] = sorted(evaluation.glob("overlays_*.png")) if evaluation.is_dir() else []
+    for name in (RESOLVED, "train/" + RESOLVED):
+        if (folder / name).is_file():
+            found["config"] = read_mapping(folder / name)
+            break
+    if "metrics" not in found and "summary" not in found:
+        run.notes["segmentation"] = "segment/evaluation/ holds no Dice/HD95 tables"
+    run.segmentation = found
+
+
+def _extract(run: RunContents) -> None:
+    path = run.path("extract", "features.parquet")
+    if not path.is_file():
+        run.notes["features"] = "no extract/features.parquet"
+        return
+    from radiopipe.atomic import read_parquet_metadata
+
+    run.features_path = path
+    try:
+        run.features_meta = read_parquet_metadata(path)
+    except Exception as err:
+        raise RadiopipeError(f"{path}: not a readable Parquet file ({err})") from None
+    summary = run.path("extract", "extraction.json")
+    if summary.is_file():
+        run.extraction = read_mapping(summary)
+    failures = run.path("extract", "failures.csv")
+    if failures.is_file():
+        run.extraction["failures_table"] = read_table(failures, dtype=str, keep_default_na=False)
+
+
+def _robustness(run: RunContents) -> None:
+    path = run.path("robustness", "icc.parquet")
+    if path.is_file():
+        run.icc = read_table(path)
+    else:
+        run.notes["icc"] = "no robustness/icc.parquet (feature robustness not assessed)"
+
+
+def _train(run: RunContents) -> None:
+    folder = run.path("train")
+    if not folder.is_dir():
+        run.notes["train"] = "no train/ folder"
+        return
+    tables = {
+        "funnel": "funnel.csv",
+        "selected": "selected_features.csv",
+        "stability": "selection_stability.csv",
+        "folds": "folds.csv",
+        "tuning": "tuning.parquet",
+    }
+    for key, name in tables.items():
+        if (folder / name).is_file():
+            run.train[key] = read_table(folder / name)
+    if (folder / "thresholds.json").is_file():
+        run.train["thresholds"] = read_mapping(folder / "thresholds.json")
+    if (folder / "model" / "model.json").is_file():  # the JSON card only: nothing unpickled
+        run.train["card"] = read_mapping(folder / "model" / "model.json")
+    for name in ("harmonisation.csv", "harmonization.csv"):
+        if (folder / name).is_file():
+            run.train["harmonisation"] = read_table(folder / name)
+
+
+def _deep(run: RunContents) -> None:
+    folder = run.path("deep")
+    if not folder.is_dir():
+        run.notes["deep"] = "no deep/ folder: no end-to-end CNN or ViT models in this run"
+        return
+    for model in sorted(p for p in folder.iterdir() if p.is_dir()):
+        entry: dict[str, Any] = {"folder": model}
+        index = model / "explanations" / "index.csv"
+        if index.is_file():
+            entry["index"] = read_table(index, dtype={"patient_id": str, "split": str})
+        if (model / RESOLVED).is_file():
+            entry["config"] = read_mapping(model / RESOLVED)
+        run.deep[model.name] = entry
+
+
+def _evaluate(run: RunContents) -> None:
+    folder = run.path("evaluate")
+    if not folder.is_dir():
+        run.notes["evaluate"] = "no evaluate/ folder: run `radiopipe evaluate`"
+        return
+    for name in EVALUATE_TABLES:
+        if (folder / name).is_file():
+            run.evaluate[name] = read_table(
+                folder / name, keep_default_na=name != "cohort_table.csv"
+            )
+    if "performance.csv" not in run.evaluate:
+        run.notes["evaluate"] = "evaluate/ holds no performance.csv"
+
+
+def _explain(run: RunContents) -> None:
+    folder = run.path("explain")
+    if (folder / "explain.json").is_file():
+        run.explain_dir = folder
+    else:
+        run.notes["explain"] = "no explain/explain.json: SHAP values were not computed"
+
+
+def _records(run: RunContents) -> None:
+    """Resolved settings and provenance of the run and of every stage folder."""
+    for stage, folder in [("run", run.root), *[(p.name, p) for p in _stage_folders(run.root)]]:
+        if (folder / RESOLVED).is_file():
+            run.configs[stage] = read_mapping(folder / RESOLVED)
+        if (folder / PROVENANCE).is_file():
+            run.provenance[stage] = read_mapping(folder / PROVENANCE)
+
+
+def _stage_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -1,0 +1,78 @@
+"""What every section builder shares: the run's contents, the settings, model order, labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+from radiopipe.config.report import ReportConfig
+from radiopipe.explain.groups import SEQUENCE_LABELS
+from radiopipe.report import figures
+from radiopipe.report.contents import RunContents
+
+SPLIT_ORDER = ("train", "train_oof", "cv", "internal_test", "external_test")
+
+
+@dataclass
+class ReportContext:
+    """The run, the report settings and derived facts (reference model, splits, labels)."""
+
+    run: RunContents
+    config: ReportConfig
+    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def performance(self) -> pd.DataFrame | None:
+        """evaluate/performance.csv, or None."""
+        return self.run.evaluate.get("performance.csv")
+
+    @cached_property
+    def evaluate_config(self) -> dict:
+        """The evaluate stage's resolved settings (empty if unknown)."""
+        return self.run.configs.get("evaluate", {})
+
+    @cached_property
+    def reference(self) -> str:
+        """The model the others are compared with."""
+        if self.config.reference:
+            return self.config.reference
+        if self.performance is not None and "reference" in self.performance:
+            found = self.performance["reference"].dropna()
+            if not found.empty:
+                return str(found.iloc[0])
+        return str(self.evaluate_config.get("reference", "stack"))
+
+    @cached_property
+    def models(self) -> list[str]:
+        """Models in the performance table, the reference first."""
+        if self.performance is None:
+            return []
+        found = list(dict.fromkeys(self.performance["model"].astype(str)))
+        return [m for m in found if m == self.reference] + [m for m in found if m != self.reference]
+
+    @cached_property
+    def splits(self) -> list[str]:
+        """Splits in the performance table, in the conventional order."""
+        if self.performance is None:
+            return []
+        present = set(self.performance["split"].astype(str))
+        return [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
+
+    @cached_property
+    def colours(self) -> dict[str, str]:
+        """A fixed colour per model across every figure."""
+        return figures.model_colours(self.models, self.reference)
+
+    def sequence_label(self, sequence: str) -> str:
+        """'T2WI' for t2w, etc."""
+        return SEQUENCE_LABELS.get(sequence, sequence)
+
+    def label_name(self, label: int) -> str:
+        """The outcome's name for label 0 or 1."""
+        return self.config.label_names[int(label)]
+
+    def figure(self, fig: object) -> str:
+        """A figure as an embeddable data URI in the configured format."""
+        return figures.data_uri(fig, self.config.figure_format)

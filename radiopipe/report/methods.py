@@ -1,0 +1,383 @@
+"""The methods paragraphs, written from the run's own resolved settings and data.
+
+Every number and setting comes from the run folder (the cohort, the stages' resolved configs,
+the feature table's metadata, the provenance records); a sentence whose inputs are absent is
+left out rather than guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from radiopipe.report.context import ReportContext
+from radiopipe.report.figures import cohort_title
+
+LEARNER_NAMES = {
+    "svm": "support vector machine (RBF kernel, Platt-scaled)",
+    "rf": "random forest",
+    "lightgbm": "LightGBM",
+    "mlp": "multilayer perceptron",
+}
+LEAKAGE = (
+    "Every data-dependent step ({steps}) was fitted on the training patients of each fold only "
+    "and applied unchanged to the held-out patients, so no information from validation or test "
+    "patients reached the model. The original study (Wen et al.) applied SMOTE, ComBat "
+    "harmonisation and feature selection to pooled data before splitting, which lets test "
+    "patients shape the model and inflates its apparent performance; this design avoids that."
+)
+
+
+def get(mapping: dict[str, Any] | None, path: str, default: Any = None) -> Any:
+    """``mapping['a']['b']`` for path 'a.b', or ``default`` when any key is absent."""
+    node: Any = mapping or {}
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def _join(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def methods(ctx: ReportContext) -> list[tuple[str, str]]:
+    """(heading, paragraph) pairs in reading order; empty paragraphs are left out."""
+    parts = [
+        ("Study cohort", _cohort(ctx)),
+        ("Image preprocessing and segmentation", _imaging(ctx)),
+        ("Radiomic features", _features(ctx)),
+        ("Model development", _modelling(ctx)),
+        ("Leakage-safe design", _leakage(ctx)),
+        ("Deep-learning comparison", _deep(ctx)),
+        ("Statistical analysis", _statistics(ctx)),
+        ("Explanations", _explain(ctx)),
+        ("Software and reproducibility", _software(ctx)),
+    ]
+    return [(heading, text) for heading, text in parts if text]
+
+
+def _cohort(ctx: ReportContext) -> str:
+    table = ctx.run.manifest
+    if table is None:
+        return ""
+    labels = table["label"].astype(str).str.strip()
+    events = int((labels == "1").sum())
+    sites = table["site"].astype(str).value_counts().sort_index()
+    text = (
+        f"The run analysed {len(table)} patients from {len(sites)} site(s) "
+        f"({_join([f'{s}: {n}' for s, n in sites.items()])}); {events} had a "
+        f"{ctx.label_name(1)} outcome (label 1) and {int((labels == '0').sum())} an "
+        f"{ctx.label_name(0)} outcome (label 0)."
+    )
+    splits = table["split"].astype(str)
+    named = [s for s in ("train", "internal_test", "external_test") if (splits == s).any()]
+    if named:
+        described = []
+        for split in named:
+            part = table.loc[splits == split]
+            site_list = _join(sorted(set(part["site"].astype(str))))
+            described.append(
+                f"{cohort_title(split).lower()} {len(part)} "
+                f"({int((part['label'].astype(str) == '1').sum())} events; "
+                f"site {site_list})"
+            )
+        text += f" Patients were assigned to fixed sets: {_join(described)}."
+    if (splits == "").any():
+        text += f" {int((splits == '').sum())} patients had no fixed split (cross-validation)."
+    if ctx.run.covariates:
+        from radiopipe.report.sections.cohort import variable_label
+
+        names = [variable_label(c).lower() for c in ctx.run.covariates]
+        text += f" Clinical covariates: {_join(names)}."
+    return text
+
+
+def _imaging(ctx: ReportContext) -> str:
+    sentences = []
+    if ctx.run.sequences:
+        sentences.append(f"Sequences: {_join([ctx.sequence_label(s) for s in ctx.run.sequences])}.")
+    pre = ctx.run.configs.get("preprocess")
+    if pre:
+        spacing = get(pre, "resample.spacing")
+        steps = []
+        if get(pre, "bias_correction.enabled"):
+            steps.append("N4 bias-field correction")
+        if spacing:
+            steps.append(
+                f"resampling to {' × '.join(f'{s:g}' for s in spacing)} mm "
+                f"({get(pre, 'resample.interpolator', 'bspline')} interpolation for "
+                "images, nearest neighbour for masks)"
+            )
+        if get(pre, "register"):
+            steps.append("rigid registration of the sequences (mutual information)")
+        method = get(pre, "normalise.method")
+        if method and method != "none":
+            steps.append(f"{method} intensity normalisation")
+        if steps:
+            sentences.append(f"Images were preprocessed by {_join(steps)}.")
+    seg = ctx.run.segmentation.get("config")
+    if ctx.run.segmentation:
+        arch = get(seg, "network.architecture", "V-Net")
+        deep = " with deep supervision" if get(seg, "network.deep_supervision") else ""
+        text = (
+            f"Lesions were segmented automatically on each sequence with a 3D "
+            f"{str(arch).replace('_', ' ')}{deep}"
+        )
+        loss = get(seg, "loss")
+        if loss:
+            text += " trained with a Dice plus cross-entropy loss"
+        sentences.append(
+            text + "; its masks were compared with reference masks by Dice and "
+            "95th-percentile Hausdorff distance."
+        )
+    elif ctx.run.manifest is not None:
+        sentences.append("Lesion masks were provided with the cohort.")
+    return " ".join(sentences)
+
+
+def _features(ctx: ReportContext) -> str:
+    meta = ctx.run.features_meta
+    if not meta and ctx.run.features_path is None:
+        return ""
+    sentences = []
+    params = json.loads(meta["pyradiomics_params"]) if meta.get("pyradiomics_params") else {}
+    version = meta.get("pyradiomics_version")
+    images = []
+    for kind, spec in (params.get("imageType") or {}).items():
+        sigma = (spec or {}).get("sigma")
+        images.append(
+            f"LoG (σ = {', '.join(f'{s:g}' for s in sigma)} mm)"
+            if sigma
+            else ("wavelet (all first-level sub-bands)" if kind == "Wavelet" else kind.lower())
+        )
+    from radiopipe.explain.groups import naming_module
+
+    labels = naming_module().CLASS_LABELS
+    classes = [labels.get(c, c) for c in (params.get("featureClass") or {})]
+    setting = params.get("setting") or {}
+    text = "Radiomic features were extracted with pyradiomics" + (f" {version}" if version else "")
+    if images:
+        text += f" from {_join(images)} images"
+    if classes:
+        text += f" ({_join(classes)} classes)"
+    sentences.append(text + ".")
+    details = []
+    if "binWidth" in setting:
+        details.append(f"fixed bin width {setting['binWidth']:g}")
+    if setting.get("resampledPixelSpacing"):
+        details.append(
+            f"resampled to {' × '.join(f'{v:g}' for v in setting['resampledPixelSpacing'])} mm"
+        )
+    if setting.get("normalize"):
+        details.append(f"z-score normalisation × {setting.get('normalizeScale', 1):g}")
+    if details:
+        sentences.append(f"Settings: {_join(details)}.")
+    icc = ctx.run.icc
+    threshold = get(ctx.run.configs.get("train"), "icc.threshold", 0.8)
+    if icc is not None:
+        source = str(icc["source"].iloc[0]).replace("_", " ") if "source" in icc else "two masks"
+        sentences.append(
+            f"Robustness to segmentation was measured by ICC(2,1) (two-way random effects, "
+            f"absolute agreement, single rater) between {source} masks on training patients; "
+            f"{int((icc['icc'] > threshold).sum())} of {len(icc)} features exceeded {threshold:g}."
+        )
+    return " ".join(sentences)
+
+
+def _modelling(ctx: ReportContext) -> str:
+    cfg = ctx.run.configs.get("train")
+    card = ctx.run.train.get("card", {})
+    if not cfg and not card:
+        return ""
+    design = card.get("design") or get(cfg, "design", "")
+    outer, repeats, inner = (
+        get(cfg, "cv.outer_folds"),
+        get(cfg, "cv.outer_repeats", 1),
+        get(cfg, "cv.inner_folds"),
+    )
+    sentences = []
+    if design == "fixed_split":
+        sentences.append(
+            f"The final model was trained on all training patients; their out-of-fold predictions "
+            f"came from {repeats} × {outer}-fold stratified cross-validation of the whole pipeline."
+        )
+    elif design:
+        sentences.append(
+            f"Performance was estimated by {repeats} × {outer}-fold nested "
+            "cross-validation of the whole pipeline."
+        )
+    steps, _ = _pipeline_steps(cfg, inner)
+    if steps:
+        sentences.append(f"The pipeline consisted of {_join(steps)}.")
+    learners = get(cfg, "learners.names") or []
+    if learners:
+        trials = get(cfg, "learners.n_trials")
+        sentences.append(
+            f"Base learners ({_join([LEARNER_NAMES.get(n, n) for n in learners])}) were tuned by "
+            f"Bayesian optimisation (Optuna TPE, {trials} trials each, AUC on {inner}-fold inner "
+            f"cross-validation) and combined by a logistic-regression meta-learner "
+            f"(C = {get(cfg, 'stack.meta_C', 1.0):g}) fitted on their out-of-fold probabilities."
+        )
+    if get(cfg, "baseline.enabled"):
+        sentences.append(
+            "An L1-penalised logistic regression on the same preprocessing "
+            "(lasso_lr) served as a simple baseline."
+        )
+    sentences.append(
+        "Each model's operating threshold was the maximum Youden index of its "
+        "training out-of-fold predictions, frozen for the test sets."
+    )
+    if get(cfg, "seed") is not None:
+        sentences.append(f"Random seed: {get(cfg, 'seed')}.")
+    return " ".join(sentences)
+
+
+def _leakage(ctx: ReportContext) -> str:
+    _, names = _pipeline_steps(ctx.run.configs.get("train"), "")
+    return LEAKAGE.format(steps=_join(names)) if names else ""
+
+
+def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[str]]:
+    """Descriptions of the enabled steps, and the short names used in the leakage sentence."""
+    steps, names = [], []
+    if get(cfg, "impute.enabled", False):
+        steps.append("median imputation")
+        names.append("imputation")
+    if get(cfg, "icc.enabled", False):
+        steps.append(f"removal of features with ICC ≤ {get(cfg, 'icc.threshold'):g}")
+        names.append("the ICC filter")
+    if get(cfg, "harmonize.method") == "combat":
+        covs = get(cfg, "harmonize.covariates") or []
+        kind = "parametric" if get(cfg, "harmonize.parametric", True) else "non-parametric"
+        eb = " empirical-Bayes" if get(cfg, "harmonize.empirical_bayes", True) else ""
+        steps.append(
+            f"{kind}{eb} ComBat harmonisation across sites"
+            + (f" preserving {_join(covs)}" if covs else "")
+        )
+        names.append("ComBat")
+    scale = get(cfg, "scale.method")
+    if scale and scale != "none":
+        steps.append(f"{scale} scaling")
+        names.append("scaling")
+    balance = get(cfg, "balance.method")
+    if balance == "smote":
+        steps.append(f"SMOTE oversampling (k = {get(cfg, 'balance.k_neighbors', 5)})")
+        names.append("SMOTE")
+    elif balance == "class_weight":
+        steps.append("class weighting")
+    if get(cfg, "ttest.enabled", False):
+        fdr = " with FDR control" if get(cfg, "ttest.fdr") else ""
+        steps.append(f"a Welch t-test filter (α = {get(cfg, 'ttest.alpha'):g}{fdr})")
+        names.append("the t-test")
+    if get(cfg, "pearson.enabled", False):
+        method = str(get(cfg, "pearson.method", "pearson")).capitalize()
+        steps.append(
+            f"a redundancy filter keeping one feature of each pair with "
+            f"|{method} r| > {get(cfg, 'pearson.threshold'):g}"
+        )
+        names.append("the correlation filter")
+    if get(cfg, "lasso.enabled", False):
+        steps.append(
+            f"LASSO selection (penalty by {inner}-fold inner CV, "
+            f"{get(cfg, 'lasso.rule', 'best')} rule)"
+        )
+        names.append("LASSO")
+    if steps:
+        names += ["hyperparameter tuning", "the meta-learner"]
+    return steps, names
+
+
+def _deep(ctx: ReportContext) -> str:
+    if not ctx.run.deep:
+        return ""
+    return (
+        f"End-to-end deep-learning classifiers ({_join(list(ctx.run.deep))}) were trained on "
+        "lesion-centred crops on the same splits and folds as the radiomics models, and "
+        "explained by saliency maps."
+    )
+
+
+def _statistics(ctx: ReportContext) -> str:
+    cfg = ctx.evaluate_config
+    if not ctx.run.evaluate:
+        return ""
+    level = f"{100 * float(cfg.get('confidence', 0.95)):g}%"
+    boot, seed = cfg.get("n_bootstrap", 2000), cfg.get("seed", 0)
+    dca = cfg.get("decision_curve", {})
+    text = (
+        f"Discrimination was measured by the AUC with DeLong {level} confidence intervals and "
+        f"stratified bootstrap intervals ({boot} resamples, seed {seed}); accuracy, sensitivity, "
+        f"specificity, precision, NPV and F1 at the frozen thresholds have bootstrap intervals. "
+        f"Each model was compared with {ctx.reference} on the same patients by the paired DeLong "
+        f"test, with Holm's correction over the models of each set"
+    )
+    pairs = cfg.get("unpaired") or []
+    if pairs:
+        text += "; a model's AUCs on " + _join(
+            [f"{a.replace('_', ' ')} vs {b.replace('_', ' ')}" for a, b in pairs]
+        )
+        text += " were compared by the unpaired DeLong test"
+    text += (
+        f". Calibration was assessed by the Brier score, the calibration intercept and slope "
+        f"(logistic recalibration) and reliability curves ({cfg.get('reliability_bins', 10)} "
+        f"{cfg.get('reliability_strategy', 'quantile')} bins); clinical usefulness by "
+        f"decision-curve analysis over threshold probabilities "
+        f"{dca.get('start', 0.01):g}–{dca.get('stop', 0.99):g}."
+    )
+    if "cohort_table.csv" in ctx.run.evaluate:
+        text += (
+            " Patient characteristics were compared between outcome groups by Welch's t-test "
+            "or the Mann–Whitney U test and by the χ² or Fisher's exact test."
+        )
+    return text + f" Two-sided p < {ctx.config.alpha:g} was considered significant."
+
+
+def _explain(ctx: ReportContext) -> str:
+    cfg = ctx.run.configs.get("explain")
+    if ctx.run.explain_dir is None or not cfg:
+        return ""
+    return (
+        f"SHAP values (Shapley additive explanations) were computed for "
+        f"{_join(cfg.get('models', []))} in the selected feature space against "
+        f"{cfg.get('background_size')} training patients (seed {cfg.get('seed')}): the "
+        f"ensemble by antithetic permutation sampling ({cfg.get('permutations')} ordering "
+        f"pair(s) per background patient, {str(cfg.get('scale', '')).replace('_', '-')} scale), "
+        "tree learners by interventional TreeSHAP; importance was also summed by sequence, "
+        "image type and feature class."
+    )
+
+
+def _software(ctx: ReportContext) -> str:
+    prov = ctx.run.provenance.get("run") or next(iter(ctx.run.provenance.values()), None)
+    if not prov:
+        return ""
+    packages = prov.get("packages") or {}
+    shown = _join(
+        [
+            f"{k} {v}"
+            for k, v in packages.items()
+            if v
+            and k
+            in (
+                "scikit-learn",
+                "pyradiomics-bhklab",
+                "neuroHarmonize",
+                "imbalanced-learn",
+                "lightgbm",
+                "optuna",
+                "shap",
+                "torch",
+                "monai",
+            )
+        ]
+    )
+    commit = prov.get("git_commit") or "unknown"
+    return (
+        f"Analyses ran with radiopipe {prov.get('radiopipe')} (commit {commit}) on Python "
+        f"{prov.get('python')}" + (f", with {shown}" if shown else "") + "."
+    )

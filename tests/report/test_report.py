@@ -1,0 +1,145 @@
+"""The report of a study run folder: every section from its inputs, a self-contained HTML file,
+a valid multi-page PDF from the same template, and a first page that names the best model."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import pandas as pd
+
+from radiopipe.config.report import ReportConfig
+from radiopipe.report import build_report
+
+SECTIONS = (
+    "cohort",
+    "segmentation",
+    "features",
+    "harmonisation",
+    "performance",
+    "roc",
+    "calibration",
+    "decision",
+    "shap",
+    "deep",
+    "methods",
+    "checklist",
+    "provenance",
+)
+
+
+def section_ids(html: str) -> set[str]:
+    return set(re.findall(r'<section class="section[^"]*" id="([a-z]+)"', html))
+
+
+def text_of(html: str) -> str:
+    """The visible text, tags and data URIs removed, whitespace collapsed."""
+    html = re.sub(r"data:[^\"')]+", "", html)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_every_section_is_built_from_a_complete_run(full_report) -> None:
+    html = full_report.files["html"].read_text(encoding="utf-8")
+    assert section_ids(html) == set(SECTIONS)
+    assert full_report.shown == list(SECTIONS)
+    text = text_of(html)
+    for expected in (
+        "Patient characteristics by split",
+        "Patient characteristics by site",
+        "Automatic against reference segmentation",
+        "Feature selection funnel",
+        "Selection frequency",
+        "Site separability",
+        "External test",
+        "Calibration intercept",
+        "Net benefit",
+        "importance by feature group",
+        "densenet",
+        "Leakage-safe design",
+        "TRIPOD+AI",
+        "CLEAR",
+    ):
+        assert expected in text, expected
+    assert len(re.findall(r'<img src="data:image/(?:svg\+xml|png);base64,', html)) >= 15
+
+
+def test_html_is_self_contained(full_report) -> None:
+    html = full_report.files["html"].read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html
+    assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", html)
+    assert not re.search(r"url\(\s*['\"]?(?!data:)", html)
+    assert "<link" not in html and "<script" not in html and "@import" not in html
+    assert "<style>" in html and "table.data" in html  # the stylesheet is inlined
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """Page objects of a PDF, looking inside compressed object streams too."""
+    chunks = [pdf]
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            chunks.append(zlib.decompress(stream))
+        except zlib.error:
+            continue
+    return sum(len(re.findall(rb"/Type\s*/Page(?![s\w])", c)) for c in chunks)
+
+
+def test_pdf_is_valid_with_several_pages(full_report) -> None:
+    pdf = full_report.files["pdf"].read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    pages = pdf_pages(pdf)
+    assert pages > 5
+    if full_report.pages:  # pdftoppm present: one image per page
+        assert len(full_report.pages) == pages
+        assert full_report.pages[0].name == "page-001.png"
+    else:
+        assert any("pdftoppm" in note for note in full_report.notes)
+    assert not list(full_report.out.rglob(".*.tmp*"))
+
+
+def test_first_page_names_the_best_model_and_the_significance(full_report, study_run) -> None:
+    html = full_report.files["html"].read_text(encoding="utf-8")
+    cover = text_of(html.split('<section class="section')[0])
+    performance = pd.read_csv(study_run / "evaluate" / "performance.csv")
+    external = performance.loc[performance["split"] == "external_test"]
+    best = external.sort_values(["auc", "model"], ascending=[False, True]).iloc[0]
+    assert f"{best['model']} had the highest AUC on the external test set" in cover
+    assert f"{best['auc']:.3f} (95% CI {best['auc_ci_low']:.3f}–" in cover
+    assert "Holm-adjusted" in cover
+    others = set(external["model"]) - {best["model"]}
+    assert all(model in cover for model in others)  # each comparison is named
+    assert "Contents" in cover and "Discrimination (AUC, 95% DeLong CI)" in cover
+
+
+def test_missing_parts_are_left_out_with_a_note(run_without) -> None:
+    run = run_without("segment", "deep", "explain", "robustness")
+    result = build_report(run, config=ReportConfig(formats=["html"]))
+    html = result.files["html"].read_text(encoding="utf-8")
+    shown = section_ids(html)
+    assert {"segmentation", "deep", "shap"}.isdisjoint(shown)
+    assert {"cohort", "performance", "roc", "features", "methods", "checklist"} <= shown
+    for absent, note in (
+        ("segmentation", "no segment/ folder"),
+        ("deep", "no deep/ folder"),
+        ("shap", "SHAP values were not computed"),
+    ):
+        item = re.search(rf'<li id="absent-{absent}">(.*?)</li>', html, re.S)
+        assert item and note in text_of(item.group(1)), absent
+    assert "Robustness to segmentation" not in html
+    assert not (run / "report" / "report.pdf").exists()
+    assert result.files["html"] == run / "report" / "report.html"
+
+
+def test_a_broken_part_costs_only_its_section(run_without) -> None:
+    run = run_without("deep")
+    (run / "explain" / "explain.json").write_text("{not json")
+    result = build_report(run, config=ReportConfig(formats=["html"]))
+    assert "shap" not in result.shown and "performance" in result.shown
+    assert any("Model explanations (SHAP)" in n and "could not be built" in n for n in result.notes)
+
+
+def test_cohort_table_is_computed_when_evaluate_did_not_write_it(run_without) -> None:
+    run = run_without("segment", "deep", "explain")
+    (run / "evaluate" / "cohort_table.csv").unlink()
+    result = build_report(run, config=ReportConfig(formats=["html"]))
+    html = text_of(result.files["html"].read_text(encoding="utf-8"))
+    assert "Patient characteristics by split" in html and "Funaki type" in html
