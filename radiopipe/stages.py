@@ -92,6 +92,7 @@ def run_stages(
             if on_stage:
                 on_stage(stage.name, "running")
             log.info("stage %s: running", stage.name)
+            marker.unlink(missing_ok=True)  # outputs about to change: not done until it ends
             folder.mkdir(parents=True, exist_ok=True)
             produced = stage.run(ctx, folder)
             ctx.outputs[stage.name] = produced

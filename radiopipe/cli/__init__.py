@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "features",
     "segment",
     "report",
+    "run",
 ]
 
 USER_ERROR_EXIT = 2

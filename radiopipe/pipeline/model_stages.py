@@ -1,0 +1,155 @@
+"""Stages from features to the report: train, deep, evaluate, explain, report."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from radiopipe.atomic import atomic_path
+from radiopipe.config.pipeline import DeepStep, EvaluateStep, ExplainStep, TrainStep, stage_config
+from radiopipe.config.report import ReportConfig
+from radiopipe.pipeline.cohort_stages import current_manifest
+from radiopipe.stages import Context, Outputs, Stage
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS, THRESHOLDS, FOLDS = "predictions.parquet", "thresholds.json", "folds.csv"
+
+
+def train_stage(step: TrainStep, seed: int | None, use_icc: bool) -> Stage:
+    """The leakage-safe radiomics models, with the robustness stage's ICC table when it ran."""
+    from radiopipe.config.model import ModelConfig
+
+    config = stage_config(step.config, ModelConfig, seed)
+
+    def run(ctx: Context, folder: Path) -> Outputs:
+        from radiopipe.modeling.training import OUTPUTS, train
+
+        icc = ctx.output("robustness", "icc") if ctx.has("robustness", "icc") else None
+        settings = config
+        if config.icc.enabled and icc is not None:
+            with_table = config.icc.model_copy(update={"table": icc})
+            settings = config.model_copy(update={"icc": with_table})
+        train(ctx.output("extract", "features"), current_manifest(ctx), settings, folder)
+        return {Path(name).stem: folder / name for name in OUTPUTS}
+
+    def reads(ctx: Context) -> list[Path]:
+        files = [ctx.output("extract", "features"), current_manifest(ctx)]
+        return files + ([ctx.output("robustness", "icc")] if use_icc else [])
+
+    return Stage("train", run, settings=config.model_dump(mode="json"), reads=reads)
+
+
+def deep_stage(step: DeepStep, seed: int | None) -> Stage:
+    """Each configured CNN / ViT trained on the radiomics models' splits, in deep/<model>/."""
+    from radiopipe.config.deep import DeepConfig
+
+    configs = [stage_config(path, DeepConfig, seed) for path in step.models]
+
+    def run(ctx: Context, folder: Path) -> Outputs:
+        from radiopipe.deep.runner import train_deep
+
+        folds = _outer_folds(ctx) if step.use_radiomics_folds else None
+        outputs = {}
+        for config in configs:
+            out = folder / config.model_name
+            train_deep(current_manifest(ctx), config, out, folds=folds, resume=True)
+            outputs[config.model_name] = out / PREDICTIONS
+        return outputs
+
+    def reads(ctx: Context) -> list[Path]:
+        return [current_manifest(ctx), ctx.output("train", "predictions")]
+
+    settings = {
+        "models": [c.model_dump(mode="json") for c in configs],
+        "use_radiomics_folds": step.use_radiomics_folds,
+    }
+    return Stage("deep", run, settings=settings, reads=reads)
+
+
+def _outer_folds(ctx: Context) -> Path | None:
+    """The radiomics outer folds when the design is nested CV (fixed splits need none)."""
+    splits = pd.read_parquet(ctx.output("train", "predictions"), columns=["split"])["split"]
+    return ctx.output("train", "folds") if (splits == "cv").any() else None
+
+
+def evaluate_stage(step: EvaluateStep, seed: int | None) -> Stage:
+    """Every model's predictions merged into one table, then the validation statistics."""
+    from radiopipe.config.evaluate import EvaluateConfig
+
+    config = stage_config(step.config, EvaluateConfig, seed)
+
+    def run(ctx: Context, folder: Path) -> Outputs:
+        from radiopipe.deep.merge import merge_predictions
+        from radiopipe.stats.evaluate import evaluate
+
+        predictions, thresholds = folder / PREDICTIONS, folder / THRESHOLDS
+        _copy(ctx.output("train", "predictions"), predictions)
+        _copy(ctx.output("train", "thresholds"), thresholds)
+        for deep_predictions in ctx.outputs.get("deep", {}).values():
+            merge_predictions(deep_predictions.parent, folder)
+        result = evaluate(
+            predictions, folder, thresholds=thresholds, manifest=current_manifest(ctx),
+            config=config, force=True,
+        )  # fmt: skip
+        return {"predictions": predictions, "thresholds": thresholds} | dict(result.files)
+
+    def reads(ctx: Context) -> list[Path]:
+        deep = list(ctx.outputs.get("deep", {}).values())
+        return [ctx.output("train", "predictions"), ctx.output("train", "thresholds"),
+                current_manifest(ctx), *deep]  # fmt: skip
+
+    return Stage("evaluate", run, settings=config.model_dump(mode="json"), reads=reads)
+
+
+def explain_stage(step: ExplainStep, seed: int | None) -> Stage:
+    """SHAP values of the trained stack and its tree learners, grouped importances."""
+    from radiopipe.config.explain import ExplainConfig
+
+    config = stage_config(step.config, ExplainConfig, seed)
+
+    def run(ctx: Context, folder: Path) -> Outputs:
+        from radiopipe.explain.outputs import GROUPED, IMPORTANCE, SHAP_VALUES, SUMMARY
+        from radiopipe.explain.stage import ExplainInputs, explain_run
+
+        inputs = ExplainInputs(
+            model=ctx.output("train", "model").parent,
+            features=ctx.output("extract", "features"),
+            manifest=current_manifest(ctx),
+            thresholds=ctx.output("train", "thresholds"),
+            out=folder,
+        )
+        explain_run(inputs, config, force=True)
+        return {name: folder / name for name in (SHAP_VALUES, IMPORTANCE, GROUPED, SUMMARY)}
+
+    def reads(ctx: Context) -> list[Path]:
+        return [ctx.output("train", "model"), ctx.output("extract", "features"),
+                current_manifest(ctx)]  # fmt: skip
+
+    return Stage("explain", run, settings=config.model_dump(mode="json"), reads=reads)
+
+
+def report_stage(config: ReportConfig) -> Stage:
+    """The HTML / PDF validation report of everything the run holds."""
+
+    def run(ctx: Context, folder: Path) -> Outputs:
+        from radiopipe.report.build import build_report
+
+        result = build_report(ctx.run.root, folder, config)
+        return {name: path for name, path in result.files.items()}
+
+    def reads(ctx: Context) -> list[Path]:
+        files = [path for outputs in ctx.outputs.values() for path in outputs.values()]
+        return [p for p in files if p.is_file()]
+
+    return Stage("report", run, settings=config.model_dump(mode="json"), reads=reads)
+
+
+def _copy(source: Path, target: Path) -> Path:
+    """Copy through a temporary name so an interrupted copy leaves no half file."""
+    with atomic_path(target) as partial:
+        shutil.copyfile(source, partial)
+    return target

@@ -1,0 +1,146 @@
+"""``radiopipe run`` end to end on a tiny synthetic cohort: every stage, skipping, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from radiopipe.config.pipeline import load_pipeline
+from radiopipe.errors import RadiopipeError
+from radiopipe.pipeline import run_pipeline
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Small and quick: original image only, shape + first order + GLCM on a 2 mm grid.
+PARAMS = {
+    "imageType": {"Original": {}},
+    "featureClass": {"shape": None, "firstorder": None, "glcm": None},
+    "setting": {"normalize": True, "normalizeScale": 100, "binWidth": 25,
+                "resampledPixelSpacing": [2, 2, 2], "interpolator": "sitkBSpline", "label": 1},
+}  # fmt: skip
+MODEL = {
+    "seed": 1,
+    "cv": {"outer_folds": 3, "inner_folds": 3},
+    "lasso": {"n_strengths": 5},
+    "learners": {"n_trials": 2, "timeout_s": 20.0},
+}
+
+
+def write_study(folder: Path, **overrides: object) -> Path:
+    (folder / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    (folder / "model.yaml").write_text(yaml.safe_dump(MODEL))
+    (folder / "explain.yaml").write_text(yaml.safe_dump({"background_size": 10, "n_jobs": 1}))
+    study = {
+        "name": "tiny",
+        "seed": 3,
+        "cohort": {"synth": {"sites": {"A": 14, "B": 12, "C": 8}, "external_sites": ["C"],
+                             "size": "tiny", "effect_size": 4.0}},
+        "extract": {"params": "params.yaml", "execution": {"workers": 0}},
+        "robustness": {"perturbation": {"contour_repeats": 0}, "execution": {"workers": 0}},
+        "train": {"config": "model.yaml"},
+        "evaluate": {},
+        "explain": {"config": "explain.yaml"},
+        "report": {"formats": ["html"], "pages_png": False},
+    } | overrides  # fmt: skip
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    config = load_pipeline(write_study(folder))
+    result = run_pipeline(config, folder / "run")
+    return folder, config, result
+
+
+@pytest.mark.slow
+def test_every_stage_writes_its_outputs(finished_run):
+    _, _, result = finished_run
+    run = result.run
+    assert [s.name for s in result.stages] == [
+        "cohort", "validate", "extract", "robustness", "train", "evaluate", "explain", "report"
+    ]  # fmt: skip
+    assert all(s.status == "ran" for s in result.stages)
+    features = pd.read_parquet(run / "extract" / "features.parquet")
+    assert len(features) == 34 and any(c.startswith("cet1w__original_glcm") for c in features)
+    icc = pd.read_parquet(run / "robustness" / "icc.parquet")
+    assert icc["icc"].between(-1, 1).all()
+    merged = pd.read_parquet(run / "evaluate" / "predictions.parquet")
+    assert {"stack", "internal_test", "external_test"} <= set(merged["model"]) | set(
+        merged["split"]
+    )
+    performance = pd.read_csv(run / "evaluate" / "performance.csv")
+    stack_external = performance.query("model == 'stack' and split == 'external_test'")
+    assert len(stack_external) == 1 and stack_external["n"].item() == 8
+    assert (run / "explain" / "explain.json").is_file()
+    html = result.reports["html"]
+    assert html == run / "report" / "report.html"
+    text = html.read_text()
+    assert "stack" in text and "external" in text.lower()
+    provenance = json.loads((run / "provenance.json").read_text())
+    assert provenance["command"] == "radiopipe run" and provenance["seed"] == 3
+
+
+@pytest.mark.slow
+def test_second_run_skips_everything_and_a_settings_change_redoes_only_what_depends_on_it(
+    finished_run,
+):
+    _, config, first = finished_run
+    again = run_pipeline(config, first.run)
+    assert all(s.status == "skipped" for s in again.stages)
+    report_html = first.reports["html"].read_text()
+
+    changed = config.model_copy(
+        update={"report": config.report.model_copy(update={"title": "Changed title"})}
+    )
+    redo = run_pipeline(changed, first.run)
+    status = {s.name: s.status for s in redo.stages}
+    assert status["report"] == "ran"
+    assert all(v == "skipped" for k, v in status.items() if k != "report")
+    assert "Changed title" in redo.reports["html"].read_text()
+    assert "Changed title" not in report_html
+
+
+@pytest.mark.slow
+def test_a_crash_resumes_at_the_failed_stage(finished_run, monkeypatch, tmp_path):
+    _, config, first = finished_run
+    import radiopipe.explain.stage as explain_stage
+
+    # Force explain to run again, and crash in it.
+    monkeypatch.setattr(explain_stage, "explain_run", _crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_pipeline(config, first.run, force=frozenset({"explain"}))
+    monkeypatch.undo()
+    resumed = run_pipeline(config, first.run)
+    status = {s.name: s.status for s in resumed.stages}
+    # The forced explain was recorded as not done: it runs; the stages before it are kept.
+    assert status["explain"] == "ran"
+    assert [status[s] for s in ("cohort", "extract", "train", "evaluate")] == ["skipped"] * 4
+
+
+def _crash(*args, **kwargs):
+    raise RuntimeError("simulated crash")
+
+
+def test_cohort_problems_stop_the_run_before_any_computation(synthetic_cohort, tmp_path):
+    manifest = synthetic_cohort(sites="A:4,B:4", size="tiny")
+    table = pd.read_csv(manifest)
+    base = manifest.parent
+    for column in [c for c in table if c.startswith(("image_", "mask_"))]:
+        table[column] = [str((base / p).resolve()) for p in table[column]]
+    table.loc[1, "label"] = 2
+    broken = tmp_path / "manifest.csv"
+    table.to_csv(broken, index=False)
+    study = write_study(tmp_path, cohort={"manifest": str(broken)})
+    with pytest.raises(RadiopipeError) as err:
+        run_pipeline(load_pipeline(study), tmp_path / "run")
+    assert str(table.loc[1, "patient_id"]) in str(err.value)
+    problems = pd.read_csv(tmp_path / "run" / "validate" / "problems.csv")
+    assert len(problems) >= 1
+    assert not (tmp_path / "run" / "extract").exists()
