@@ -145,6 +145,18 @@ class QCSettings(StrictModel):
     )
 
 
+class SegmentStageSettings(StrictModel):
+    """How a trained model is applied to a cohort (``segment_cohort``, ``radiopipe run``)."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    splits: list[Literal["train", "internal_test", "external_test", ""]] | None = Field(
+        None, description="Segment only patients of these splits (None: every patient)."
+    )
+    save_probabilities: bool = Field(False, description="Also write probability maps.")
+    evaluate: bool = Field(True, description="Score against reference masks where they exist.")
+    overlays: int = Field(4, ge=0, description="Cases per sequence drawn as PNG overlays.")
+
+
 class SegmentationConfig(StrictModel):
     """Everything the segmentation stage needs; saved with the model and read by inference."""
 

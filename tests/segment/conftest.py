@@ -152,3 +152,34 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+SPLITS = {"train": 5, "internal_test": 2, "external_test": 1}
+
+
+def phantom_settings(**train) -> dict:
+    """The phantom-sized settings, trained for 2 epochs unless overridden."""
+    settings = {k: dict(v) for k, v in TINY_OVERRIDES.items()}
+    settings["train"].update({"max_epochs": 2, **train})
+    return settings
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    """A phantom cohort and a model trained on it for 2 epochs without interruption."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from radiopipe.cli import app
+
+    root = tmp_path_factory.mktemp("segment")
+    manifest = write_phantom_cohort(root / "cohort", SPLITS, seed=1)
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump(phantom_settings()))
+    out = root / "model"
+    result = CliRunner().invoke(
+        app, ["segment", "train", "--manifest", str(manifest), "--config", str(config),
+              "--out", str(out)], catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return {"manifest": manifest, "config": config, "model": out, "root": root}

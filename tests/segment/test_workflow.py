@@ -18,36 +18,10 @@ import yaml
 from radiopipe.cohort import read_manifest
 from radiopipe.segment import checkpoint as ckpt
 
-from .conftest import TINY_OVERRIDES, write_phantom_cohort
+from .conftest import SPLITS
+from .conftest import phantom_settings as _settings
 
 REPO = Path(__file__).resolve().parents[2]
-SPLITS = {"train": 5, "internal_test": 2, "external_test": 1}
-
-
-def _settings(**train) -> dict:
-    settings = {k: dict(v) for k, v in TINY_OVERRIDES.items()}
-    settings["train"].update({"max_epochs": 2, **train})
-    return settings
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> dict[str, Path]:
-    """A phantom cohort and a model trained on it for 2 epochs without interruption."""
-    from typer.testing import CliRunner
-
-    from radiopipe.cli import app
-
-    root = tmp_path_factory.mktemp("segment")
-    manifest = write_phantom_cohort(root / "cohort", SPLITS, seed=1)
-    config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump(_settings()))
-    out = root / "model"
-    result = CliRunner().invoke(
-        app, ["segment", "train", "--manifest", str(manifest), "--config", str(config),
-              "--out", str(out)], catch_exceptions=False,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return {"manifest": manifest, "config": config, "model": out, "root": root}
 
 
 def _weights(folder: Path, name: str) -> dict[str, torch.Tensor]:
