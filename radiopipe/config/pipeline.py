@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from radiopipe.config.core import StrictModel, load_config, parse_config, read_yaml
 from radiopipe.config.extraction import ExecutionSettings, ExtractionSettings, RobustnessSettings
 from radiopipe.config.report import ReportConfig
+from radiopipe.config.segmentation import SegmentStageSettings
 from radiopipe.config.synth import SynthConfig
 from radiopipe.errors import ConfigError
 
@@ -60,9 +61,9 @@ class SegmentStep(StrictModel):
     """V-Net auto-segmentation with a trained model folder (``radiopipe segment train``)."""
 
     model: Path
-    device: str = "auto"
-    if_missing: str = Field("skip", pattern="^(skip|error)$")
+    if_missing: Literal["skip", "error"] = "skip"
     allow_failures: bool = False
+    settings: SegmentStageSettings = SegmentStageSettings()
 
 
 class TrainStep(ConfigFileStep):

@@ -117,7 +117,11 @@ def preprocess_stage(step: PreprocessStep, seed: int | None) -> Stage:
 
 
 def segment_stage(step: SegmentStep) -> Stage | None:
-    """Automatic masks from a trained V-Net; None when the model is absent and may be skipped."""
+    """Automatic masks from a trained V-Net; None when the model is absent and may be skipped.
+
+    The new manifest points ``mask_<seq>`` at the automatic masks and ``mask2_<seq>`` at the
+    input's masks, so robustness measures how far features move between the two.
+    """
     card = step.model / "segmentation_model.json"
     if not card.is_file():
         if step.if_missing == "skip":
@@ -129,32 +133,24 @@ def segment_stage(step: SegmentStep) -> Stage | None:
         )
 
     def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.segment.predict import predict
+        from radiopipe.segment.stage import segment_cohort
 
-        cohort = read_manifest(current_manifest(ctx))
-        result = predict(cohort, step.model, folder, device=step.device)
+        result = segment_cohort(current_manifest(ctx), step.model, folder, step.settings)
         if not result.failures.empty and not step.allow_failures:
+            first = result.failures.iloc[0]
             raise RadiopipeError(
                 f"segmentation failed for {len(result.failures)} patient(s), listed in "
-                f"{folder / 'failures.csv'}; fix them or set segment.allow_failures: true"
+                f"{folder / 'failures.csv'}; the first: patient {first['patient_id']}: "
+                f"{first['error']}. Fix them or set segment.allow_failures: true"
             )
         outputs = {"manifest": result.manifest, "qc": folder / "qc.csv"}
-        return outputs | _segmentation_quality(folder, result.manifest)
+        if result.evaluation is not None:
+            outputs |= {f"evaluation_{i}": p for i, p in enumerate(result.evaluation.files)}
+        return outputs
 
     return Stage(
         "segment",
         run,
-        settings={"model": str(step.model), "device": step.device},
+        settings={"model": str(step.model), **step.settings.model_dump(mode="json")},
         reads=lambda ctx: [current_manifest(ctx), card],
     )
-
-
-def _segmentation_quality(folder: Path, manifest: Path) -> Outputs:
-    """Dice / HD95 of the automatic masks against the manifest's reference masks, if any."""
-    from radiopipe.segment.evaluate import run_evaluation
-
-    cohort = read_manifest(manifest)
-    if not cohort.has_masks(second=True):
-        return {}
-    result = run_evaluation(cohort, folder / "evaluation", overlays=4)
-    return {f"evaluation_{i}": path for i, path in enumerate(result.files)}

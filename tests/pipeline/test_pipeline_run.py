@@ -37,7 +37,7 @@ def write_study(folder: Path, **overrides: object) -> Path:
     study = {
         "name": "tiny",
         "seed": 3,
-        "cohort": {"synth": {"sites": {"A": 14, "B": 12, "C": 8}, "external_sites": ["C"],
+        "cohort": {"synth": {"sites": {"A": 14, "B": 12, "C": 10}, "external_sites": ["C"],
                              "size": "tiny", "effect_size": 4.0}},
         "extract": {"params": "params.yaml", "execution": {"workers": 0}},
         "robustness": {"perturbation": {"contour_repeats": 0}, "execution": {"workers": 0}},
@@ -68,7 +68,7 @@ def test_every_stage_writes_its_outputs(finished_run):
     ]  # fmt: skip
     assert all(s.status == "ran" for s in result.stages)
     features = pd.read_parquet(run / "extract" / "features.parquet")
-    assert len(features) == 34 and any(c.startswith("cet1w__original_glcm") for c in features)
+    assert len(features) == 36 and any(c.startswith("cet1w__original_glcm") for c in features)
     icc = pd.read_parquet(run / "robustness" / "icc.parquet")
     assert icc["icc"].between(-1, 1).all()
     merged = pd.read_parquet(run / "evaluate" / "predictions.parquet")
@@ -77,7 +77,7 @@ def test_every_stage_writes_its_outputs(finished_run):
     )
     performance = pd.read_csv(run / "evaluate" / "performance.csv")
     stack_external = performance.query("model == 'stack' and split == 'external_test'")
-    assert len(stack_external) == 1 and stack_external["n"].item() == 8
+    assert len(stack_external) == 1 and stack_external["n"].item() == 10
     assert (run / "explain" / "explain.json").is_file()
     html = result.reports["html"]
     assert html == run / "report" / "report.html"
