@@ -118,10 +118,13 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         features = features[list(self.feature_names_in_)]
         design = _fill(self._design(raw_covariates), self.covariate_means_, X.index, "new")
         data = features.to_numpy(dtype=np.float64)
-        out = data.copy()
         est = self._estimates()
         cols = self.harmonized_
         known = np.isin(sites, self.sites_)
+        if known.all() and cols.all():  # the common case, without fancy-index copies
+            out = combat.apply_known(data, sites, design, est)
+            return pd.DataFrame(out, index=features.index, columns=features.columns)
+        out = data.copy()
         if known.any():
             block = combat.apply_known(data[known][:, cols], sites[known], design[known], est)
             out[np.ix_(known, cols)] = block

@@ -119,10 +119,12 @@ def save_model(
 
 
 def load_model(folder: str | Path) -> LoadedModel:
-    """Load a model folder after checking its format, package versions, hashes and types."""
+    """Load a model folder (or its model.json) after checking format, versions, hashes, types."""
     import skops.io as sio
 
     folder = Path(folder)
+    if folder.name == CARD and folder.is_file():
+        folder = folder.parent
     card_path = folder / CARD
     if not card_path.is_file():
         raise RadiopipeError(f"{folder}: not a radiopipe model folder (no {CARD})")

@@ -31,16 +31,18 @@ from radiopipe.runs import RunFolder
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = (
-    "predictions.parquet",
-    "folds.csv",
-    "thresholds.json",
-    "funnel.csv",
-    "selected_features.csv",
-    "selection_stability.csv",
-    "tuning.parquet",
-    "model/model.json",
-)
+# Named outputs of the stage (files inside the run folder); ``model`` is the artefact's card,
+# which holds the SHA-256 of every model file (load_model takes it or its folder).
+OUTPUTS = {
+    "predictions": "predictions.parquet",
+    "folds": "folds.csv",
+    "thresholds": "thresholds.json",
+    "funnel": "funnel.csv",
+    "selected_features": "selected_features.csv",
+    "selection_stability": "selection_stability.csv",
+    "tuning": "tuning.parquet",
+    "model": "model/model.json",
+}
 
 
 @dataclass
@@ -55,6 +57,11 @@ class TrainResult:
     skipped: bool = False
     cpu_seconds: float = 0.0  # CPU time of the fits run now (checkpointed ones excluded)
 
+    @property
+    def outputs(self) -> dict[str, Path]:
+        """The named output files (``OUTPUTS``), e.g. for ``radiopipe.stages``."""
+        return {name: self.out / rel for name, rel in OUTPUTS.items()}
+
 
 def train(
     features: str | Path,
@@ -63,7 +70,13 @@ def train(
     out: str | Path,
     force: bool = False,
 ) -> TrainResult:
-    """Train and validate the radiomics models on a feature table; write everything to ``out``."""
+    """Train and validate the radiomics models on a feature table; write everything to ``out``.
+
+    ``features``: Parquet feature table (or radMLBench CSV); ``manifest``: cohort CSV (site,
+    split, label, covariates; None for a table with its own labels); ``config``: settings;
+    ``out``: run folder (created). Skips (``skipped=True``) when ``out`` already holds this
+    run's outputs; resumes from finished outer folds after a crash; ``force`` retrains.
+    """
     run = RunFolder.at(out)
     features, manifest = Path(features), Path(manifest) if manifest else None
     _check_inputs(features, manifest, config)
@@ -85,7 +98,7 @@ def train(
     finally:
         logging.getLogger("radiopipe").removeHandler(handler)
         handler.close()
-    run.mark_stage("train", key, [run.path(name) for name in OUTPUTS])
+    run.mark_stage("train", key, list(result.outputs.values()), named=result.outputs)
     Checkpoints(run.root, key).clear()
     return result
 

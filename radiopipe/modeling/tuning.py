@@ -71,7 +71,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y_raw)
         splits = inner_splits(X, y, self.inner_folds, self.random_state)
         space = self.search_space or DEFAULT_SPACES[self.learner]
-        defaults = in_space(default_params(self.learner, array.shape[1]), space)
+        defaults = in_space(default_params(self.learner, array.shape[1], array.shape[0]), space)
         best: dict[str, Any] = {"value": -np.inf, "oof": None, "params": defaults}
 
         def objective(trial: Any) -> float:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from radiopipe.modeling import training
+from radiopipe.modeling.persistence import load_model
 from radiopipe.modeling.simulate import simulate_cohort, write_cohort
 
 from .conftest import tiny_config
@@ -42,3 +43,10 @@ def test_resume_after_crash(tmp_path, monkeypatch, caplog) -> None:
     assert not (tmp_path / "run" / ".checkpoints").exists()  # cleared after success
     fresh = training.train(features, manifest, config, tmp_path / "fresh")
     pd.testing.assert_frame_equal(resumed.predictions, fresh.predictions)
+    # the named outputs the pipeline's stage engine records; a rerun is skipped and says so
+    assert set(resumed.outputs) == set(training.OUTPUTS)
+    assert all(path.is_file() for path in resumed.outputs.values())
+    assert load_model(resumed.outputs["model"]).card["design"] == "nested_cv"
+    again = training.train(features, manifest, config, tmp_path / "run")
+    assert again.skipped and again.outputs == resumed.outputs
+    pd.testing.assert_frame_equal(again.predictions, resumed.predictions)
