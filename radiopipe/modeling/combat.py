@@ -113,6 +113,30 @@ def learn(
     return estimates
 
 
+def learn_single_site(data: np.ndarray, site: str, covariates: np.ndarray) -> Estimates:
+    """ComBat of one training site: that site is the reference (its patients stay unchanged).
+
+    The standardisation is what reference-batch ComBat estimates from its reference site: an
+    OLS fit of the features on an intercept and the covariates, and the residual variance
+    (divided by n, as sva and neuroHarmonize do). Unseen sites are then mapped onto this site by
+    :func:`estimate_site`, which gives reference-batch ComBat's numbers for them (tested).
+    """
+    data = np.asarray(data, dtype=np.float64)
+    design = np.column_stack([np.ones(len(data)), design_covariates(covariates)])
+    coef, *_ = np.linalg.lstsq(design, data, rcond=None)
+    residuals = data - design @ coef
+    p = data.shape[1]
+    return Estimates(
+        sites=np.asarray([str(site)]),
+        grand_mean=coef[0].copy(),
+        var_pooled=(residuals**2).mean(axis=0),
+        covariate_coef=coef[1:].copy(),
+        gamma=np.zeros((1, p)),
+        delta=np.ones((1, p)),
+        reference=0,
+    )
+
+
 def site_index(sites: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Position of each patient's site in ``labels`` (-1 for a site not in it)."""
     lookup = {label: i for i, label in enumerate(labels)}

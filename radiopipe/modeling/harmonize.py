@@ -80,10 +80,6 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         self.covariate_means_ = np.nanmean(design, axis=0) if design.shape[1] else np.zeros(0)
         design = _fill(design, self.covariate_means_, X.index, "training")
         sites_seen, counts = np.unique(sites, return_counts=True)
-        if len(sites_seen) < 2:
-            raise InputError(
-                f"ComBat needs at least 2 sites in the training data, got {sites_seen}"
-            )
         small = sites_seen[counts < 2]
         if len(small):
             raise InputError(
@@ -99,8 +95,16 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
                 "ComBat: %d feature(s) fully explained by site/covariates are left unchanged",
                 (~self.harmonized_).sum(),
             )
-        with contextlib.redirect_stdout(io.StringIO()):  # neuroHarmonize prints progress
-            est = combat.learn(data[:, self.harmonized_], sites, design, self._settings())
+        if len(sites_seen) == 1:
+            log.warning(
+                "ComBat: the training data hold one site (%s); it is the reference (left "
+                "unchanged) and other sites are mapped onto it by the unseen_site rule (%s)",
+                sites_seen[0], self.unseen_site,
+            )  # fmt: skip
+            est = combat.learn_single_site(data[:, self.harmonized_], sites_seen[0], design)
+        else:
+            with contextlib.redirect_stdout(io.StringIO()):  # neuroHarmonize prints progress
+                est = combat.learn(data[:, self.harmonized_], sites, design, self._settings())
         self.sites_ = est.sites
         self.site_counts_ = counts
         self.grand_mean_, self.var_pooled_ = est.grand_mean, est.var_pooled

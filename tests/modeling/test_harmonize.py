@@ -86,14 +86,33 @@ def test_bad_sites_are_clear_errors(training) -> None:
     missing.loc["a3", "meta__site"] = ""
     with pytest.raises(InputError, match=r"no site for patient.*a3"):
         ComBatHarmonizer().fit(missing)
-    with pytest.raises(InputError, match="at least 2 sites"):
-        ComBatHarmonizer().fit(training[training["meta__site"] == "a"])
     lonely = training.copy()
     lonely.loc["a0", "meta__site"] = "z"
     with pytest.raises(InputError, match="z have a single training patient"):
         ComBatHarmonizer().fit(lonely)
     with pytest.raises(ValueError, match="meta__site"):
         ComBatHarmonizer().fit(training.drop(columns="meta__site"))
+
+
+@pytest.mark.parametrize("settings", [{}, {"empirical_bayes": False}, {"parametric": False},
+                                      {"mean_only": True}])  # fmt: skip
+def test_one_training_site_is_reference_batch_combat(rng, training, settings) -> None:
+    """Trained on site a alone (the study's design: one centre trains, the other is external),
+    a's patients stay as they are and site b is mapped onto a exactly as reference-batch ComBat
+    (neuroHarmonize/sva ``ref_batch="a"``) trained on both sites maps it."""
+    site_a = training[training["meta__site"] == "a"]
+    site_b = training[training["meta__site"] == "b"]
+    alone = ComBatHarmonizer(**settings).fit(site_a)
+    both = ComBatHarmonizer(reference_site="a", **settings).fit(training)
+    features = site_a.columns[:-1]
+    np.testing.assert_allclose(alone.transform(site_a).to_numpy(), site_a[features].to_numpy())
+    np.testing.assert_allclose(
+        alone.transform(site_b).to_numpy(), both.transform(site_b).to_numpy(), rtol=1e-8,
+        atol=1e-10,
+    )  # fmt: skip
+    shifted = site_b[features].mean() - site_a[features].mean()
+    mapped = alone.transform(site_b).mean() - site_a[features].mean()
+    assert mapped.abs().mean() < 0.3 * shifted.abs().mean()  # b's location moved onto a's
 
 
 def test_categorical_covariate_equals_its_numeric_coding(rng, training) -> None:
