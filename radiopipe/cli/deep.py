@@ -25,7 +25,10 @@ def train(
     config: Path = typer.Option(..., help="Deep config YAML, e.g. configs/deep/densenet.yaml."),
     out: Path = typer.Option(..., help="Run folder for checkpoints, predictions and overlays."),
     folds: Path | None = typer.Option(
-        None, help="folds.csv of a radiomics CV run: use its outer folds (nested-CV design)."
+        None, help="folds.csv of the radiomics run: its out-of-fold fits, fold for fold."
+    ),
+    design: str = typer.Option(
+        "auto", help="auto, fixed_split or nested_cv: the design of the radiomics run."
     ),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     overwrite: bool = typer.Option(False, help="Discard a previous deep run in --out."),
@@ -33,7 +36,7 @@ def train(
         None, help="Radiomics run folder whose predictions.parquet gets these rows too."
     ),
 ) -> None:
-    """Train on the fixed splits (final model + train_oof) or on the outer CV folds."""
+    """Train a final network and one per out-of-fold fit of the radiomics design."""
     from sklearn.metrics import roc_auc_score
 
     from radiopipe.config import load_config
@@ -44,7 +47,9 @@ def train(
     if resume and overwrite:
         raise typer.BadParameter("choose --resume or --overwrite, not both")
     settings = load_config(config, DeepConfig)
-    result = train_deep(manifest, settings, out, folds=folds, resume=resume, overwrite=overwrite)
+    result = train_deep(
+        manifest, settings, out, folds=folds, resume=resume, overwrite=overwrite, design=design
+    )
     for split, rows in result.predictions.groupby("split", sort=False):
         auc = (
             f"AUC {roc_auc_score(rows['label'], rows['probability']):.3f}"
@@ -90,11 +95,15 @@ def predict(
 
 @deep_app.command("merge")
 def merge(
-    source: Path = typer.Argument(..., help="Deep run folder (or its predictions.parquet)."),
+    sources: list[Path] = typer.Argument(..., help="Deep run folders (or predictions files)."),
     into: Path = typer.Option(..., help="Radiomics run folder holding predictions.parquet."),
+    out: Path | None = typer.Option(
+        None, help="Write the combined table here instead of replacing the one in --into."
+    ),
 ) -> None:
     """Add deep predictions to a radiomics run's table, after checking the splits match."""
-    from radiopipe.deep.merge import merge_predictions
+    from radiopipe.deep.merge import write_combined
 
-    merged = merge_predictions(source, into)
-    console.print(f"{into / 'predictions.parquet'}: models {', '.join(merged['model'].unique())}")
+    target = out or into
+    merged = write_combined(into, sources, target)
+    console.print(f"{target / 'predictions.parquet'}: models {', '.join(merged['model'].unique())}")

@@ -1,7 +1,17 @@
-"""The validation designs shared with the radiomics models: fixed splits or outer CV folds."""
+"""The validation designs shared with the radiomics models (``radiopipe.modeling.validation``).
+
+``fixed_split``: the manifest's splits. Out-of-fold fits over the training patients give
+``train_oof`` rows (``fold = repeat * K + k``); a final network on all training patients scores
+them (``train``, apparent) and the test splits (``fold = -1``).
+``nested_cv``: the out-of-fold fits run over every patient outside the test splits and give
+``cv`` rows; the final network is trained on the same patients (the saved model).
+With ``folds.csv`` from the radiomics run the out-of-fold fits use exactly its folds, so every
+model family is compared on identical patients; without it, a seeded stratified K-fold.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +21,12 @@ from sklearn.model_selection import StratifiedKFold
 
 from radiopipe.errors import RadiopipeError
 
+log = logging.getLogger(__name__)
+
 FOLDS_COLUMNS = ("patient_id", "repeat", "fold")
 TEST_SPLITS = ("internal_test", "external_test")
+FIXED, NESTED = "fixed_split", "nested_cv"
+DESIGNS = ("auto", FIXED, NESTED)
 
 
 @dataclass(frozen=True)
@@ -24,41 +38,94 @@ class Task:
     predict: tuple[tuple[str, str, int], ...]  # (patient_id, split, fold)
 
 
-def fixed_design(cohort: pd.DataFrame, n_folds: int, seed: int) -> list[Task]:
-    """Final model on all training patients plus an inner CV for ``train_oof`` rows.
-
-    ``cohort`` has ``patient_id``, ``split`` and integer ``label``.
-    """
-    train = cohort.loc[cohort["split"] == "train"]
-    if train.empty:
+def resolve_design(design: str, splits: pd.Series) -> str:
+    """``auto`` is fixed_split when the manifest has training and test splits, else nested_cv."""
+    if design not in DESIGNS:
+        raise RadiopipeError(f"design {design!r} is not one of {', '.join(DESIGNS)}")
+    has_train = bool((splits == "train").any())
+    if design == "auto":
+        return FIXED if has_train and splits.isin(TEST_SPLITS).any() else NESTED
+    if design == FIXED and not has_train:
         raise RadiopipeError(
-            "no patient has split 'train'; give the manifest train/test splits or pass --folds "
-            "(the folds.csv of a radiomics cross-validation run)"
+            "the fixed_split design needs patients with split 'train' in the manifest; use the "
+            "nested_cv design (the folds.csv of a cross-validated radiomics run) instead"
         )
-    _check_classes(train, "the training split")
-    predict = [(p, "train", -1) for p in train["patient_id"]]
+    return design
+
+
+def development_patients(cohort: pd.DataFrame, design: str) -> list[str]:
+    """Patients the out-of-fold and final networks train on (never a test split)."""
+    chosen = cohort["split"] == "train" if design == FIXED else ~cohort["split"].isin(TEST_SPLITS)
+    return list(cohort.loc[chosen, "patient_id"])
+
+
+def plan_tasks(
+    cohort: pd.DataFrame, design: str, folds: pd.DataFrame | None, n_folds: int, seed: int
+) -> list[Task]:
+    """The final network first, then one task per (repeat, fold).
+
+    ``cohort`` has ``patient_id``, ``split`` and integer ``label``; ``folds`` is a checked
+    ``folds.csv`` (:func:`read_folds`) or None for a seeded K-fold of the development patients.
+    """
+    development = development_patients(cohort, design)
+    if not development:
+        raise RadiopipeError(
+            "no patient to train on: the manifest has no 'train' patients (fixed_split) or "
+            "only test splits (nested_cv)"
+        )
+    labels = cohort.set_index("patient_id")["label"]
+    if folds is not None:
+        development = _development_from_folds(folds, development, design)
+    _check_classes(labels[development], "the training patients")
+    if folds is None:
+        folds = seeded_folds(labels[development], n_folds, seed)
+    in_development = set(development)
+    predict = [(p, "train", -1) for p in development]
     for split in TEST_SPLITS:
-        predict += [(p, split, -1) for p in cohort.loc[cohort["split"] == split, "patient_id"]]
-    tasks = [Task("final", tuple(train["patient_id"]), tuple(predict))]
-    ids, y = train["patient_id"].to_numpy(), train["label"].to_numpy()
-    folds = StratifiedKFold(n_splits=_n_splits(y, n_folds), shuffle=True, random_state=seed)
-    for k, (fit_idx, held_idx) in enumerate(folds.split(ids, y)):
-        held = tuple((p, "train_oof", k) for p in ids[held_idx])
-        tasks.append(Task(f"oof_f{k}", tuple(ids[fit_idx]), held))
-    return tasks
-
-
-def cv_design(folds: pd.DataFrame) -> list[Task]:
-    """One task per (repeat, fold) of ``folds.csv``; held-out rows get ``fold = r * K + k``."""
-    n_folds = int(folds["fold"].max()) + 1
-    tasks = []
+        rows = cohort.loc[(cohort["split"] == split) & ~cohort["patient_id"].isin(in_development)]
+        predict += [(p, split, -1) for p in rows["patient_id"]]
+    tasks = [Task("final", tuple(development), tuple(predict))]
+    oof_split, prefix = ("train_oof", "oof") if design == FIXED else ("cv", "cv")
+    k_total = int(folds["fold"].max()) + 1
     for (repeat, fold), held in folds.groupby(["repeat", "fold"], sort=True):
         in_repeat = folds.loc[folds["repeat"] == repeat]
         train = in_repeat.loc[in_repeat["fold"] != fold, "patient_id"]
-        code = int(repeat) * n_folds + int(fold)
-        rows = tuple((p, "cv", code) for p in held["patient_id"])
-        tasks.append(Task(f"cv_r{int(repeat)}_f{int(fold)}", tuple(train), rows))
+        code = int(repeat) * k_total + int(fold)
+        rows = tuple((p, oof_split, code) for p in held["patient_id"])
+        tasks.append(Task(f"{prefix}_r{int(repeat)}_f{int(fold)}", tuple(train), rows))
     return tasks
+
+
+def seeded_folds(labels: pd.Series, n_folds: int, seed: int) -> pd.DataFrame:
+    """A one-repeat stratified K-fold table (``folds.csv`` layout) of ``labels``' patients."""
+    y = labels.to_numpy(dtype=int)
+    smallest = int(np.bincount(y, minlength=2).min())
+    if smallest < 2:
+        raise RadiopipeError("the training patients need at least 2 of each outcome")
+    splitter = StratifiedKFold(n_splits=min(n_folds, smallest), shuffle=True, random_state=seed)
+    fold_of = np.empty(len(y), dtype=int)
+    for k, (_, held) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        fold_of[held] = k
+    return pd.DataFrame({"patient_id": list(labels.index), "repeat": 0, "fold": fold_of})
+
+
+def _development_from_folds(folds: pd.DataFrame, eligible: list[str], design: str) -> list[str]:
+    """The folds' patients, which must all be eligible training patients of the design."""
+    patients = list(dict.fromkeys(folds["patient_id"]))
+    outside = sorted(set(patients) - set(eligible))
+    if outside:
+        raise RadiopipeError(
+            f"folds.csv holds {len(outside)} patient(s) that are not training patients of the "
+            f"{design} design in this manifest (e.g. {', '.join(outside[:5])}); pass the design "
+            "the radiomics run used (--design) and the same manifest"
+        )
+    left_out = sorted(set(eligible) - set(patients))
+    if left_out:
+        log.warning(
+            "%d patient(s) are not in folds.csv and are left out as in the radiomics run: %s",
+            len(left_out), ", ".join(left_out[:10]),
+        )  # fmt: skip
+    return patients
 
 
 def read_folds(path: str | Path, patients: list[str]) -> pd.DataFrame:
@@ -104,14 +171,7 @@ def read_folds(path: str | Path, patients: list[str]) -> pd.DataFrame:
     return folds.reset_index(drop=True)
 
 
-def _n_splits(y: np.ndarray, wanted: int) -> int:
-    smallest = int(np.bincount(y, minlength=2).min())
-    if smallest < 2:
-        raise RadiopipeError("the training split needs at least 2 patients of each class")
-    return min(wanted, smallest)
-
-
-def _check_classes(frame: pd.DataFrame, what: str) -> None:
-    counts = frame["label"].value_counts()
+def _check_classes(labels: pd.Series, what: str) -> None:
+    counts = labels.value_counts()
     if len(counts) < 2:
         raise RadiopipeError(f"{what} holds only label {counts.index[0]}; need both classes")

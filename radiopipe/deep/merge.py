@@ -1,9 +1,11 @@
-"""Add a deep run's predictions (and thresholds) to a radiomics run, after checking the splits."""
+"""Put deep runs' predictions (and thresholds) next to a radiomics run's, after checking that
+every split and fold holds the same patients, so the statistics compare them paired."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -25,62 +27,98 @@ def predictions_file(path: str | Path) -> Path:
     return path / PREDICTIONS if path.is_dir() else path
 
 
-def merge_predictions(source: str | Path, run: str | Path) -> pd.DataFrame:
-    """Put ``source``'s models into ``run/predictions.parquet`` (replacing their old rows).
+def combine_predictions(
+    radiomics: str | Path, deep_runs: Sequence[str | Path]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The radiomics run's table with every deep run's rows, and all thresholds.
 
-    Refused unless the deep rows use exactly the run's patients per split and fold, and the
-    same labels; the file is replaced atomically, its other rows and metadata kept.
+    A deep model's earlier rows in the radiomics table are replaced. Refused unless each deep
+    split/fold holds exactly the radiomics patients (deep rows of patients the radiomics run
+    does not have are dropped with a warning); labels must agree (checked by radiopipe.stats).
     """
-    run = Path(run)
-    deep = read_predictions(predictions_file(source))
-    target_file = run / PREDICTIONS
+    target_file = predictions_file(radiomics)
     target = read_predictions(target_file)
-    clash = sorted(set(deep["model"]) & set(RESERVED_MODEL_NAMES))
-    if clash:
-        raise RadiopipeError(f"{source}: holds radiomics model(s) {', '.join(clash)}; not merged")
-    reference = target.loc[~target["model"].isin(deep["model"])]
-    if reference.empty:
-        raise RadiopipeError(f"{target_file}: holds no other model to compare the splits with")
-    check_same_splits(deep, reference, str(source), str(target_file))
-    raw = pd.read_parquet(target_file)  # keeps any extra columns the run's table has
-    kept = raw.loc[~raw["model"].astype(str).isin(deep["model"])]
-    merged = pd.concat([kept, predictions_frame(deep)], ignore_index=True)
-    check_predictions(merged, f"{target_file} merged with {source}")
-    write_parquet(target_file, merged, metadata=read_parquet_metadata(target_file))
-    _merge_thresholds(Path(source), run)
-    log.info("merged %d row(s) of %s into %s", len(deep), ", ".join(deep["model"].unique()), run)
-    return merged
+    combined = pd.read_parquet(target_file)  # keeps any extra columns the run's table has
+    thresholds = _read_thresholds(target_file.parent)
+    for source in deep_runs:
+        deep = read_predictions(predictions_file(source))
+        clash = sorted(set(deep["model"]) & set(RESERVED_MODEL_NAMES))
+        if clash:
+            raise RadiopipeError(f"{source}: holds radiomics model(s) {', '.join(clash)}")
+        reference = target.loc[~target["model"].isin(deep["model"])]
+        if reference.empty:
+            raise RadiopipeError(f"{target_file}: holds no other model to compare the splits with")
+        deep = same_splits(deep, reference, str(source), str(target_file))
+        combined = combined.loc[~combined["model"].astype(str).isin(deep["model"])]
+        combined = pd.concat([combined, predictions_frame(deep)], ignore_index=True)
+        thresholds.update(_read_thresholds(predictions_file(source).parent))
+        log.info("added %d row(s) of %s from %s", len(deep), ", ".join(deep["model"].unique()),
+                 source)  # fmt: skip
+    check_predictions(combined, f"{target_file} with {', '.join(map(str, deep_runs))}")
+    return combined, thresholds
 
 
-def check_same_splits(deep: pd.DataFrame, reference: pd.DataFrame, source: str, target: str):
-    """Raise unless every deep split/fold holds the same patients as the run."""
+def write_combined(
+    radiomics: str | Path, deep_runs: Sequence[str | Path], out: str | Path
+) -> pd.DataFrame:
+    """Write ``out/predictions.parquet`` and ``out/thresholds.json``: all models together."""
+    combined, thresholds = combine_predictions(radiomics, deep_runs)
+    out = Path(out)
+    write_parquet(
+        out / PREDICTIONS, combined, metadata=read_parquet_metadata(predictions_file(radiomics))
+    )
+    write_json(out / THRESHOLDS, thresholds)
+    return combined
+
+
+def merge_predictions(source: str | Path, run: str | Path) -> pd.DataFrame:
+    """Add ``source``'s models to ``run/predictions.parquet`` in place (atomic replace)."""
+    return write_combined(Path(run), [source], Path(run))
+
+
+def same_splits(
+    deep: pd.DataFrame, reference: pd.DataFrame, source: str, target: str
+) -> pd.DataFrame:
+    """``deep`` restricted to the run's patients; raise unless every split/fold matches."""
+    keep = pd.Series(True, index=deep.index)
     for model, rows in deep.groupby("model"):
         for split, group in rows.groupby("split"):
             ref = reference.loc[reference["split"] == split]
             if ref.empty:
                 raise RadiopipeError(
                     f"{source}: model {model} has '{split}' rows but {target} has none; train "
-                    "the deep model with the same design (--folds for a cross-validated run)"
+                    "the deep model with the radiomics run's design and folds.csv"
                 )
-            # train_oof folds are each family's own inner CV; only the patients must match.
-            key = ["patient_id"] if split == "train_oof" else ["patient_id", "fold"]
-            ours = set(map(tuple, group[key].drop_duplicates().to_numpy()))
-            theirs = set(map(tuple, ref[key].drop_duplicates().to_numpy()))
-            if ours != theirs:
-                extra, lacking = sorted(ours - theirs), sorted(theirs - ours)
+            ours = set(zip(group["patient_id"], group["fold"], strict=True))
+            theirs = set(zip(ref["patient_id"], ref["fold"], strict=True))
+            known = set(ref["patient_id"])
+            extra = sorted(k for k in ours - theirs if k[0] not in known)
+            mismatched = sorted(k for k in ours - theirs if k[0] in known)
+            lacking = sorted(theirs - ours)
+            if mismatched or lacking:
                 raise RadiopipeError(
                     f"{source}: model {model}, split '{split}' does not use the run's patients/"
-                    f"folds: {len(extra)} not in {target} (e.g. {extra[:3]}), {len(lacking)} "
-                    f"missing (e.g. {lacking[:3]}); train on the same manifest and folds.csv"
+                    f"folds: {len(mismatched)} in other folds (e.g. {mismatched[:3]}), "
+                    f"{len(lacking)} missing (e.g. {lacking[:3]}); train on the same manifest "
+                    "with the run's folds.csv (--folds)"
                 )
+            if extra:
+                log.warning(
+                    "%s: %s '%s' rows of %d patient(s) the radiomics run lacks are left out: %s",
+                    source, model, split, len(extra), ", ".join(p for p, _ in extra[:10]),
+                )  # fmt: skip
+                keep[group.index[group["patient_id"].isin({p for p, _ in extra})]] = False
+    return deep.loc[keep].reset_index(drop=True)
 
 
-def _merge_thresholds(source: Path, run: Path) -> None:
-    folder = source if source.is_dir() else source.parent
-    theirs = folder / THRESHOLDS
-    if not theirs.is_file():
-        return
-    target = run / THRESHOLDS
-    merged = json.loads(target.read_text()) if target.is_file() else {}
-    merged.update(json.loads(theirs.read_text()))
-    write_json(target, merged)
+def _read_thresholds(folder: Path) -> dict[str, float]:
+    path = folder / THRESHOLDS
+    if not path.is_file():
+        return {}
+    try:
+        values = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RadiopipeError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(values, dict):
+        raise RadiopipeError(f"{path}: expected {{model: threshold}}")
+    return {str(k): float(v) for k, v in values.items()}

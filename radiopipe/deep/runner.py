@@ -12,11 +12,18 @@ import pandas as pd
 
 from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
-from radiopipe.config import config_hash
+from radiopipe.config import config_hash, load_config
 from radiopipe.config.deep import DeepConfig
 from radiopipe.deep.checkpoint import load_weights
 from radiopipe.deep.crops import CropStore
-from radiopipe.deep.design import Task, cv_design, fixed_design, read_folds
+from radiopipe.deep.design import (
+    TEST_SPLITS,
+    Task,
+    development_patients,
+    plan_tasks,
+    read_folds,
+    resolve_design,
+)
 from radiopipe.deep.explain_run import explain_run
 from radiopipe.deep.predict import (
     predict_proba,
@@ -44,9 +51,9 @@ class DeepRun:
 
     folder: Path
     predictions: pd.DataFrame
-    design: str
+    design: str  # fixed_split or nested_cv
     tasks: list[Task]
-    threshold: float | None
+    threshold: float  # max Youden of the out-of-fold rows
 
 
 def train_deep(
@@ -56,17 +63,18 @@ def train_deep(
     folds: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    design: str = "auto",
 ) -> DeepRun:
-    """Train the configured network on the radiomics splits and write its predictions."""
+    """Train the configured network on the radiomics splits and write its predictions.
+
+    ``folds`` is the radiomics run's ``folds.csv`` (its out-of-fold fits are reproduced fold
+    for fold); ``design`` is ``auto``, ``fixed_split`` or ``nested_cv`` as in the model config.
+    """
     cohort = read_manifest(manifest)
     _check_sequences(cohort, config)
     run = RunFolder.at(out)
-    design = "cv" if folds is not None else "fixed"
-    state = {
-        "config_sha256": config_hash(config),
-        "design": design,
-        "folds_sha256": file_sha256(folds) if folds is not None else None,
-    }
+    state = _run_state(cohort, config, folds, design)
+    design = state["design"]
     _claim_folder(run, state, resume, overwrite)
     run.record("deep train", config=config, seed=config.seed, manifest=manifest, extra=state)
     handler = run.attach_log()
@@ -81,16 +89,14 @@ def _train(
     cohort: Cohort, config: DeepConfig, run: RunFolder, design: str, folds, config_sha: str
 ) -> DeepRun:
     table = cohort.table[["patient_id", "split", "label"]].copy()
-    if design == "cv":
-        fold_table = read_folds(folds, list(table["patient_id"]))
-        table = table.loc[table["patient_id"].isin(fold_table["patient_id"])]
-        labels = _labels(table)
-        tasks = cv_design(fold_table)
-    else:
-        table = table.loc[table["split"].isin(["train", "internal_test", "external_test"])]
-        labels = _labels(table)
-        with_labels = table.assign(label=table["patient_id"].map(labels))
-        tasks = fixed_design(with_labels, config.training.oof_folds, config.seed)
+    fold_table = read_folds(folds, list(table["patient_id"])) if folds is not None else None
+    used = set(
+        fold_table["patient_id"] if fold_table is not None else development_patients(table, design)
+    ) | set(table.loc[table["split"].isin(TEST_SPLITS), "patient_id"])
+    table = table.loc[table["patient_id"].isin(used)]
+    labels = _labels(table)
+    with_labels = table.assign(label=table["patient_id"].map(labels))
+    tasks = plan_tasks(with_labels, design, fold_table, config.training.oof_folds, config.seed)
     device = resolve_device(config.training.device)
     log.info("deep %s (%s design): %d task(s), %d patients, device %s",
              config.model_name, design, len(tasks), len(labels), device)  # fmt: skip
@@ -109,16 +115,15 @@ def _train(
         predictions,
         metadata={"model": config.model_name, "design": design, "config_sha256": config_sha},
     )
-    threshold = None
-    if design == "fixed":
-        oof = predictions.loc[predictions["split"] == "train_oof"]
-        point = youden_threshold(oof["label"], oof["probability"], f"{config.model_name} train_oof")
-        threshold = point.threshold
-        write_json(run.path(THRESHOLDS), {config.model_name: threshold})
-        final = trainer.new_model(0)
-        load_weights(run.path("checkpoints", "final", BEST), final)
-        record = {"threshold": threshold, "trained_on": len(tasks[0].train)}
-        save_model(run.path("model"), final, config, record)
+    # The operating point comes from out-of-fold rows only, as for the radiomics models.
+    oof = predictions.loc[predictions["split"].isin(["train_oof", "cv"])]
+    point = youden_threshold(oof["label"], oof["probability"], f"{config.model_name} out-of-fold")
+    threshold = point.threshold
+    write_json(run.path(THRESHOLDS), {config.model_name: threshold})
+    final = trainer.new_model(0)
+    load_weights(run.path("checkpoints", "final", BEST), final)
+    record = {"threshold": threshold, "trained_on": len(tasks[0].train), "design": design}
+    save_model(run.path("model"), final, config, record)
     if config.explain.enabled and config.explain.patients_per_class > 0:
         explain_run(run.root, config, device)
     return DeepRun(run.root, predictions, design, tasks, threshold)
@@ -148,6 +153,15 @@ def _run_task(task: Task, trainer: Trainer, labels: pd.Series, run: RunFolder, b
     write_parquet(part, frame)
     log.info("%s: best epoch %d of %d", task.name, result.best_epoch, result.epochs_run)
     return frame
+
+
+def _run_state(cohort: Cohort, config: DeepConfig, folds, design: str) -> dict:
+    """What a run folder must agree on to be resumed."""
+    return {
+        "config_sha256": config_hash(config),
+        "design": resolve_design(design, cohort.table["split"]),
+        "folds_sha256": file_sha256(folds) if folds is not None else None,
+    }
 
 
 def _claim_folder(run: RunFolder, state: dict, resume: bool, overwrite: bool) -> None:
@@ -194,3 +208,28 @@ def _labels(table: pd.DataFrame) -> pd.Series:
         )
         raise ManifestError(f"labels must be 0 or 1 for every patient used; got {listed}")
     return table.set_index("patient_id")["label"].astype(int)
+
+
+def run_deep_stage(
+    manifest: str | Path,
+    folds: str | Path | None,
+    config: DeepConfig | str | Path,
+    out: str | Path,
+    design: str = "auto",
+) -> DeepRun:
+    """Pipeline entry point: train into ``out``, resuming a run of the same settings.
+
+    ``folds`` is the train stage's ``folds.csv`` and ``design`` its design; a folder holding a
+    run of other settings (config, folds or design) is started again.
+    """
+    if not isinstance(config, DeepConfig):
+        config = load_config(config, DeepConfig)
+    state = _run_state(read_manifest(manifest), config, folds, design)
+    marker = Path(out) / STATE_FILE
+    previous = json.loads(marker.read_text()) if marker.is_file() else None
+    stale = previous is not None and previous != state
+    if stale:
+        log.warning("%s holds a deep run of other settings; starting again", out)
+    return train_deep(
+        manifest, config, out, folds, resume=previous == state, overwrite=stale, design=design
+    )

@@ -22,12 +22,14 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "deep"
 
 
 def _radiomics_run(folder: Path, folds: pd.DataFrame, labels: pd.Series) -> Path:
-    """A stand-in for `radiopipe train` output: svm and stack rows on the same outer folds."""
+    """A stand-in for nested-CV `radiopipe train` output: svm and stack rows on the outer
+    folds, and the final model's apparent (train, fold -1) rows."""
     rng = np.random.default_rng(0)
     rows = [
-        {"patient_id": p, "split": "cv", "fold": r * 2 + k, "model": model,
-         "probability": rng.uniform(), "label": int(labels[p])}
-        for model in ("svm", "stack") for p, r, k in folds.itertuples(index=False)
+        {"patient_id": p, "split": split, "fold": r * 2 + k if split == "cv" else -1,
+         "model": model, "probability": rng.uniform(), "label": int(labels[p])}
+        for model in ("svm", "stack") for split in ("cv", "train")
+        for p, r, k in folds.itertuples(index=False)
     ]  # fmt: skip
     folder.mkdir(parents=True)
     predictions_frame(rows).to_parquet(folder / "predictions.parquet")
@@ -38,17 +40,31 @@ def _radiomics_run(folder: Path, folds: pd.DataFrame, labels: pd.Series) -> Path
 pytestmark = pytest.mark.xdist_group("deep_cv")
 
 
+def _absolute_manifest(manifest: Path, out: Path, rows: slice | None = None, **changes) -> Path:
+    """A copy of ``manifest`` (optionally some rows, some columns changed) with absolute paths."""
+    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    table = table.iloc[rows] if rows is not None else table
+    for column in [c for c in table.columns if c.startswith(("image_", "mask_"))]:
+        table[column] = [str(manifest.parent / v) if v else "" for v in table[column]]
+    for column, value in changes.items():
+        table[column] = value
+    table.to_csv(out, index=False)
+    return out
+
+
 @pytest.fixture(scope="module")
 def cv_setup(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """`radiopipe deep train --folds ... --merge-into ...` on 16 patients in 2 outer folds."""
+    """`radiopipe deep train --folds ... --merge-into ...` on a 16-patient cohort without
+    splits (nested CV) in 2 outer folds."""
     from typer.testing import CliRunner
 
     from radiopipe.cli import app
 
     root = tmp_path_factory.mktemp("cv")
-    table = read_manifest(toy_manifest).table
-    ids = list(table.loc[table["split"] == "train", "patient_id"])[:16]
-    folds = pd.DataFrame({"patient_id": ids, "repeat": 0, "fold": [i % 2 for i in range(16)]})
+    manifest = _absolute_manifest(toy_manifest, root / "manifest.csv", slice(0, 16), split="")
+    table = read_manifest(manifest).table
+    ids = list(table["patient_id"])
+    folds = pd.DataFrame({"patient_id": ids, "repeat": 0, "fold": [i % 4 // 2 for i in range(16)]})
     folds.to_csv(root / "folds.csv", index=False)
     labels = table.set_index("patient_id")["label"].astype(int)
     shipped = load_config(CONFIGS / "tiny_cnn.yaml", DeepConfig)  # the shipped CPU config,
@@ -56,7 +72,7 @@ def cv_setup(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     config["training"].update(epochs=2, patience=2)
     (root / "tiny.yaml").write_text(yaml.safe_dump(config))
     run = _radiomics_run(root / "radiomics", folds, labels)
-    args = ["deep", "train", "--manifest", toy_manifest, "--config", root / "tiny.yaml",
+    args = ["deep", "train", "--manifest", manifest, "--config", root / "tiny.yaml",
             "--out", root / "deep", "--folds", root / "folds.csv", "--merge-into", run]  # fmt: skip
     result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
     return {"root": root, "folds": folds, "run": run, "result": result}
@@ -67,17 +83,19 @@ def test_cli_trains_on_outer_folds_and_merges(cv_setup: dict) -> None:
     assert result.exit_code == 0, result.output
     assert "cv" in result.output and "merged into" in result.output
     deep = pd.read_parquet(root / "deep" / "predictions.parquet")
-    assert set(deep["split"]) == {"cv"}
+    assert set(deep["split"]) == {"cv", "train"}, "out-of-fold rows and the final network's"
+    cv = deep.loc[deep["split"] == "cv"]
     expected = {(p, k) for p, _, k in cv_setup["folds"].itertuples(index=False)}
-    assert set(zip(deep["patient_id"], deep["fold"], strict=True)) == expected
+    assert set(zip(cv["patient_id"], cv["fold"], strict=True)) == expected
     merged = pd.read_parquet(run / "predictions.parquet")
     assert sorted(merged["model"].unique()) == ["densenet", "stack", "svm"]
-    assert len(merged) == 3 * len(expected)
-    assert not (root / "deep" / "thresholds.json").exists(), "no threshold without train_oof"
+    assert len(merged) == 3 * 2 * len(expected)
+    thresholds = json.loads((run / "thresholds.json").read_text())
+    assert set(thresholds) == {"svm", "densenet"}, "the deep threshold comes from the cv rows"
     index = pd.read_csv(root / "deep" / "explanations" / "index.csv")
     assert set(index["split"]) == {"cv"}, "CV patients explained by their own fold's network"
     # merging again replaces the deep rows instead of duplicating them
-    assert len(merge_predictions(root / "deep", run)) == 3 * len(expected)
+    assert len(merge_predictions(root / "deep", run)) == 3 * 2 * len(expected)
 
 
 def test_merge_refuses_other_splits(cv_setup: dict, tmp_path: Path) -> None:
@@ -92,11 +110,9 @@ def test_merge_refuses_other_splits(cv_setup: dict, tmp_path: Path) -> None:
 
 
 def test_cli_reports_a_missing_mask_with_the_patient(cli, toy_manifest: Path, tmp_path: Path):
-    table = pd.read_csv(toy_manifest, dtype=str, keep_default_na=False)
+    manifest = _absolute_manifest(toy_manifest, tmp_path / "manifest.csv")
+    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     table.loc[3, ["mask_t2w", "mask_cet1w"]] = ""
-    for column in [c for c in table.columns if c.startswith(("image_", "mask_"))]:
-        table[column] = [str(toy_manifest.parent / v) if v else "" for v in table[column]]
-    manifest = tmp_path / "manifest.csv"
     table.to_csv(manifest, index=False)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(tiny_config().model_dump(mode="json")))
@@ -105,3 +121,15 @@ def test_cli_reports_a_missing_mask_with_the_patient(cli, toy_manifest: Path, tm
     )
     assert result.exit_code == 2
     assert "patient P003" in result.output and "mask_t2w" in result.output
+
+
+def test_cli_merge_writes_the_combined_table_elsewhere(cli, cv_setup: dict, tmp_path: Path):
+    root, run = cv_setup["root"], cv_setup["run"]
+    before = (run / "predictions.parquet").read_bytes()
+    result = cli("deep", "merge", root / "deep", "--into", run, "--out", tmp_path / "evaluate")
+    assert result.exit_code == 0, result.output
+    combined = pd.read_parquet(tmp_path / "evaluate" / "predictions.parquet")
+    assert sorted(combined["model"].unique()) == ["densenet", "stack", "svm"]
+    assert (run / "predictions.parquet").read_bytes() == before, "--into is left unchanged"
+    thresholds = json.loads((tmp_path / "evaluate" / "thresholds.json").read_text())
+    assert set(thresholds) == {"svm", "densenet"}

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from radiopipe.cohort.manifest import read_manifest
 from radiopipe.deep.predict import PREDICTION_COLUMNS, load_model, predict_manifest
-from radiopipe.deep.runner import DeepRun, train_deep
+from radiopipe.deep.runner import DeepRun, run_deep_stage, train_deep
 from radiopipe.deep.train import Trainer
 from radiopipe.errors import RadiopipeError
 from tests.deep.conftest import tiny_config
@@ -23,11 +23,28 @@ pytestmark = pytest.mark.xdist_group("deep_fixed")
 
 
 @pytest.fixture(scope="module")
-def fixed_run(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> DeepRun:
-    return train_deep(toy_manifest, CONFIG, tmp_path_factory.mktemp("deep") / "run")
+def folds_csv(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A radiomics run's folds.csv for the 24 training patients: 2 folds, both classes in each."""
+    table = read_manifest(toy_manifest).table
+    ids = list(table.loc[table["split"] == "train", "patient_id"])
+    folds = pd.DataFrame(
+        {"patient_id": ids, "repeat": 0, "fold": [(i // 2) % 2 for i in range(24)]}
+    )
+    path = tmp_path_factory.mktemp("radiomics") / "folds.csv"
+    folds.to_csv(path, index=False)
+    return path
 
 
-def test_predictions_follow_the_table_contract(fixed_run: DeepRun, toy_manifest: Path) -> None:
+@pytest.fixture(scope="module")
+def fixed_run(
+    toy_manifest: Path, folds_csv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> DeepRun:
+    return train_deep(toy_manifest, CONFIG, tmp_path_factory.mktemp("deep") / "run", folds_csv)
+
+
+def test_predictions_follow_the_table_contract(
+    fixed_run: DeepRun, toy_manifest: Path, folds_csv: Path
+) -> None:
     table = pd.read_parquet(fixed_run.folder / "predictions.parquet")
     assert tuple(table.columns) == PREDICTION_COLUMNS
     assert {c: str(t) for c, t in table.dtypes.items()} == {
@@ -47,7 +64,10 @@ def test_predictions_follow_the_table_contract(fixed_run: DeepRun, toy_manifest:
     assert sorted(oof["patient_id"]) == sorted(
         manifest.loc[manifest["split"] == "train", "patient_id"]
     )
-    assert set(oof["fold"]) == {0, 1}
+    folds = pd.read_csv(folds_csv, dtype={"patient_id": str})
+    assert set(zip(oof["patient_id"], oof["fold"], strict=True)) == set(
+        zip(folds["patient_id"], folds["fold"], strict=True)
+    ), "the out-of-fold rows reproduce the radiomics folds"
     labels = manifest.set_index("patient_id")["label"].astype(int)
     assert (table["label"].to_numpy() == labels[table["patient_id"]].to_numpy()).all()
 
@@ -84,11 +104,15 @@ def _manifest_of(folder: Path) -> Path:
 
 @pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_numbers(
-    fixed_run: DeepRun, toy_manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fixed_run: DeepRun,
+    toy_manifest: Path,
+    folds_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Same seed, same numbers: a fresh run that crashes mid-task and is resumed gives
-    exactly the fixture's predictions (the final task fresh, oof_f0 resumed from a
-    checkpoint, oof_f1 fresh)."""
+    exactly the fixture's predictions (the final task fresh, oof_r0_f0 resumed from a
+    checkpoint, oof_r0_f1 fresh)."""
     out = tmp_path / "crashy"
     original, calls = Trainer._save, {"n": 0}
 
@@ -100,16 +124,19 @@ def test_interrupted_run_resumes_to_the_same_numbers(
 
     monkeypatch.setattr(Trainer, "_save", crash_after_six)
     with pytest.raises(KeyboardInterrupt):
-        train_deep(toy_manifest, CONFIG, out)
+        train_deep(toy_manifest, CONFIG, out, folds_csv)
     monkeypatch.setattr(Trainer, "_save", original)
     assert (out / "parts" / "final.parquet").is_file() and not (
         out / "predictions.parquet"
     ).exists()
     with pytest.raises(RadiopipeError, match="--resume"):
-        train_deep(toy_manifest, CONFIG, out)
+        train_deep(toy_manifest, CONFIG, out, folds_csv)
+    with pytest.raises(RadiopipeError, match="folds_sha256 changed"):
+        train_deep(toy_manifest, CONFIG, out, resume=True)
     with pytest.raises(RadiopipeError, match="config_sha256 changed"):
-        train_deep(toy_manifest, CONFIG.model_copy(update={"seed": 1}), out, resume=True)
-    resumed = train_deep(toy_manifest, CONFIG, out, resume=True)
+        changed = CONFIG.model_copy(update={"seed": 1})
+        train_deep(toy_manifest, changed, out, folds_csv, resume=True)
+    resumed = run_deep_stage(toy_manifest, folds_csv, CONFIG, out)  # the pipeline's entry
     pd.testing.assert_frame_equal(resumed.predictions, fixed_run.predictions)
 
 
@@ -126,3 +153,70 @@ def test_diverging_training_stops_with_advice(toy_manifest: Path, tmp_path: Path
     config = tiny_config(epochs=1, learning_rate=1e30)
     with pytest.raises(RadiopipeError, match=r"diverged .* lower training\.learning_rate"):
         train_deep(toy_manifest, config, tmp_path / "nan")
+
+
+def _stack_run(folder: Path, deep: pd.DataFrame) -> Path:
+    """A stand-in for the train stage: `stack` rows on the deep run's patients and folds,
+    scoring the label with noise (so the two models differ), plus an unrelated test patient."""
+    rng = np.random.default_rng(1)
+    stack = deep.assign(model="stack")
+    stack["probability"] = np.clip(0.5 * stack["label"] + rng.uniform(0, 0.6, len(stack)), 0, 1)
+    extra = stack.iloc[[-1]].assign(patient_id="ZZ_only_radiomics", split="internal_test")
+    folder.mkdir()
+    pd.concat([stack, extra]).to_parquet(folder / "predictions.parquet")
+    (folder / "thresholds.json").write_text(json.dumps({"stack": 0.5}))
+    return folder
+
+
+def test_combined_with_the_stack_the_evaluation_compares_them_by_delong(
+    fixed_run: DeepRun, tmp_path: Path
+) -> None:
+    from radiopipe.config.evaluate import EvaluateConfig
+    from radiopipe.deep.merge import write_combined
+    from radiopipe.stats.evaluate import evaluate
+
+    radiomics = _stack_run(tmp_path / "train", fixed_run.predictions)
+    with pytest.raises(RadiopipeError, match=r"'internal_test'.*1 missing.*ZZ_only_radiomics"):
+        write_combined(radiomics, [fixed_run.folder], tmp_path / "refused")
+    table = pd.read_parquet(radiomics / "predictions.parquet")
+    table.loc[table["patient_id"] != "ZZ_only_radiomics"].to_parquet(
+        radiomics / "predictions.parquet"
+    )
+    combined = write_combined(radiomics, [fixed_run.folder], tmp_path / "evaluate")
+    assert sorted(combined["model"].unique()) == ["densenet", "stack"]
+    thresholds = json.loads((tmp_path / "evaluate" / "thresholds.json").read_text())
+    assert set(thresholds) == {"densenet", "stack"}
+    result = evaluate(
+        tmp_path / "evaluate" / "predictions.parquet",
+        tmp_path / "evaluate",
+        thresholds=tmp_path / "evaluate" / "thresholds.json",
+        config=EvaluateConfig(n_bootstrap=100),
+    )
+    delong = result.tables["delong.csv"]
+    paired = delong.loc[delong["comparison"] == "paired"]
+    assert set(paired["split"]) == {"train", "train_oof", "internal_test", "external_test"}
+    row = paired.loc[paired["split"] == "internal_test"].iloc[0]
+    deep = fixed_run.predictions.query("split == 'internal_test'")
+    stack = combined.query("split == 'internal_test' and model == 'stack'")
+    assert row["auc_model"] == pytest.approx(roc_auc_score(deep["label"], deep["probability"]))
+    assert row["auc_reference"] == pytest.approx(
+        roc_auc_score(stack["label"], stack["probability"])
+    )
+    assert 0 < row["p_value"] <= 1
+
+
+def test_pipeline_entry_restarts_a_folder_of_other_settings(
+    fixed_run: DeepRun, toy_manifest: Path, folds_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import radiopipe.deep.runner as runner
+
+    calls = []
+    monkeypatch.setattr(runner, "train_deep", lambda *a, **k: calls.append(k))
+    run_deep_stage(toy_manifest, folds_csv, CONFIG, fixed_run.folder)
+    run_deep_stage(toy_manifest, folds_csv, CONFIG.model_copy(update={"seed": 3}), fixed_run.folder)
+    run_deep_stage(toy_manifest, None, CONFIG, fixed_run.folder / "fresh")
+    assert [(c["resume"], c["overwrite"]) for c in calls] == [
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
