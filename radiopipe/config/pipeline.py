@@ -74,7 +74,6 @@ class DeepStep(StrictModel):
     """End-to-end 3D CNN / ViT comparison models (configs/deep/*.yaml), one folder each."""
 
     models: list[Path] = Field(min_length=1)
-    use_radiomics_folds: bool = True
 
 
 class ExplainStep(ConfigFileStep):

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
-import pandas as pd
-
-from radiopipe.atomic import atomic_path
 from radiopipe.config.pipeline import DeepStep, EvaluateStep, ExplainStep, TrainStep, stage_config
 from radiopipe.config.report import ReportConfig
 from radiopipe.pipeline.cohort_stages import current_manifest
@@ -44,36 +40,26 @@ def train_stage(step: TrainStep, seed: int | None, use_icc: bool) -> Stage:
 
 
 def deep_stage(step: DeepStep, seed: int | None) -> Stage:
-    """Each configured CNN / ViT trained on the radiomics models' splits, in deep/<model>/."""
+    """Each configured CNN / ViT trained on the radiomics models' folds, in deep/<model>/."""
     from radiopipe.config.deep import DeepConfig
 
     configs = [stage_config(path, DeepConfig, seed) for path in step.models]
 
     def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.deep.runner import train_deep
+        from radiopipe.deep.runner import run_deep_stage
 
-        folds = _outer_folds(ctx) if step.use_radiomics_folds else None
         outputs = {}
         for config in configs:
             out = folder / config.model_name
-            train_deep(current_manifest(ctx), config, out, folds=folds, resume=True)
+            run_deep_stage(current_manifest(ctx), ctx.output("train", "folds"), config, out)
             outputs[config.model_name] = out / PREDICTIONS
         return outputs
 
     def reads(ctx: Context) -> list[Path]:
-        return [current_manifest(ctx), ctx.output("train", "predictions")]
+        return [current_manifest(ctx), ctx.output("train", "folds")]
 
-    settings = {
-        "models": [c.model_dump(mode="json") for c in configs],
-        "use_radiomics_folds": step.use_radiomics_folds,
-    }
+    settings = {"models": [c.model_dump(mode="json") for c in configs]}
     return Stage("deep", run, settings=settings, reads=reads)
-
-
-def _outer_folds(ctx: Context) -> Path | None:
-    """The radiomics outer folds when the design is nested CV (fixed splits need none)."""
-    splits = pd.read_parquet(ctx.output("train", "predictions"), columns=["split"])["split"]
-    return ctx.output("train", "folds") if (splits == "cv").any() else None
 
 
 def evaluate_stage(step: EvaluateStep, seed: int | None) -> Stage:
@@ -83,14 +69,12 @@ def evaluate_stage(step: EvaluateStep, seed: int | None) -> Stage:
     config = stage_config(step.config, EvaluateConfig, seed)
 
     def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.deep.merge import merge_predictions
+        from radiopipe.deep.merge import write_combined
         from radiopipe.stats.evaluate import evaluate
 
+        deep_runs = [p.parent for p in ctx.outputs.get("deep", {}).values()]
+        write_combined(ctx.output("train", "predictions").parent, deep_runs, folder)
         predictions, thresholds = folder / PREDICTIONS, folder / THRESHOLDS
-        _copy(ctx.output("train", "predictions"), predictions)
-        _copy(ctx.output("train", "thresholds"), thresholds)
-        for deep_predictions in ctx.outputs.get("deep", {}).values():
-            merge_predictions(deep_predictions.parent, folder)
         result = evaluate(
             predictions, folder, thresholds=thresholds, manifest=current_manifest(ctx),
             config=config, force=True,
@@ -146,10 +130,3 @@ def report_stage(config: ReportConfig) -> Stage:
         return [p for p in files if p.is_file()]
 
     return Stage("report", run, settings=config.model_dump(mode="json"), reads=reads)
-
-
-def _copy(source: Path, target: Path) -> Path:
-    """Copy through a temporary name so an interrupted copy leaves no half file."""
-    with atomic_path(target) as partial:
-        shutil.copyfile(source, partial)
-    return target
