@@ -63,7 +63,10 @@ def _root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Third-party chatter that says nothing a user can act on.
     logging.getLogger("radiomics").setLevel(logging.ERROR)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
 for _module in COMMAND_MODULES:
