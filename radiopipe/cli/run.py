@@ -29,8 +29,11 @@ def run(
     ),
     dry_run: bool = typer.Option(False, help="List the stages that would run, then stop."),
 ) -> None:
-    """Run a study: cohort, validate, [preprocess], [segment], extract, robustness, train,
-    [deep], evaluate, explain, report; skipping stages already done for the same inputs."""
+    """Run a whole study from a pipeline YAML, skipping stages already done for the same inputs.
+
+    Stages: cohort, validate, preprocess*, segment*, extract, robustness*, train, deep*,
+    evaluate, explain*, report (* when the pipeline configures them).
+    """
     from radiopipe.config.pipeline import load_pipeline
     from radiopipe.pipeline import build_stages, run_pipeline
 
