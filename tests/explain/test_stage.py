@@ -17,6 +17,9 @@ from radiopipe.errors import InputError
 from radiopipe.explain import stage
 from radiopipe.explain.stage import ExplainInputs, explain_run
 
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("explain_fit")
+
 CONFIG = ExplainConfig(background_size=10, n_jobs=1, models=["stack"], waterfall_examples=0)
 
 

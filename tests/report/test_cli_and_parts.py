@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from radiopipe.cli import USER_ERROR_EXIT
 from radiopipe.report import render
 from radiopipe.report.harmonisation import pca_coordinates, site_separability
+
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("report_run")
 
 
 def flat(result) -> str:
@@ -37,6 +41,7 @@ def test_report_command_errors(cli, tmp_path) -> None:
     assert result.exit_code == USER_ERROR_EXIT and "'docx' is not allowed" in flat(result)
 
 
+@pytest.mark.slow  # needs the shared full report's PDF
 def test_page_images_are_skipped_with_a_note_without_pdftoppm(full_report, monkeypatch, tmp_path):
     monkeypatch.setattr(render.shutil, "which", lambda name: None)
     pages, why = render.render_pages(full_report.files["pdf"], tmp_path / "pages")

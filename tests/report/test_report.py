@@ -7,9 +7,13 @@ import re
 import zlib
 
 import pandas as pd
+import pytest
 
 from radiopipe.config.report import ReportConfig
 from radiopipe.report import build_report
+
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("report_run")
 
 SECTIONS = (
     "cohort",
@@ -38,6 +42,7 @@ def text_of(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_every_section_is_built_from_a_complete_run(full_report) -> None:
     html = full_report.files["html"].read_text(encoding="utf-8")
     assert section_ids(html) == set(SECTIONS)
@@ -63,6 +68,7 @@ def test_every_section_is_built_from_a_complete_run(full_report) -> None:
     assert len(re.findall(r'<img src="data:image/(?:svg\+xml|png);base64,', html)) >= 15
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_html_is_self_contained(full_report) -> None:
     html = full_report.files["html"].read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html
@@ -83,6 +89,7 @@ def pdf_pages(pdf: bytes) -> int:
     return sum(len(re.findall(rb"/Type\s*/Page(?![s\w])", c)) for c in chunks)
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_pdf_is_valid_with_several_pages(full_report) -> None:
     pdf = full_report.files["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
@@ -96,6 +103,7 @@ def test_pdf_is_valid_with_several_pages(full_report) -> None:
     assert not list(full_report.out.rglob(".*.tmp*"))
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_first_page_names_the_best_model_and_the_significance(full_report, study_run) -> None:
     html = full_report.files["html"].read_text(encoding="utf-8")
     cover = text_of(html.split('<section class="section')[0])
