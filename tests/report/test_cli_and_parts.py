@@ -18,18 +18,6 @@ def flat(result) -> str:
     return " ".join(result.output.split())
 
 
-def test_report_command_writes_html(cli, run_without) -> None:
-    run = run_without("segment", "deep", "explain")
-    result = cli("report", "--run", run, "--format", "html", "--title", "HIFU outcome")
-    assert result.exit_code == 0, result.output
-    assert "HTML report:" in flat(result) and "not in this run: Segmentation quality" in flat(
-        result
-    )
-    html = (run / "report" / "report.html").read_text(encoding="utf-8")
-    assert "<h1>HIFU outcome</h1>" in html
-    assert (run / "report" / "provenance.json").is_file()
-
-
 def test_report_command_errors(cli, tmp_path) -> None:
     result = cli("report", "--run", tmp_path / "absent")
     assert result.exit_code == USER_ERROR_EXIT
