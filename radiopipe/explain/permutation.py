@@ -98,9 +98,12 @@ def permutation_shap(
     blocks = [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
     job = _BlockJob(predict, X, background, base_out, patient_out, permutations, scale, seed)
     if n_jobs > 1 and len(blocks) > 1:
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
 
-        parts = Parallel(n_jobs=n_jobs)(delayed(job)(b) for b in blocks)
+        # one thread per worker: the learners' own thread pools (LightGBM's OpenMP, BLAS)
+        # would otherwise oversubscribe the cores the workers already use
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            parts = Parallel(n_jobs=n_jobs)(delayed(job)(b) for b in blocks)
     else:
         parts = [job(b) for b in blocks]
     values = np.vstack(parts) if parts else np.zeros((0, m))

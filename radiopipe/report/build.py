@@ -80,7 +80,7 @@ def build_sections(ctx: ReportContext) -> list[Section]:
             except Exception as err:  # one broken part must not cost the whole report
                 log.exception("report section %s failed", key)
                 section = Section(key, title, note=f"could not be built: {err}")
-                ctx.warnings.append(f"Section '{title}' could not be built: {err}")
+                ctx.warn(f"Section '{title}' could not be built: {err}")
             sections.append(section)
             bar.advance(task)
     return sections

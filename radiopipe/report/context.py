@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 
@@ -22,6 +23,29 @@ class ReportContext:
     run: RunContents
     config: ReportConfig
     warnings: list[str] = field(default_factory=list)
+    memo: dict[str, object] = field(default_factory=dict)  # results computed once per report
+
+    def warn(self, message: str) -> None:
+        """Record a warning for the report (once, however often it is raised)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    @cached_property
+    def evaluated_predictions(self) -> Path | None:
+        """The predictions table the evaluate stage read: ``evaluate/predictions.parquet``, else
+        the file its provenance names (when unchanged since), else None."""
+        merged = self.run.path("evaluate", "predictions.parquet")
+        if merged.is_file():
+            return merged
+        recorded = self.run.provenance.get("evaluate", {}).get("predictions") or {}
+        path = Path(recorded.get("path") or "")
+        if recorded.get("path") and path.is_file():
+            from radiopipe.imaging import file_sha256
+
+            if file_sha256(path) == recorded.get("sha256"):
+                return path
+            self.warn(f"{path} changed after the evaluation: paired comparisons not recomputed")
+        return None
 
     @cached_property
     def performance(self) -> pd.DataFrame | None:

@@ -40,7 +40,13 @@ class Verdict:
 
 
 def best_model(ctx: ReportContext) -> Verdict | None:
-    """The model with the highest AUC on the first primary split present."""
+    """The model with the highest AUC on the first primary split present (computed once)."""
+    if "verdict" not in ctx.memo:
+        ctx.memo["verdict"] = _best_model(ctx)
+    return ctx.memo["verdict"]  # type: ignore[return-value]
+
+
+def _best_model(ctx: ReportContext) -> Verdict | None:
     table = ctx.performance
     if table is None or table.empty:
         return None
@@ -66,11 +72,12 @@ def _comparisons(ctx: ReportContext, split: str, best: str) -> list[Comparison]:
             Comparison(str(r.model), -r.difference, -r.ci_high, -r.ci_low, r.p_holm)
             for r in rows.itertuples()
         ]
-    path = ctx.run.path("evaluate", "predictions.parquet")
-    if not path.is_file():
-        ctx.warnings.append(
-            f"the best model ({best}) is not the reference ({ctx.reference}) and "
-            "evaluate/predictions.parquet is missing: comparisons are against the reference"
+    path = ctx.evaluated_predictions
+    if path is None:
+        ctx.warn(
+            f"the best model ({best}) is not the reference ({ctx.reference}) and the evaluated "
+            "predictions (evaluate/predictions.parquet) are missing: the first page cannot "
+            "test the best model against the others"
         )
         return []
     from radiopipe.stats import paired_comparisons, read_predictions

@@ -14,6 +14,9 @@ from radiopipe.explain import ShapResult, explain_pipeline
 from radiopipe.explain.outputs import read_result, result_tables, write_result
 from radiopipe.explain.permutation import on_scale
 
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("explain_fit")
+
 CONFIG = ExplainConfig(background_size=15, n_jobs=1, models=["stack", "rf", "lightgbm", "svm"])
 
 

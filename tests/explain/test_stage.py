@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,6 +17,9 @@ from radiopipe.config.explain import ExplainConfig
 from radiopipe.errors import InputError
 from radiopipe.explain import stage
 from radiopipe.explain.stage import ExplainInputs, explain_run
+
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("explain_fit")
 
 CONFIG = ExplainConfig(background_size=10, n_jobs=1, models=["stack"], waterfall_examples=0)
 
@@ -122,3 +126,10 @@ def test_with_the_modelling_stages_artefact(tmp_path) -> None:
     assert set(result.models) == {"stack", "rf", "lightgbm"}
     for ex in result.models.values():
         assert ex.additivity_error < 1e-6
+    # the report's harmonisation diagnostic reads the same artefact (its ComBat step)
+    from radiopipe.report.harmonisation import harmonised_features
+
+    after = harmonised_features(root / "train" / "model", root / "extract" / "features.parquet",
+                                root / "cohort" / "manifest.csv")  # fmt: skip
+    assert after is not None and list(after.index) == list(X.index)
+    assert after.notna().all().all() and not np.allclose(after.to_numpy(), X[after.columns])

@@ -10,6 +10,9 @@ from radiopipe.explain.targets import base_learners
 from radiopipe.explain.trees import is_tree_model, tree_shap
 from tests.explain.builders import exact_shapley
 
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("explain_fit")
+
 
 @pytest.mark.parametrize("name", ["rf", "lightgbm"])
 def test_tree_values_are_exact_interventional_shapley_values(fitted, name) -> None:

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from radiopipe.cli import USER_ERROR_EXIT
 from radiopipe.report import render
 from radiopipe.report.harmonisation import pca_coordinates, site_separability
 
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("report_run")
+
 
 def flat(result) -> str:
     return " ".join(result.output.split())
-
-
-def test_report_command_writes_html(cli, run_without) -> None:
-    run = run_without("segment", "deep", "explain")
-    result = cli("report", "--run", run, "--format", "html", "--title", "HIFU outcome")
-    assert result.exit_code == 0, result.output
-    assert "HTML report:" in flat(result) and "not in this run: Segmentation quality" in flat(
-        result
-    )
-    html = (run / "report" / "report.html").read_text(encoding="utf-8")
-    assert "<h1>HIFU outcome</h1>" in html
-    assert (run / "report" / "provenance.json").is_file()
 
 
 def test_report_command_errors(cli, tmp_path) -> None:
@@ -37,6 +29,7 @@ def test_report_command_errors(cli, tmp_path) -> None:
     assert result.exit_code == USER_ERROR_EXIT and "'docx' is not allowed" in flat(result)
 
 
+@pytest.mark.slow  # needs the shared full report's PDF
 def test_page_images_are_skipped_with_a_note_without_pdftoppm(full_report, monkeypatch, tmp_path):
     monkeypatch.setattr(render.shutil, "which", lambda name: None)
     pages, why = render.render_pages(full_report.files["pdf"], tmp_path / "pages")

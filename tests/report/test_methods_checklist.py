@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from radiopipe.config.report import ReportConfig
@@ -9,6 +10,9 @@ from radiopipe.report.checklist import checklist
 from radiopipe.report.contents import load_run
 from radiopipe.report.context import ReportContext
 from radiopipe.report.methods import methods
+
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("report_run")
 
 
 def methods_text(run) -> str:

@@ -3,13 +3,21 @@ a valid multi-page PDF from the same template, and a first page that names the b
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 
 import pandas as pd
+import pytest
 
 from radiopipe.config.report import ReportConfig
-from radiopipe.report import build_report
+from radiopipe.report import build, build_report, load_run
+from radiopipe.report.context import ReportContext
+from radiopipe.report.elements import Table
+from radiopipe.report.sections import cohort
+
+# the tests of this module share a session fixture: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("report_run")
 
 SECTIONS = (
     "cohort",
@@ -38,6 +46,7 @@ def text_of(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_every_section_is_built_from_a_complete_run(full_report) -> None:
     html = full_report.files["html"].read_text(encoding="utf-8")
     assert section_ids(html) == set(SECTIONS)
@@ -63,6 +72,7 @@ def test_every_section_is_built_from_a_complete_run(full_report) -> None:
     assert len(re.findall(r'<img src="data:image/(?:svg\+xml|png);base64,', html)) >= 15
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_html_is_self_contained(full_report) -> None:
     html = full_report.files["html"].read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html
@@ -83,6 +93,7 @@ def pdf_pages(pdf: bytes) -> int:
     return sum(len(re.findall(rb"/Type\s*/Page(?![s\w])", c)) for c in chunks)
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_pdf_is_valid_with_several_pages(full_report) -> None:
     pdf = full_report.files["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
@@ -96,6 +107,7 @@ def test_pdf_is_valid_with_several_pages(full_report) -> None:
     assert not list(full_report.out.rglob(".*.tmp*"))
 
 
+@pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_first_page_names_the_best_model_and_the_significance(full_report, study_run) -> None:
     html = full_report.files["html"].read_text(encoding="utf-8")
     cover = text_of(html.split('<section class="section')[0])
@@ -110,10 +122,15 @@ def test_first_page_names_the_best_model_and_the_significance(full_report, study
     assert "Contents" in cover and "Discrimination (AUC, 95% DeLong CI)" in cover
 
 
-def test_missing_parts_are_left_out_with_a_note(run_without) -> None:
+def test_missing_parts_are_left_out_with_a_note(cli, run_without) -> None:
+    """Through the command: sections without inputs are listed on the first page, not shown."""
     run = run_without("segment", "deep", "explain", "robustness")
-    result = build_report(run, config=ReportConfig(formats=["html"]))
-    html = result.files["html"].read_text(encoding="utf-8")
+    result = cli("report", "--run", run, "--format", "html", "--title", "HIFU outcome")
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())
+    assert "HTML report:" in printed and "not in this run: Segmentation quality" in printed
+    html = (run / "report" / "report.html").read_text(encoding="utf-8")
+    assert "<h1>HIFU outcome</h1>" in html
     shown = section_ids(html)
     assert {"segmentation", "deep", "shap"}.isdisjoint(shown)
     assert {"cohort", "performance", "roc", "features", "methods", "checklist"} <= shown
@@ -126,20 +143,33 @@ def test_missing_parts_are_left_out_with_a_note(run_without) -> None:
         assert item and note in text_of(item.group(1)), absent
     assert "Robustness to segmentation" not in html
     assert not (run / "report" / "report.pdf").exists()
-    assert result.files["html"] == run / "report" / "report.html"
+    assert (run / "report" / "provenance.json").is_file()
+    summary = json.loads((run / "report" / "report.json").read_text(encoding="utf-8"))
+    assert set(summary["skipped"]) == {"segmentation", "deep", "shap"}
 
 
-def test_a_broken_part_costs_only_its_section(run_without) -> None:
+def test_a_broken_part_costs_only_its_section(run_without, monkeypatch) -> None:
     run = run_without("deep")
     (run / "explain" / "explain.json").write_text("{not json")
+    keep = {"cohort", "shap", "performance"}  # the other sections do not matter here
+    monkeypatch.setattr(build, "SECTIONS", tuple(s for s in build.SECTIONS if s[0] in keep))
     result = build_report(run, config=ReportConfig(formats=["html"]))
-    assert "shap" not in result.shown and "performance" in result.shown
+    assert result.shown == ["cohort", "performance"]
     assert any("Model explanations (SHAP)" in n and "could not be built" in n for n in result.notes)
+    html = result.files["html"].read_text(encoding="utf-8")
+    assert "could not be built" in text_of(html)
 
 
-def test_cohort_table_is_computed_when_evaluate_did_not_write_it(run_without) -> None:
+def test_cohort_table_is_computed_when_evaluate_did_not_write_it(study_run, run_without) -> None:
     run = run_without("segment", "deep", "explain")
     (run / "evaluate" / "cohort_table.csv").unlink()
-    result = build_report(run, config=ReportConfig(formats=["html"]))
-    html = text_of(result.files["html"].read_text(encoding="utf-8"))
-    assert "Patient characteristics by split" in html and "Funaki type" in html
+    computed = cohort.build(ReportContext(load_run(run), ReportConfig()))
+    written = cohort.build(ReportContext(load_run(study_run), ReportConfig()))
+    tables = [[b for b in s.blocks if isinstance(b, Table)] for s in (computed, written)]
+    assert [t.caption for t in tables[0]] == [
+        "Patient characteristics by split",
+        "Patient characteristics by site",
+    ]
+    for mine, theirs in zip(*tables, strict=True):
+        assert mine.rows == theirs.rows  # the same as the evaluate stage's table
+    assert any("Funaki type" in str(cell) for row in tables[0][0].rows for cell in row)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+from pydantic import ValidationError
 
+from radiopipe.config.evaluate import EvaluateConfig
 from radiopipe.report.context import SPLIT_ORDER, ReportContext
 from radiopipe.report.elements import Cell, Paragraph, Section, Table
 from radiopipe.report.figures import cohort_title
@@ -39,19 +41,31 @@ def cohort_long_table(ctx: ReportContext) -> pd.DataFrame | None:
         return None
     from radiopipe.stats import cohort_table
 
-    settings = ctx.evaluate_config.get("cohort_table", {})
-    by = [c for c in settings.get("by", ["split", "site"]) if c in ctx.run.manifest.columns]
-    covariates = settings.get("covariates") or [c for c in ctx.run.covariates if c not in by]
+    config = _evaluate_settings(ctx)
+    settings = config.cohort_table
+    by = [c for c in settings.by if c in ctx.run.manifest.columns]
+    covariates = settings.covariates or [c for c in ctx.run.covariates if c not in by]
     table = cohort_table(
         ctx.run.manifest,
         covariates,
         by=by,
-        categorical=settings.get("categorical", []),
-        continuous=settings.get("continuous", []),
-        label_names=ctx.config.label_names,
-        seed=ctx.config.seed,
+        categorical=settings.categorical,
+        continuous=settings.continuous,
+        label_names=settings.label_names if ctx.evaluate_config else ctx.config.label_names,
+        normality_alpha=settings.normality_alpha,
+        digits=settings.digits,
+        seed=config.seed if ctx.evaluate_config else ctx.config.seed,
     )
     return table.astype({"p_text": str}).fillna("")
+
+
+def _evaluate_settings(ctx: ReportContext) -> EvaluateConfig:
+    """The evaluate stage's settings (so a recomputed table matches its own), else defaults."""
+    try:
+        return EvaluateConfig.model_validate(ctx.evaluate_config)
+    except ValidationError as err:
+        ctx.warn(f"evaluate/config.resolved.yaml not understood ({err.error_count()} errors)")
+        return EvaluateConfig()
 
 
 def build(ctx: ReportContext) -> Section:

@@ -46,6 +46,7 @@ def build(ctx: ReportContext) -> Section:
         Figure(
             ctx.figure(fig),
             "First two principal components of the standardised features, coloured by site.",
+            width="100%" if found.after is not None else "52%",
         )
     )
     return section
