@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from radiopipe.features import naming
+
 GROUPINGS = ("sequence", "filter", "feature_class")
 GROUPING_TITLES = {"sequence": "Sequence", "filter": "Image type", "feature_class": "Feature class"}
 SEQUENCE_LABELS = {
@@ -29,7 +31,6 @@ _PARTS = ("sequence", "image_type", "filter", "feature_class", "feature")
 
 def describe_features(columns: Sequence[str]) -> pd.DataFrame:
     """One row per column: its parts and display labels; names that do not parse are 'other'."""
-    naming = naming_module()
     parsed = naming.describe_columns(list(columns)).set_index("column")
     table = parsed.reindex(list(columns)).rename_axis("column").reset_index()
     unparsed = table["sequence"].isna()
@@ -44,15 +45,6 @@ def describe_features(columns: Sequence[str]) -> pd.DataFrame:
         _short_label(row) for row in table.itertuples(index=False)
     ]  # e.g. "T2WI wavelet-LLH GLCM Contrast"
     return table
-
-
-def naming_module() -> object:
-    """``radiopipe.features.naming`` (the stand-in until the extraction stage lands)."""
-    try:
-        from radiopipe.features import naming
-    except ImportError:
-        from radiopipe.explain import _naming_fallback as naming
-    return naming
 
 
 def _short_label(row: object) -> str:

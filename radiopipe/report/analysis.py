@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from radiopipe.errors import RadiopipeError
-from radiopipe.explain.groups import describe_features, naming_module
+from radiopipe.explain.groups import describe_features
+from radiopipe.features import naming
 from radiopipe.report.contents import RunContents
 from radiopipe.report.figures import PALETTE, split_title, styled
 from radiopipe.report.formatting import ci, num, p_text
@@ -125,7 +126,7 @@ def icc_summary(icc: pd.DataFrame, threshold: float = 0.8) -> pd.DataFrame:
     table = icc.assign(robust=icc["icc"] > threshold).pivot_table(
         index="feature_class", columns="sequence", values="robust", aggfunc="mean"
     )
-    labels = naming_module().CLASS_LABELS
+    labels = naming.CLASS_LABELS
     table.index = [labels.get(c, c) for c in table.index]
     return table
 

@@ -155,9 +155,9 @@ def _features(ctx: ReportContext) -> str:
             if sigma
             else ("wavelet (all first-level sub-bands)" if kind == "Wavelet" else kind.lower())
         )
-    from radiopipe.explain.groups import naming_module
+    from radiopipe.features import naming
 
-    labels = naming_module().CLASS_LABELS
+    labels = naming.CLASS_LABELS
     classes = [labels.get(c, c) for c in (params.get("featureClass") or {})]
     setting = params.get("setting") or {}
     text = "Radiomic features were extracted with pyradiomics" + (f" {version}" if version else "")

@@ -96,11 +96,9 @@ def test_explain_command(cli, run, tmp_path) -> None:
 @pytest.mark.slow
 def test_with_the_modelling_stages_artefact(tmp_path) -> None:
     """Train with radiopipe.modeling, then explain through its safe loader (no patching)."""
-    pytest.importorskip("radiopipe.modeling.training", reason="modelling stage not on main yet")
+    from radiopipe.config import parse_config
     from radiopipe.config.model import ModelConfig
     from radiopipe.modeling.training import train
-
-    from radiopipe.config import parse_config
     from tests.explain.builders import make_data
 
     X, _, patients = make_data(n=80, seed=2)
