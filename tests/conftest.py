@@ -77,3 +77,27 @@ def sphere_mask(shape: tuple[int, int, int], radius: float, center=None) -> np.n
     zz, yy, xx = np.indices(shape)
     dist = (zz - center[0]) ** 2 + (yy - center[1]) ** 2 + (xx - center[2]) ** 2
     return (dist <= radius**2).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def synthetic_cohort(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: ``synthetic_cohort(sites="A:12,B:6", size="tiny", seed=0, **settings)`` -> manifest.
+
+    Each distinct argument set is generated once per session (per xdist worker) into a
+    session temporary folder, serially; further keyword arguments go to ``generate_cohort``.
+    Treat the returned cohort as read-only: other tests share it.
+    """
+    from radiopipe.synth import generate_cohort
+
+    cache: dict[tuple, Path] = {}
+
+    def make(sites: object = "A:12,B:6", size: str = "tiny", seed: int = 0, **settings) -> Path:
+        key = (repr(sites), size, seed, tuple(sorted((k, repr(v)) for k, v in settings.items())))
+        if key not in cache:
+            folder = tmp_path_factory.mktemp(f"synth-{size}-{seed}")
+            cache[key] = generate_cohort(
+                folder, sites=sites, size=size, seed=seed, workers=1, **settings
+            )
+        return cache[key]
+
+    return make

@@ -17,6 +17,8 @@ from radiopipe.progress import console
 # Each module registers its commands on the app; heavy imports stay inside the commands.
 COMMAND_MODULES = [
     "cohort",
+    "synth",
+    "preprocess",
     "evaluate",
     "features",
 ]
