@@ -31,10 +31,11 @@ def test_shipped_files_are_valid_and_hold_the_study_settings() -> None:
     demo = load_params(DEMO)  # the quick preset for demonstrations: all classes, no wavelets
     assert demo.image_types == {"Original": {}, "LoG": {"sigma": [3.0]}}
     assert set(demo.feature_classes) == set(paper.feature_classes)
-    assert {k: v for k, v in demo.settings.items() if k != "binWidth"} == {
-        k: v for k, v in paper.settings.items() if k != "binWidth"
+    coarser = ("binWidth", "resampledPixelSpacing")
+    assert {k: v for k, v in demo.settings.items() if k not in coarser} == {
+        k: v for k, v in paper.settings.items() if k not in coarser
     }
-    assert demo.settings["binWidth"] == 25
+    assert demo.settings["binWidth"] == 25 and demo.settings["resampledPixelSpacing"] == [2, 2, 2]
 
 
 @pytest.mark.parametrize(

@@ -21,19 +21,11 @@ from tests.features.conftest import DEMO, FAST, SHAPE, build_cohort
 IN_PROCESS = {"workers": 0}
 
 
-def coarse_demo(path: Path) -> Path:
-    """demo.yaml resampled to 2 mm: the same classes and filters at an eighth of the voxels."""
-    data = yaml.safe_load(DEMO.read_text())
-    data["setting"]["resampledPixelSpacing"] = [2, 2, 2]
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def test_synthetic_cohort_through_extract_and_robustness(synthetic_cohort, tmp_path: Path) -> None:
     manifest = synthetic_cohort(sites="A:4", size="tiny", seed=3)  # 3 training patients
     cohort = read_manifest(manifest)
     out = tmp_path / "extract"
-    params = coarse_demo(tmp_path / "demo_2mm.yaml")
+    params = DEMO
     settings = {"params": str(params), "execution": IN_PROCESS, "sequences": ["t2w"]}
     result = extract_features(manifest, settings, out, show_progress=False)
     features = pd.read_parquet(out / "features.parquet")
