@@ -14,8 +14,6 @@ from radiopipe.progress import console
 if TYPE_CHECKING:
     import pandas as pd
 
-    from radiopipe.config.extraction import ExecutionSettings
-    from radiopipe.features.executor import ExecutorOptions
 
 WORKERS_HELP = "Local worker processes (default: one per core; 0: run in this process)."
 SCHEDULER_HELP = "Use an existing Dask cluster at this address (e.g. tcp://10.0.0.5:8786)."
@@ -40,11 +38,10 @@ def extract(
     allow_failures: bool = typer.Option(False, help="Exit 0 even if some cases failed."),
 ) -> None:
     """Extract pyradiomics features for every patient and sequence (cached, resumable)."""
-    from radiopipe.cohort.manifest import read_manifest
     from radiopipe.config import parse_config
     from radiopipe.config.extraction import ExtractionSettings
-    from radiopipe.features.extract import FEATURES_FILE, extract_cohort
-    from radiopipe.features.params import load_params
+    from radiopipe.features.extract import FEATURES_FILE
+    from radiopipe.features.stage import extract_features
     from radiopipe.runs import RunFolder
 
     settings = parse_config(
@@ -58,26 +55,22 @@ def extract(
         ExtractionSettings,
         source="command line",
     )
-    params = load_params(config)
-    cohort = read_manifest(manifest)
     run = RunFolder.at(out)
     run.attach_log()
-    options = _options(settings.execution)
-    result = extract_cohort(
-        cohort, params, run.root, options, settings.sequences, cache_dir=settings.cache
-    )
+    result = extract_features(manifest, settings, run.root, check=False)
+    params_sha = result.settings_sha256
     run.record(
         "extract",
         config=settings,
         manifest=manifest,
-        extra={"settings_sha256": params.sha256, "extraction": result.summary.as_dict()},
+        extra={"settings_sha256": params_sha, "extraction": result.summary.as_dict()},
     )
     s = result.summary
     console.print(
         f"{len(result.features)} patients x {len(result.features.columns) - 1} features -> "
         f"{escape(str(run.path(FEATURES_FILE)))}\n"
         f"{s.tasks} tasks: {s.computed} computed, {s.cached} from cache, {s.failed} failed "
-        f"({s.seconds:.1f} s on {s.executor}); settings hash {params.sha256[:12]}"
+        f"({s.seconds:.1f} s on {s.executor}); settings hash {params_sha[:12]}"
     )
     _finish(result.failures, allow_failures, run.path("failures.csv"))
 
@@ -92,7 +85,10 @@ def robustness(
     ),
     repeats: int = typer.Option(1, min=0, help="Random contour perturbations (perturbation mode)."),
     radius_mm: float = typer.Option(1.0, help="Erosion/dilation radius in mm."),
-    seed: int = typer.Option(0, help="Seed of the random contour perturbations."),
+    max_patients: int | None = typer.Option(
+        None, min=2, help="ICC on a random sample of this many patients (default: all)."
+    ),
+    seed: int = typer.Option(0, help="Seed of the contour perturbations and patient sample."),
     threshold: float = typer.Option(0.8, help="ICC threshold used in the printed summary."),
     workers: int | None = typer.Option(None, min=0, help=WORKERS_HELP),
     scheduler: str | None = typer.Option(None, help=SCHEDULER_HELP),
@@ -104,11 +100,10 @@ def robustness(
     allow_failures: bool = typer.Option(False, help="Exit 0 even if some cases failed."),
 ) -> None:
     """ICC(2,1) of every feature between two segmentations (or perturbed masks)."""
-    from radiopipe.cohort.manifest import read_manifest
     from radiopipe.config import parse_config
     from radiopipe.config.extraction import RobustnessSettings
-    from radiopipe.features.params import load_params
-    from radiopipe.features.robustness import FAILURES_FILE, ICC_FILE, compute_robustness
+    from radiopipe.features.robustness import FAILURES_FILE, ICC_FILE
+    from radiopipe.features.stage import robustness_icc
     from radiopipe.runs import RunFolder
 
     settings = parse_config(
@@ -116,6 +111,8 @@ def robustness(
             "params": config,
             "source": source,
             "include_test": include_test,
+            "max_patients": max_patients,
+            "sample_seed": seed,
             "sequences": _split(sequences) or None,
             "allow_failures": allow_failures,
             "cache": cache,
@@ -126,27 +123,15 @@ def robustness(
         RobustnessSettings,
         source="command line",
     )
-    params = load_params(config)
-    cohort = read_manifest(manifest)
     run = RunFolder.at(out)
     run.attach_log()
-    result = compute_robustness(
-        cohort,
-        params,
-        run.root,
-        _options(settings.execution),
-        source=settings.source,
-        perturbation=settings.perturbation,
-        include_test=settings.include_test,
-        sequences=settings.sequences,
-        cache_dir=settings.cache,
-    )
+    result = robustness_icc(manifest, settings, run.root, check=False)
     run.record(
         "robustness",
         config=settings,
         seed=seed,
         manifest=manifest,
-        extra={"settings_sha256": params.sha256, "robustness": result.summary.as_dict()},
+        extra={"settings_sha256": result.settings_sha256, "robustness": result.summary.as_dict()},
     )
     _print_icc(result.icc, threshold, result.source, result.n_patients)
     console.print(f"wrote {escape(str(run.path(ICC_FILE)))}")
@@ -155,16 +140,6 @@ def robustness(
 
 def _execution(workers: int | None, scheduler: str | None, memory_limit: str) -> dict:
     return {"workers": workers, "scheduler": scheduler, "memory_limit": memory_limit}
-
-
-def _options(execution: ExecutionSettings) -> ExecutorOptions:
-    from radiopipe.features.executor import ExecutorOptions
-
-    return ExecutorOptions(
-        workers=execution.workers,
-        scheduler=execution.scheduler,
-        memory_limit=execution.memory_limit,
-    )
 
 
 def _print_icc(icc: pd.DataFrame, threshold: float, source: str, n_patients: int) -> None:

@@ -80,6 +80,12 @@ class RobustnessSettings(StrictModel):
     include_test: bool = Field(
         False, description="Also use internal/external test patients (default: training only)."
     )
+    max_patients: int | None = Field(
+        None,
+        ge=2,
+        description="ICC on a random sample of this many eligible patients (None: all of them).",
+    )
+    sample_seed: int = Field(0, description="Seed of the patient sample (with max_patients).")
     sequences: list[str] | None = None
     allow_failures: bool = False
     cache: Path | None = None

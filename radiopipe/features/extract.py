@@ -44,6 +44,7 @@ class Extraction:
     failures: pd.DataFrame
     summary: RunSummary
     outcomes: list[TaskOutcome]
+    settings_sha256: str = ""
 
 
 def cohort_tasks(
@@ -103,6 +104,7 @@ def extract_cohort(
         failures=failures_table(outcomes),
         summary=summary,
         outcomes=outcomes,
+        settings_sha256=params.sha256,
     )
     write_outputs(out, result, params, sequences)
     return result

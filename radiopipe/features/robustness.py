@@ -53,6 +53,7 @@ class Robustness:
     summary: RunSummary
     source: str
     n_patients: int
+    settings_sha256: str = ""
 
 
 def choose_source(cohort: Cohort, sequences: Sequence[str], source: str) -> str:
@@ -66,12 +67,21 @@ def choose_source(cohort: Cohort, sequences: Sequence[str], source: str) -> str:
     return source
 
 
-def robustness_patients(cohort: Cohort, include_test: bool) -> Cohort:
-    """The patients the ICC is computed on: training (and CV-only) patients unless told."""
-    if include_test:
-        return cohort
-    chosen = cohort.table.loc[cohort.table["split"].isin(TRAINING_SPLITS), "patient_id"]
-    return cohort.subset(patients=list(chosen))
+def robustness_patients(
+    cohort: Cohort, include_test: bool, max_patients: int | None = None, seed: int = 0
+) -> Cohort:
+    """Training (and CV-only) patients unless told; a seeded sample if ``max_patients``."""
+    table = cohort.table
+    eligible = table if include_test else table.loc[table["split"].isin(TRAINING_SPLITS)]
+    chosen = list(eligible["patient_id"])
+    if max_patients is not None and len(chosen) > max_patients:
+        rng = np.random.default_rng(seed)
+        picked = set(rng.choice(len(chosen), size=max_patients, replace=False).tolist())
+        chosen = [pid for i, pid in enumerate(chosen) if i in picked]
+        logger.info(
+            "robustness on a random sample of %d of %d patients", max_patients, len(eligible)
+        )
+    return cohort.subset(patients=chosen)
 
 
 def compute_robustness(
@@ -85,13 +95,15 @@ def compute_robustness(
     sequences: Sequence[str] | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = True,
+    max_patients: int | None = None,
+    sample_seed: int = 0,
 ) -> Robustness:
     """Extract features under each segmentation, compute ICC(2,1), write icc.parquet."""
     out = Path(out)
     sequences = tuple(sequences or cohort.sequences)
     perturbation = perturbation or PerturbationSettings()
     source = choose_source(cohort, sequences, source)
-    chosen = robustness_patients(cohort, include_test)
+    chosen = robustness_patients(cohort, include_test, max_patients, sample_seed)
     if len(chosen.table) < 2:
         raise ManifestError(
             f"robustness needs at least 2 {'patients' if include_test else 'training patients'}"
@@ -104,7 +116,9 @@ def compute_robustness(
         others = cohort_tasks(chosen, sequences, second_mask=True)
     else:
         raters = [REFERENCE, *variants(perturbation)]
-        others = _perturbed_tasks(reference, out / MASKS_DIR, params, perturbation, cache_root)
+        others = _perturbed_tasks(
+            reference, out / MASKS_DIR, params, perturbation, cache_root, show_progress
+        )
     outcomes, summary = run_tasks(
         reference + others, params, cache_root, options, "robustness", show_progress
     )
@@ -116,7 +130,7 @@ def compute_robustness(
     write_parquet(out / ICC_FILE, icc, metadata=metadata)
     write_parquet(out / RATINGS_FILE, ratings, metadata=metadata)
     write_csv(out / FAILURES_FILE, failures)
-    return Robustness(icc, ratings, failures, summary, source, len(chosen.table))
+    return Robustness(icc, ratings, failures, summary, source, len(chosen.table), params.sha256)
 
 
 def ratings_table(
@@ -167,6 +181,7 @@ def _perturbed_tasks(
     params: ExtractionParams,
     settings: PerturbationSettings,
     cache_root: Path,
+    show_progress: bool = True,
 ) -> list[TaskInput]:
     """Perturbed-mask tasks for each reference task (made in threads, written once)."""
     hasher = FileHasher(cache_root)
@@ -193,6 +208,9 @@ def _perturbed_tasks(
         ]
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(track(pool.map(perturb, usable), "perturbing masks", total=len(usable)))
+        jobs = pool.map(perturb, usable)
+        if show_progress:
+            jobs = track(jobs, "perturbing masks", total=len(usable))
+        results = list(jobs)
     hasher.save()
     return [task for group in results for task in group]

@@ -74,7 +74,7 @@ class TaskResult:
 
 def run_task(spec: TaskSpec) -> TaskResult:
     """Extract one task; never raises for a problem with the case (it is returned instead)."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     _reset_peak_rss()
     _quiet_pyradiomics()
     if spec.threads:
@@ -97,6 +97,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
     result.seconds = time.perf_counter() - start
     result.peak_rss_mb = _peak_rss_mb()
     result.diagnostics["radiopipe_seconds"] = round(result.seconds, 3)
+    result.diagnostics["radiopipe_cpu_seconds"] = round(time.process_time() - cpu_start, 3)
     if result.peak_rss_mb is not None:
         result.diagnostics["radiopipe_peak_rss_mb"] = round(result.peak_rss_mb, 1)
     return result

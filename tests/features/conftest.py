@@ -13,6 +13,7 @@ from tests.conftest import REPO, sphere_mask, write_volume
 
 FAST = REPO / "configs" / "extraction" / "fast.yaml"
 PAPER = REPO / "configs" / "extraction" / "paper.yaml"
+DEMO = REPO / "configs" / "extraction" / "demo.yaml"
 SHAPE = (10, 24, 24)
 SPACING = {"t2w": (1.0, 1.0, 2.0), "cet1w": (1.2, 1.2, 2.0)}
 SPLITS = ("train", "train", "train", "internal_test", "external_test")

@@ -11,7 +11,7 @@ import yaml
 from radiopipe.errors import ConfigError
 from radiopipe.features import params as params_module
 from radiopipe.features.params import load_params, validate_params
-from tests.features.conftest import FAST, PAPER
+from tests.features.conftest import DEMO, FAST, PAPER
 
 
 def test_shipped_files_are_valid_and_hold_the_study_settings() -> None:
@@ -28,6 +28,14 @@ def test_shipped_files_are_valid_and_hold_the_study_settings() -> None:
     assert paper.settings["interpolator"] == "sitkBSpline"
     assert paper.settings["binWidth"] == 5
     assert load_params(FAST).sha256 != paper.sha256
+    demo = load_params(DEMO)  # the quick preset for demonstrations: all classes, no wavelets
+    assert demo.image_types == {"Original": {}, "LoG": {"sigma": [3.0]}}
+    assert set(demo.feature_classes) == set(paper.feature_classes)
+    coarser = ("binWidth", "resampledPixelSpacing")
+    assert {k: v for k, v in demo.settings.items() if k not in coarser} == {
+        k: v for k, v in paper.settings.items() if k not in coarser
+    }
+    assert demo.settings["binWidth"] == 25 and demo.settings["resampledPixelSpacing"] == [2, 2, 2]
 
 
 @pytest.mark.parametrize(

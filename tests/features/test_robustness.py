@@ -105,10 +105,10 @@ def test_cli(tmp_path: Path, cli) -> None:
     manifest = build_cohort(tmp_path / "cohort", n=3, second_masks=True)
     result = cli(
         "robustness", "--manifest", manifest, "--config", FAST, "--out", tmp_path / "out",
-        "--workers", 0, "--sequences", "t2w",
+        "--workers", 0, "--sequences", "t2w", "--max-patients", 2,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "ICC(2,1)" in result.output and "second_mask" in result.output
+    assert "ICC(2,1)" in result.output and "second_mask, 2 patients" in result.output
     assert (tmp_path / "out" / "icc.parquet").is_file()
     record = json.loads((tmp_path / "out" / "provenance.json").read_text())
     assert record["command"] == "robustness"
