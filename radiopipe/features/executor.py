@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -115,16 +116,20 @@ def _client(options: ExecutorOptions, n_tasks: int, stack: contextlib.ExitStack)
             return stack.enter_context(
                 Client(options.scheduler, timeout=options.connect_timeout, set_as_default=False)
             )
-        cluster = stack.enter_context(
-            LocalCluster(
-                n_workers=max(1, min(options.n_workers, n_tasks)),
-                threads_per_worker=1,
-                processes=True,
-                memory_limit=options.memory_limit,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
+        with warnings.catch_warnings():
+            # The scheduler's HTTP endpoint moves to a free port when 8787 is taken (another
+            # cluster on this machine); nothing to act on, so no warning.
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=max(1, min(options.n_workers, n_tasks)),
+                    threads_per_worker=1,
+                    processes=True,
+                    memory_limit=options.memory_limit,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             )
-        )
         return stack.enter_context(Client(cluster, set_as_default=False))
     except (OSError, TimeoutError, ValueError) as err:
         raise RadiopipeError(f"cannot start Dask ({options.describe()}): {err}") from None

@@ -36,7 +36,7 @@ def test_demo_pipeline_runs_every_stage_it_names():
                      "evaluate", "explain", "report"]  # fmt: skip
     assert config.cohort.synth is not None and config.cohort.manifest is None
     # Relative paths are read relative to the pipeline file, not the working directory.
-    assert config.extract.params == CONFIGS / "extraction" / "fast.yaml"
+    assert config.extract.params == CONFIGS / "extraction" / "demo.yaml"
     assert config.robustness.params == config.extract.params  # defaults to extract's
     assert config.train.config == CONFIGS / "model" / "fast.yaml"
 
