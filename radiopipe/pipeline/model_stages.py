@@ -22,15 +22,15 @@ def train_stage(step: TrainStep, seed: int | None, use_icc: bool) -> Stage:
     config = stage_config(step.config, ModelConfig, seed)
 
     def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.modeling.training import OUTPUTS, train
+        from radiopipe.modeling.training import train
 
         icc = ctx.output("robustness", "icc") if ctx.has("robustness", "icc") else None
         settings = config
         if config.icc.enabled and icc is not None:
             with_table = config.icc.model_copy(update={"table": icc})
             settings = config.model_copy(update={"icc": with_table})
-        train(ctx.output("extract", "features"), current_manifest(ctx), settings, folder)
-        return {Path(name).stem: folder / name for name in OUTPUTS}
+        result = train(ctx.output("extract", "features"), current_manifest(ctx), settings, folder)
+        return result.outputs
 
     def reads(ctx: Context) -> list[Path]:
         files = [ctx.output("extract", "features"), current_manifest(ctx)]
