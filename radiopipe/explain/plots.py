@@ -5,6 +5,8 @@ Each function returns a matplotlib Figure (shown inline in notebooks, saved by t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -29,7 +31,7 @@ def bar_plot(explanation: ModelExplanation, max_display: int = 15) -> object:
     shap.plots.bar(explanation.explanation(), max_display=max_display, ax=ax, show=False)
     ax.set_xlabel(f"mean |{_axis_label(explanation)}|")
     ax.set_title(f"{explanation.model}: global feature importance", loc="left", fontsize=11)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -45,7 +47,7 @@ def beeswarm_plot(explanation: ModelExplanation, max_display: int = 15) -> objec
     )
     ax.set_xlabel(_axis_label(explanation))
     ax.set_title(f"{explanation.model}: SHAP values per patient", loc="left", fontsize=11)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -63,7 +65,7 @@ def waterfall_plot(explanation: ModelExplanation, patient: str, max_display: int
         parts.append(f"outcome {int(row['label'])}")
     fig.suptitle(f"{explanation.model}: " + ", ".join(parts), x=0.02, ha="left", fontsize=11)
     fig.set_size_inches(6.8, 0.34 * min(max_display, len(explanation.features)) + 1.6)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -92,7 +94,7 @@ def grouped_plot(explanation: ModelExplanation) -> object:
         ax.set_xlim(0, max(part["importance"].max() * 1.45, 1e-12))
     np.atleast_1d(axes)[-1].set_xlabel(f"mean |group {_axis_label(explanation)}|")
     fig.suptitle(f"{explanation.model}: importance by group", x=0.02, ha="left", fontsize=11)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -123,3 +125,10 @@ def example_patients(
         fresh = [str(x) for x in picks if str(x) not in chosen]
         chosen += fresh[:per_split]
     return chosen
+
+
+def _tight(fig: object) -> None:
+    """Tight layout where the labels allow it (long feature names may not fit: no warning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()  # type: ignore[attr-defined]

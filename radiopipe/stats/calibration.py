@@ -92,9 +92,14 @@ def calibration_intercept_slope(
 
 def _fit_logit(model: object, where: str) -> object | None:
     """Fit a statsmodels Logit quietly; None (logged) when it does not converge."""
-    from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
+    from statsmodels.tools.sm_exceptions import (
+        ConvergenceWarning,
+        PerfectSeparationError,
+        PerfectSeparationWarning,
+    )
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # non-convergence is checked and logged below
+        warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
