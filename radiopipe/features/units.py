@@ -124,7 +124,8 @@ def params_for(units: Iterable[Unit], params: ExtractionParams) -> dict[str, Any
             continue
         args = unit.args
         if unit.image_type == "LoG" and "LoG" in image_types:
-            image_types["LoG"]["sigma"] = image_types["LoG"]["sigma"] + args["sigma"]
+            known = image_types["LoG"]["sigma"]  # each sigma once, whatever the classes asked
+            image_types["LoG"]["sigma"] = known + [s for s in args["sigma"] if s not in known]
         else:
             image_types.setdefault(unit.image_type, args)
     if image_types:
