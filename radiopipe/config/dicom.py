@@ -1,4 +1,4 @@
-"""Rules of ``radiopipe import dicom``: how patients are identified and series chosen per sequence."""
+"""Rules of `radiopipe import dicom`: patient ids and how series are chosen per sequence."""
 
 from __future__ import annotations
 

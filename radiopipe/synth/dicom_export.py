@@ -106,6 +106,8 @@ def export_dicom(cohort_dir: str | Path, seed: int, show_progress: bool = False)
     write_text(root / "README.TXT", "Synthetic PACS export written by radiopipe synth.\n")
     bar = progress_bar()
     bar.disable = not show_progress
+    # highdicom's legacy converter warns about window tags it cannot fill per frame.
+    logging.getLogger("highdicom.legacy.sop").setLevel(logging.ERROR)
     with bar:
         task = bar.add_task("DICOM export", total=len(table), rate="", status="")
         for number, (_, row) in enumerate(table.iterrows(), start=1):
@@ -214,9 +216,11 @@ def _export_patient(
         out_dir = study_dir / f"SE{90 + offset:04d}"
         if multi is not None:
             seg_uid = dcm.uid(seed, row["patient_id"], "seg", seq)
+            source = dcm.read_back(series_dir / "IM00001")
+            order = _frame_order(source, row[f"image_{seq}"])  # the converter may reorder
             seg = dcm.segmentation(
-                dcm.read_back(series_dir / "IM00001"),
-                {LESION_NAMES["seg"]: mask, DISTRACTOR_ROI: marker},
+                source,
+                {LESION_NAMES["seg"]: mask[order], DISTRACTOR_ROI: marker[order]},
                 seg_uid,
                 90 + offset,
             )
@@ -224,3 +228,14 @@ def _export_patient(
         else:
             rois = {LESION_NAMES["rtstruct"]: mask, DISTRACTOR_ROI: marker}
             dcm.rtstruct(series_dir, rois, out_dir / "IM00001", f"RTSTRUCT {seq}")
+
+
+def _frame_order(multi: Dataset, nifti: str) -> np.ndarray:
+    """NIfTI slice index of each frame of an enhanced image (by the frame's z position)."""
+    image = sitk.ReadImage(nifti)
+    z0, dz = image.GetOrigin()[2], image.GetSpacing()[2]
+    positions = [
+        float(f.PlanePositionSequence[0].ImagePositionPatient[2])
+        for f in multi.PerFrameFunctionalGroupsSequence
+    ]
+    return np.array([round((z - z0) / dz) for z in positions])

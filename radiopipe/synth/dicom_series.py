@@ -44,9 +44,7 @@ def mr_slices(study: Dataset, spec: SeriesSpec, series_uid: str) -> list[Dataset
     out = []
     sx, sy, sz = spec.spacing
     for k, plane in enumerate(spec.voxels):
-        orientation = (
-            spec.orientations[k] if spec.orientations else (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-        )
+        orientation = spec.orientations[k] if spec.orientations else (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
         position = (spec.origin[0], spec.origin[1], spec.origin[2] + k * sz)
         sop_uid = uid(series_uid, k)
         ds = Dataset()

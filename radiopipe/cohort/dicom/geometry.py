@@ -65,7 +65,9 @@ def check_geometry(frames: list[Frame]) -> Geometry:
     first = frames[0].pixel_spacing or (1.0, 1.0)
     geometry.pixel_spacing = (float(first[0]), float(first[1]))
     if len(spacings) > 1:
-        geometry.problems.append(f"planes with different pixel spacings {sorted(map(str, spacings))}")
+        geometry.problems.append(
+            f"planes with different pixel spacings {sorted(map(str, spacings))}"
+        )
     orientations = np.array([f.orientation for f in frames], dtype=float)
     distinct = _distinct(orientations)
     if len(distinct) > 1:

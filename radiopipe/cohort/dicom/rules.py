@@ -46,9 +46,10 @@ def choose(
     """The one series a rule picks, or None with the problems (listing the candidates)."""
     fitting = [c for c in candidates if rejection(rule, c) is None]
     if not fitting:
-        listed = "; ".join(
-            f"{c.info.label()} [{rejection(rule, c)}]" for c in candidates
-        ) or "no image series"
+        listed = (
+            "; ".join(f"{c.info.label()} [{rejection(rule, c)}]" for c in candidates)
+            or "no image series"
+        )
         return None, [f"patient {patient}: no series matches {sequence}; candidates: {listed}"]
     if len(fitting) > 1:
         if rule.prefer == "unique":

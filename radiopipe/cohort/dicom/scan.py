@@ -168,8 +168,7 @@ def _series_info(ds: Dataset, patient: str) -> SeriesInfo:
         datetime=(date + time.split(".")[0]).ljust(14, "0")[:14],
         contrast=bool(_text(ds, "ContrastBolusAgent")) or _enhanced_contrast(ds),
         acquisition_type=str(
-            tag_value(ds, "MRAcquisitionType", ("MRFOVGeometrySequence", "MRAcquisitionType"))
-            or ""
+            tag_value(ds, "MRAcquisitionType", ("MRFOVGeometrySequence", "MRAcquisitionType")) or ""
         ).strip(),
         frame_of_reference=_text(ds, "FrameOfReferenceUID"),
         metadata=acquisition_metadata(ds),

@@ -16,8 +16,18 @@ from radiopipe.errors import InputError
 
 
 def volume_to_image(array: np.ndarray, affine: np.ndarray) -> sitk.Image:
-    """A (slice, row, column) array with a highdicom/LPS index affine as a SimpleITK image."""
-    image = sitk.GetImageFromArray(array)
+    """A (slice, row, column) array with a highdicom/LPS index affine as a SimpleITK image.
+
+    Slices are ordered along the normal row x column (a right-handed grid, as scanners and
+    NIfTI writers store it): highdicom may return them the other way round.
+    """
+    normal = np.cross(affine[:3, 2], affine[:3, 1])
+    if array.shape[0] > 1 and float(np.dot(normal, affine[:3, 0])) < 0:
+        affine = affine.copy()
+        affine[:3, 3] = affine[:3, 3] + (array.shape[0] - 1) * affine[:3, 0]
+        affine[:3, 0] = -affine[:3, 0]
+        array = array[::-1]
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array))
     steps = [affine[:3, 2], affine[:3, 1], affine[:3, 0]]  # x = column, y = row, z = slice
     spacing = [float(np.linalg.norm(s)) for s in steps]
     direction = np.stack([s / n for s, n in zip(steps, spacing, strict=True)], axis=1)
@@ -79,7 +89,7 @@ def _resampled(info: SeriesInfo, geometry: Geometry) -> sitk.Image:
     stack = np.stack(planes)
     positions = geometry.positions
     step = geometry.step_mm
-    n = int(round((positions[-1] - positions[0]) / step)) + 1
+    n = round(float(positions[-1] - positions[0]) / step) + 1
     targets = positions[0] + step * np.arange(n)
     upper = np.clip(np.searchsorted(positions, targets, side="right"), 1, len(positions) - 1)
     lower = upper - 1
