@@ -1,12 +1,9 @@
-"""Lesion masks from RTSTRUCT (rt-utils) and DICOM SEG (highdicom) on the chosen image's grid."""
+"""Lesion masks from RTSTRUCT (pydicom + OpenCV fill) and DICOM SEG (highdicom) on image grids."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
@@ -75,30 +72,56 @@ def read_mask(source: MaskSource, reference_geometry: Geometry, image: sitk.Imag
 
 
 def _rtstruct_mask(source: MaskSource, geometry: Geometry) -> sitk.Image:
-    """Rasterise the ROI's contours on the referenced series (rt-utils, OpenCV fill)."""
-    from rt_utils import RTStructBuilder
+    """Rasterise the ROI's planar contours on the referenced series' planes.
 
-    if geometry.rows != geometry.columns:
-        raise InputError(
-            f"RTSTRUCT {source.info.label()}: rt-utils rasterises only square images "
-            f"({geometry.rows} x {geometry.columns}); export the lesion as DICOM SEG",
-            patient=source.info.patient,
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        # rt-utils reads a folder holding only the referenced series: link its files there.
-        for i, file in enumerate(source.reference.files):
-            os.symlink(Path(file).resolve(), Path(tmp, f"{i:06d}.dcm"))
-        builder = RTStructBuilder.create_from(str(tmp), str(source.info.files[0]))
-        mask = builder.get_roi_mask_by_name(source.label)  # (rows, cols, slices), sorted
-    array = np.transpose(mask, (2, 0, 1)).astype(np.uint8)
+    pydicom reads the structure set; each contour is mapped to pixel indices of the plane it
+    lies on and filled with OpenCV exactly as rt-utils does (all polygons of a plane in one
+    fillPoly call). rt-utils itself is not used for reading because it fails on one-point
+    contours and transposes non-square images.
+    """
+    import cv2
+    import pydicom
+
+    ds = pydicom.dcmread(source.info.files[0])
+    number = next(
+        (int(r.ROINumber) for r in ds.StructureSetROISequence if str(r.ROIName) == source.label),
+        None,
+    )
+    contours = next(
+        (c.get("ContourSequence") or [] for c in ds.ROIContourSequence
+         if int(c.ReferencedROINumber) == number),
+        [],
+    )  # fmt: skip
     orientation = np.array(geometry.frames[0].orientation, dtype=float)
     row_dir, col_dir = orientation[:3], orientation[3:6]
+    normal = np.cross(row_dir, col_dir)
     row_mm, col_mm = geometry.pixel_spacing
+    origin = np.array(geometry.frames[0].position, dtype=float)
+    step = geometry.step_mm or 1.0
+    polygons: dict[int, list[np.ndarray]] = {}
+    for contour in contours:
+        points = np.asarray(contour.ContourData, dtype=float).reshape(-1, 3)
+        k = round(float(np.mean((points - origin) @ normal)) / step)
+        if not 0 <= k < geometry.n_slices:
+            raise InputError(
+                f"RTSTRUCT {source.info.label()}: ROI '{source.label}' has a contour outside "
+                f"the referenced series {source.reference.label()}",
+                patient=source.info.patient,
+            )
+        columns = (points - origin) @ row_dir / col_mm
+        rows = (points - origin) @ col_dir / row_mm
+        polygon = np.around(np.stack([columns, rows], axis=1)).astype(np.int32)
+        polygons.setdefault(k, []).append(polygon.reshape(-1, 1, 2))
+    array = np.zeros((geometry.n_slices, geometry.rows, geometry.columns), dtype=np.uint8)
+    for k, shapes in polygons.items():
+        plane = np.zeros((geometry.rows, geometry.columns), dtype=np.uint8)
+        cv2.fillPoly(plane, shapes, 1)
+        array[k] = plane
     affine = np.eye(4)
-    affine[:3, 0] = np.cross(row_dir, col_dir) * (geometry.step_mm or 1.0)
+    affine[:3, 0] = normal * step
     affine[:3, 1] = col_dir * row_mm
     affine[:3, 2] = row_dir * col_mm
-    affine[:3, 3] = geometry.frames[0].position
+    affine[:3, 3] = origin
     return volume_to_image(array, affine)
 
 
