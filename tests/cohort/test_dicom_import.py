@@ -207,3 +207,42 @@ def test_features_from_dicom_equal_features_from_nifti(export: Path, tmp_path: P
     assert {c.split("__")[0] for c in nifti.columns} == set(SEQUENCES)
     rel = (nifti - dicom).abs() / np.maximum(nifti.abs(), 1e-12)
     assert float(rel.max().max()) <= 1e-6
+
+
+def test_missing_slice_is_reported_then_resampled_when_allowed(
+    export: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    root = tmp_path / "export"
+    shutil.copytree(export / "dicom" / "PAT00001", root / "PAT00001")
+    t2_dir = next(p for p in root.rglob("SE0003"))
+    files = sorted(t2_dir.iterdir())
+    files[len(files) // 2].unlink()
+    rules = load_rules(export / "import_rules.yaml")
+    problems = plan_import(root, rules).problems
+    assert len(problems) == 1
+    assert "'Ax T2 FRFSE' (series 3, " in problems[0] and "1 missing slice(s)" in problems[0]
+    assert "not resampled" in problems[0]
+    rules.sequences["t2w"].resample = True
+    clinical = tmp_path / "clinical.csv"
+    table = pd.read_csv(export / "clinical.csv", dtype=str)
+    table[table["patient_id"] == "A-0001"].to_csv(clinical, index=False)
+    manifest = import_dicom(root, rules, clinical, tmp_path / "out")
+    row = pd.read_csv(manifest, dtype=str).iloc[0]
+    imported = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / row["image_t2w"])))
+    original = pd.read_csv(export / "manifest.csv", dtype=str).set_index("patient_id")
+    reference = sitk.GetArrayFromImage(
+        sitk.ReadImage(str(export / original.loc["A-0001", "image_t2w"]))
+    )
+    k = len(files) // 2
+    assert imported.shape == reference.shape
+    keep = [i for i in range(len(files)) if i != k]
+    assert np.allclose(imported[keep], reference[keep])
+    expected = (reference[k - 1].astype(float) + reference[k + 1]) / 2
+    assert np.allclose(imported[k], expected, atol=1e-3)
+    # The contour drawn on the missing plane still lands on the resampled grid's plane.
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / row["mask_t2w"])))
+    ref_mask = sitk.ReadImage(str(export / original.loc["A-0001", "mask_t2w"]))
+    assert np.array_equal(mask, sitk.GetArrayFromImage(ref_mask))
+    assert mask[k].sum() > 0

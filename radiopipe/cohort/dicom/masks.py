@@ -98,11 +98,14 @@ def _rtstruct_mask(source: MaskSource, geometry: Geometry) -> sitk.Image:
     row_mm, col_mm = geometry.pixel_spacing
     origin = np.array(geometry.frames[0].position, dtype=float)
     step = geometry.step_mm or 1.0
+    # Planes of the uniform grid spanning the series (more than its files if slices are missing).
+    span = float(geometry.positions[-1] - geometry.positions[0]) if geometry.n_slices else 0.0
+    n_planes = round(span / step) + 1 if geometry.n_slices else 0
     polygons: dict[int, list[np.ndarray]] = {}
     for contour in contours:
         points = np.asarray(contour.ContourData, dtype=float).reshape(-1, 3)
         k = round(float(np.mean((points - origin) @ normal)) / step)
-        if not 0 <= k < geometry.n_slices:
+        if not 0 <= k < n_planes:
             raise InputError(
                 f"RTSTRUCT {source.info.label()}: ROI '{source.label}' has a contour outside "
                 f"the referenced series {source.reference.label()}",
@@ -112,7 +115,7 @@ def _rtstruct_mask(source: MaskSource, geometry: Geometry) -> sitk.Image:
         rows = (points - origin) @ col_dir / row_mm
         polygon = np.around(np.stack([columns, rows], axis=1)).astype(np.int32)
         polygons.setdefault(k, []).append(polygon.reshape(-1, 1, 2))
-    array = np.zeros((geometry.n_slices, geometry.rows, geometry.columns), dtype=np.uint8)
+    array = np.zeros((n_planes, geometry.rows, geometry.columns), dtype=np.uint8)
     for k, shapes in polygons.items():
         plane = np.zeros((geometry.rows, geometry.columns), dtype=np.uint8)
         cv2.fillPoly(plane, shapes, 1)
