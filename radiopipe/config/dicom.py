@@ -76,27 +76,36 @@ class PatientIds(StrictModel):
 
         if tag_for_keyword(tag) is None:
             raise ValueError(f"{tag!r} is not a DICOM keyword (e.g. PatientID, AccessionNumber)")
-        if tag in IDENTIFYING_TAGS and tag != "PatientID":
+        if tag in PERSONAL_TAGS:
             raise ValueError(f"{tag!r} identifies a person; use PatientID or a mapping CSV")
         return tag
 
+    @model_validator(mode="after")
+    def _mapped_if_identifying(self) -> PatientIds:
+        if self.tag in IDENTIFYING_TAGS and self.mapping is None:
+            raise ValueError(
+                f"tag {self.tag!r} is an identifier that must not reach the outputs: give a "
+                "mapping CSV (dicom_id, patient_id) to replace it by study ids"
+            )
+        return self
 
-# Tags never copied into any output (the privacy contract of the importer).
-IDENTIFYING_TAGS = (
+
+# Names, dates and places of a person: never an id, never copied anywhere.
+PERSONAL_TAGS = (
     "PatientName",
     "PatientBirthDate",
     "PatientBirthTime",
     "PatientAddress",
     "PatientTelephoneNumbers",
-    "OtherPatientIDs",
     "OtherPatientNames",
     "PatientMotherBirthName",
     "ReferringPhysicianName",
     "InstitutionName",
     "InstitutionAddress",
-    "AccessionNumber",
-    "StudyID",
 )
+# Tags never copied into any output (the privacy contract of the importer); the hospital
+# identifiers among them may serve as ids only through a mapping CSV.
+IDENTIFYING_TAGS = (*PERSONAL_TAGS, "AccessionNumber", "OtherPatientIDs", "StudyID")
 
 
 class DicomRules(StrictModel):

@@ -246,3 +246,24 @@ def test_missing_slice_is_reported_then_resampled_when_allowed(
     ref_mask = sitk.ReadImage(str(export / original.loc["A-0001", "mask_t2w"]))
     assert np.array_equal(mask, sitk.GetArrayFromImage(ref_mask))
     assert mask[k].sum() > 0
+
+
+def test_identifying_tags_are_refused_as_ids() -> None:
+    with pytest.raises(ConfigError, match="identifies a person"):
+        parse_config({"patient_id": {"tag": "PatientName"}, "sequences": {}}, DicomRules)
+    with pytest.raises(ConfigError, match="mapping CSV"):
+        parse_config(
+            {
+                "patient_id": {"tag": "AccessionNumber"},
+                "sequences": {"t2w": {"description": ["t2"]}},
+            },
+            DicomRules,
+        )
+    rules = parse_config(
+        {
+            "patient_id": {"tag": "AccessionNumber", "mapping": "ids.csv"},
+            "sequences": {"t2w": {"description": ["t2"]}},
+        },
+        DicomRules,
+    )
+    assert rules.patient_id.tag == "AccessionNumber"

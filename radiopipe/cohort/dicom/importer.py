@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from radiopipe.atomic import write_csv
 from radiopipe.cohort.dicom.geometry import check_geometry
 from radiopipe.cohort.dicom.masks import MaskSource, find_mask, read_mask
 from radiopipe.cohort.dicom.metadata import METADATA_FIELDS
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
 MANIFEST_FILE = "manifest.csv"
+SERIES_FILE = "series.csv"
 
 
 @dataclass
@@ -154,6 +156,8 @@ def import_dicom(
             bar.update(task, advance=1)
     _raise_if(problems, root)
     table = _join_clinical(pd.DataFrame(rows), clinical_table, clinical)
+    # What was chosen from what (descriptions, times, geometry; no UIDs, no names).
+    write_csv(out / SERIES_FILE, plan.candidates_table(), index=False)
     return write_manifest(table, out / MANIFEST_FILE)
 
 
