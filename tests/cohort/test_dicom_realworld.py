@@ -99,3 +99,19 @@ def test_geometry_checks_order_gaps_spacing_and_tilt() -> None:
     assert "gantry tilt" in tilted.problems[0]
     repeated = check_geometry(_frames([0.0, 3.0, 3.0]))
     assert "repeat a position" in repeated.problems[0]
+
+
+def test_example_manifest_in_docs_reads() -> None:
+    from radiopipe.cohort.manifest import read_manifest
+
+    cohort = read_manifest(Path(__file__).parents[2] / "docs" / "manifest_example.csv")
+    assert cohort.sequences == ("t2w", "cet1w")
+    assert len(cohort.acquisition_columns) == 14
+    assert cohort.covariates == [
+        "age",
+        "fat_thickness_mm",
+        "funaki_type",
+        "enhancement_grade",
+        "lesion_diameter_mm",
+    ]
+    assert set(cohort.table["split"]) == {"train", "internal_test", "external_test", ""}
