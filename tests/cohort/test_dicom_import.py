@@ -267,3 +267,47 @@ def test_identifying_tags_are_refused_as_ids() -> None:
         DicomRules,
     )
     assert rules.patient_id.tag == "AccessionNumber"
+
+
+def test_mask_drawn_on_another_series_is_mapped_onto_the_chosen_one(
+    export: Path, tmp_path: Path
+) -> None:
+    rules = load_rules(export / "import_rules.yaml")
+    rules.sequences["cet1w"].prefer = "earliest"  # the early phase; lesions were drawn on the late
+    plan = plan_import(export / "dicom", rules)
+    assert plan.problems == []
+    for patient in plan.patients:
+        source = patient.masks["cet1w"]
+        assert source.reference is not patient.chosen["cet1w"].info
+        assert source.reference.datetime > patient.chosen["cet1w"].info.datetime
+    clinical = tmp_path / "clinical.csv"
+    table = pd.read_csv(export / "clinical.csv", dtype=str)
+    table.to_csv(clinical, index=False)
+    manifest = pd.read_csv(
+        import_dicom(export / "dicom", rules, clinical, tmp_path / "o"), dtype=str
+    )
+    original = pd.read_csv(export / "manifest.csv", dtype=str).set_index("patient_id")
+    for _, row in manifest.iterrows():
+        got = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "o" / row["mask_cet1w"])))
+        ref = sitk.ReadImage(str(export / original.loc[row["patient_id"], "mask_cet1w"]))
+        assert np.array_equal(got, sitk.GetArrayFromImage(ref))
+
+
+def test_dry_run_cli_exits_1_and_lists_problems(export: Path, tmp_path: Path, cli) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("sequences:\n  t2w:\n    description: ['(?i)flair']\n", encoding="utf-8")
+    result = cli(
+        "import",
+        "dicom",
+        export / "dicom",
+        "--rules",
+        rules,
+        "--clinical",
+        export / "clinical.csv",
+        "--out",
+        tmp_path / "x",
+        "--dry-run",
+    )
+    assert result.exit_code == 1
+    assert "4 problem(s)" in result.output and "no series matches t2w" in result.output
+    assert not (tmp_path / "x").exists()

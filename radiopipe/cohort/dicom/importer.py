@@ -8,6 +8,7 @@ every problem of the whole export at once, then convert. Identifying tags never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +18,12 @@ from radiopipe.atomic import write_csv
 from radiopipe.cohort.dicom.geometry import check_geometry
 from radiopipe.cohort.dicom.masks import MaskSource, find_mask, read_mask
 from radiopipe.cohort.dicom.metadata import METADATA_FIELDS
-from radiopipe.cohort.dicom.rules import Candidate, choose
+from radiopipe.cohort.dicom.rules import Candidate, choose, rejection
 from radiopipe.cohort.dicom.scan import Export, SeriesInfo, scan_export
 from radiopipe.cohort.dicom.volume import read_series
 from radiopipe.cohort.importers import _join_clinical, _raise_if, read_clinical
 from radiopipe.cohort.manifest import IMAGE_PREFIX, MASK_PREFIX, write_manifest
-from radiopipe.config.dicom import DicomRules
+from radiopipe.config.dicom import DicomRules, SequenceRule
 from radiopipe.errors import InputError, ManifestError
 from radiopipe.imaging import write_image
 from radiopipe.progress import progress_bar
@@ -123,7 +124,8 @@ def plan_import(root: str | Path, rules: DicomRules) -> ImportPlan:
             chosen.picked.append(seq)
             plan.chosen[seq] = chosen
             if rule.mask is not None:
-                mask, found = find_mask(rule.mask, chosen.info, series, pid, seq)
+                fits = _fits(rule, plan.candidates)
+                mask, found = find_mask(rule.mask, chosen.info, series, pid, seq, fits)
                 problems += found
                 if mask is not None:
                     plan.masks[seq] = mask
@@ -178,6 +180,17 @@ def _convert_patient(plan: PatientPlan, rules: DicomRules, out: Path) -> dict[st
             row[MASK_PREFIX + seq] = str(path.resolve())
         row.update(_metadata(seq, chosen.info))
     return row
+
+
+def _fits(rule: SequenceRule, candidates: list[Candidate]) -> Callable[[SeriesInfo], bool]:
+    """Whether a series fits a sequence rule (its tags, not the preference among fits)."""
+    by_uid = {c.info.series_uid: c for c in candidates}
+
+    def fits(info: SeriesInfo) -> bool:
+        candidate = by_uid.get(info.series_uid)
+        return candidate is not None and rejection(rule, candidate) is None
+
+    return fits
 
 
 def _metadata(seq: str, info: SeriesInfo) -> dict[str, str]:

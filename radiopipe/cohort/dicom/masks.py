@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,10 @@ def find_mask(
     series: list[SeriesInfo],
     patient: str,
     sequence: str,
+    fits: Callable[[SeriesInfo], bool] = lambda s: True,
 ) -> tuple[MaskSource | None, list[str]]:
-    """The mask drawn on ``image`` (or on another series of its frame of reference)."""
+    """The mask drawn on ``image``, else one drawn on another series of its frame of
+    reference that also fits the sequence's rule (e.g. another contrast phase)."""
     by_uid = {s.series_uid: s for s in series}
     found: list[MaskSource] = []
     for obj in series:
@@ -48,7 +51,7 @@ def find_mask(
             continue
         found += [MaskSource(obj, label, reference) for label in labels]
     direct = [m for m in found if m.reference is image]
-    found = direct or found
+    found = direct or [m for m in found if fits(m.reference)]
     if len(found) == 1:
         return found[0], []
     where = f"patient {patient}: {sequence} series {image.label()}"
