@@ -207,6 +207,18 @@ def _sample_size(ctx: ReportContext) -> Judgement:
     return PARTIAL, "patients and events per set reported; a priori sample size: authors"
 
 
+def _protocol(ctx: ReportContext) -> Judgement:
+    from radiopipe.report.sections.protocol import protocol_frame
+
+    frame = protocol_frame(ctx.run.manifest)
+    if frame is None:
+        return AUTHORS, "scanner models and acquisition parameters: report in the manuscript"
+    return COVERED, (
+        f"scanner and acquisition parameters of {frame['sequence'].nunique()} sequence(s) at "
+        f"{frame['site'].nunique()} site(s) (Cohort section, from the DICOM headers)"
+    )
+
+
 ITEMS = (
     Item("TRIPOD+AI", "5–6", "Data sources and participants", _participants),
     Item("TRIPOD+AI", "7", "Data preparation", _preprocessing),
@@ -258,7 +270,7 @@ ITEMS = (
         "CLEAR",
         "Data",
         "Imaging protocol (scanners, sequences)",
-        _authors("scanner models and acquisition parameters: report in the manuscript"),
+        _protocol,
     ),
 )
 
