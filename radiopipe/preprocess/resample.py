@@ -2,7 +2,7 @@
 
 Images are resampled with B-spline or linear interpolation, masks always with nearest
 neighbour (a mask is never interpolated linearly: its values are labels, not intensities).
-Rigid registration of one sequence onto another lives in :mod:`radiopipe.registration` and
+Rigid registration of one sequence onto another lives in :mod:`radiopipe.preprocess.register` and
 is re-exported here; :func:`carry_mask` moves a mask across such a transform.
 
 Grid convention: resampling keeps the centre of the field of view and its physical extent
@@ -23,7 +23,6 @@ import SimpleITK as sitk
 
 from radiopipe.errors import InputError
 from radiopipe.imaging import geometry_mismatches, header_of
-from radiopipe.registration import load_transform, register_rigid, save_transform
 
 __all__ = [
     "carry_mask",

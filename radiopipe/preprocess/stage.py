@@ -37,7 +37,7 @@ from radiopipe.config import config_hash
 from radiopipe.config.preprocess import PreprocessSettings
 from radiopipe.errors import ConfigError, InputError, ManifestError
 from radiopipe.imaging import file_sha256
-from radiopipe.preprocess_patient import MASK_KINDS, Step, preprocess_patient
+from radiopipe.preprocess.patient import MASK_KINDS, Step, preprocess_patient
 from radiopipe.progress import progress_bar, rate_text
 from radiopipe.runs import RunFolder
 
