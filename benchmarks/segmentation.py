@@ -31,9 +31,9 @@ import torch
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.imaging import file_sha256
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.network import build_network, count_parameters
-from radiopipe.segment.runtime import autocast, select_device, use_amp
+from radiopipe.torchrun.runtime import autocast, select_device, use_amp
 
 
 def synchronize(device: torch.device) -> None:
@@ -169,7 +169,7 @@ def quality(config: SegmentationConfig, sites: str, size: str, device: str, out:
     from radiopipe.cohort import read_manifest
     from radiopipe.segment.evaluate import run_evaluation
     from radiopipe.segment.predict import predict
-    from radiopipe.segment.train import train
+    from radiopipe.segment.runner import train
 
     generate_cohort = synth_generator()
     manifest = generate_cohort(out / "cohort", sites=sites, seed=0, size=size)

@@ -16,11 +16,11 @@ from radiopipe import __version__
 from radiopipe.atomic import write_json
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import CheckpointError, load_weights, save_weights
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, loader
 from radiopipe.deep.networks import build_network
 from radiopipe.errors import RadiopipeError
+from radiopipe.torchrun.checkpoint import CheckpointError, load_weights, save_weights
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
 from radiopipe.config import config_hash, load_config
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import load_weights
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.design import (
     TEST_SPLITS,
@@ -31,12 +30,13 @@ from radiopipe.deep.predict import (
     resolve_device,
     save_model,
 )
-from radiopipe.deep.train import BEST, Trainer
+from radiopipe.deep.trainer import BEST, Trainer
 from radiopipe.errors import ManifestError, RadiopipeError
 from radiopipe.imaging import file_sha256
 from radiopipe.progress import progress_bar
 from radiopipe.runs import RunFolder
 from radiopipe.stats.thresholds import youden_threshold
+from radiopipe.torchrun.checkpoint import load_weights
 
 log = logging.getLogger(__name__)
 

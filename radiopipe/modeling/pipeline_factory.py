@@ -14,7 +14,7 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from radiopipe.config.model import ModelConfig
 from radiopipe.modeling.clean import ConstantFilter, MedianImputer
-from radiopipe.modeling.harmonize import ComBatHarmonizer, DropMeta
+from radiopipe.modeling.harmonise import ComBatHarmonizer, DropMeta
 from radiopipe.modeling.lasso import LassoLogisticClassifier, LassoSelector
 from radiopipe.modeling.resample import MarkedSMOTE
 from radiopipe.modeling.select import ICCFilter, PearsonFilter, TTestFilter

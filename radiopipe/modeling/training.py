@@ -14,11 +14,11 @@ from radiopipe.config import config_hash
 from radiopipe.config.model import ModelConfig
 from radiopipe.errors import InputError
 from radiopipe.modeling import fusion as late_fusion
-from radiopipe.modeling.checkpoint import Checkpoints, run_key
 from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
 from radiopipe.modeling.persistence import save_model
 from radiopipe.modeling.tables import ModelData, load_model_data
+from radiopipe.modeling.unit_cache import Checkpoints, run_key
 from radiopipe.modeling.validation import (
     development_patients,
     outer_folds,

@@ -19,6 +19,7 @@ import SimpleITK as sitk
 from radiopipe.config.preprocess import PreprocessSettings, RegisterSettings
 from radiopipe.errors import InputError
 from radiopipe.imaging import read_image, write_image
+from radiopipe.preprocess.register import register_rigid, save_transform
 from radiopipe.preprocess.resample import (
     carry_mask,
     n4_bias_correction,
@@ -27,7 +28,6 @@ from radiopipe.preprocess.resample import (
     resample_mask,
     transform_image,
 )
-from radiopipe.preprocess.register import register_rigid, save_transform
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,10 @@ from radiopipe.imaging import geometry_mismatches, header_of
 __all__ = [
     "carry_mask",
     "foreground_mask",
-    "load_transform",
     "n4_bias_correction",
     "normalise_intensity",
-    "register_rigid",
     "resample_image",
     "resample_mask",
-    "save_transform",
     "target_grid",
     "transform_image",
 ]

@@ -14,12 +14,12 @@ from monai.inferers import sliding_window_inference
 from monai.transforms import Compose
 
 from radiopipe.config.segmentation import SegmentationConfig
-from radiopipe.segment.checkpoint import load_weights, read_model_folder
 from radiopipe.segment.data import stack_inputs
 from radiopipe.segment.geometry import resample_onto, to_sitk
+from radiopipe.segment.model_folder import load_weights, read_model_folder
 from radiopipe.segment.network import build_network
-from radiopipe.segment.runtime import autocast, select_device, use_amp
 from radiopipe.segment.transforms import resample_and_normalize
+from radiopipe.torchrun.runtime import autocast, select_device, use_amp
 
 log = logging.getLogger(__name__)
 

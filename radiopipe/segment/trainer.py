@@ -19,11 +19,11 @@ from radiopipe.config import config_hash
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.infer import dice, window_probability
 from radiopipe.segment.network import build_network
-from radiopipe.segment.runtime import autocast, derived_seed, isolated_rng, use_amp
 from radiopipe.segment.transforms import preprocessing, training
+from radiopipe.torchrun.runtime import autocast, derived_seed, isolated_rng, use_amp
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from radiopipe.cohort.manifest import read_manifest
 from radiopipe.deep.predict import PREDICTION_COLUMNS, load_model, predict_manifest
 from radiopipe.deep.runner import DeepRun, run_deep_stage, train_deep
-from radiopipe.deep.train import Trainer
+from radiopipe.deep.trainer import Trainer
 from radiopipe.errors import RadiopipeError
 from tests.deep.conftest import tiny_config
 

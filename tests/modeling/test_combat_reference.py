@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from radiopipe.modeling import combat
-from radiopipe.modeling.harmonize import ComBatHarmonizer
+from radiopipe.modeling.harmonise import ComBatHarmonizer
 
 pytestmark = pytest.mark.refdata
 

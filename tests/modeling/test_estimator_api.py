@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from radiopipe.modeling.clean import ConstantFilter, MedianImputer
-from radiopipe.modeling.harmonize import ComBatHarmonizer, DropMeta
+from radiopipe.modeling.harmonise import ComBatHarmonizer, DropMeta
 from radiopipe.modeling.lasso import LassoLogisticClassifier, LassoSelector
 from radiopipe.modeling.pipeline_factory import STEPS, build_baseline, build_pipeline
 from radiopipe.modeling.select import ICCFilter, PearsonFilter, TTestFilter

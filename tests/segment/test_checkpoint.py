@@ -12,7 +12,7 @@ import torch
 from radiopipe.config import save_resolved
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import RadiopipeError
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
 
 
 class _Evil:

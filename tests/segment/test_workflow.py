@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from radiopipe.cohort import read_manifest
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
 
 from .conftest import SPLITS
 from .conftest import phantom_settings as _settings
@@ -183,7 +183,7 @@ def test_channels_mode_writes_a_mask_per_sequence_on_its_own_grid(trained, tmp_p
     from radiopipe.config import parse_config
     from radiopipe.config.segmentation import SegmentationConfig
     from radiopipe.segment.predict import predict
-    from radiopipe.segment.train import train
+    from radiopipe.segment.runner import train
 
     settings = parse_config({**_settings(max_epochs=1), "mode": "channels"}, SegmentationConfig)
     cohort = read_manifest(trained["manifest"])
@@ -206,7 +206,7 @@ def test_channels_mode_writes_a_mask_per_sequence_on_its_own_grid(trained, tmp_p
 def test_early_stopping_ends_training_without_improvement(trained, tmp_path) -> None:
     from radiopipe.config import parse_config
     from radiopipe.config.segmentation import SegmentationConfig
-    from radiopipe.segment.train import train
+    from radiopipe.segment.runner import train
 
     # No validation Dice can improve on the first by more than 1.0, so training stops after
     # `patience` epochs of no improvement, long before max_epochs.

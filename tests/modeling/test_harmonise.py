@@ -11,8 +11,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import StandardScaler
 
 from radiopipe.errors import InputError
-from radiopipe.modeling.harmonize import ComBatHarmonizer, DropMeta
-from radiopipe.modeling.simulate import simulate_cohort
+from radiopipe.modeling.harmonise import ComBatHarmonizer, DropMeta
+from radiopipe.synth.feature_table import simulate_cohort
 
 from .conftest import model_frame
 

@@ -19,18 +19,18 @@ from torch import nn
 
 from radiopipe.atomic import write_csv
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import (
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-    save_weights,
-)
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, augmentation, loader
 from radiopipe.deep.networks import build_network
 from radiopipe.deep.predict import predict_logits
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar
+from radiopipe.torchrun.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+)
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import RadiopipeError
 from radiopipe.imaging import file_sha256
 from radiopipe.runs import RunFolder
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.data import Division, case_records, divide, training_patients
-from radiopipe.segment.runtime import cpu_threads, select_device
 from radiopipe.segment.trainer import ModelSpec, Trainer, TrainState
+from radiopipe.torchrun.runtime import cpu_threads, select_device
 
 log = logging.getLogger(__name__)
 
