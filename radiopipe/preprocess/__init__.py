@@ -7,19 +7,21 @@ Steps (each a plain function of SimpleITK images): :mod:`.n4` (bias-field correc
 whole cohort (worker processes, resume, failures table, new manifest).
 """
 
-from radiopipe.preprocess.register import load_transform, register_rigid, save_transform
+from radiopipe.preprocess.checks import as_label_image
+from radiopipe.preprocess.n4 import foreground_mask, n4_bias_correction
+from radiopipe.preprocess.normalise import normalise_intensity
+from radiopipe.preprocess.register import register_rigid
 from radiopipe.preprocess.resample import (
     carry_mask,
-    foreground_mask,
-    n4_bias_correction,
-    normalise_intensity,
     resample_image,
     resample_mask,
     target_grid,
     transform_image,
 )
+from radiopipe.preprocess.transforms import load_transform, save_transform
 
 __all__ = [
+    "as_label_image",
     "carry_mask",
     "foreground_mask",
     "load_transform",

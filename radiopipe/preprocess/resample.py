@@ -1,9 +1,7 @@
-"""Preprocess MRI volumes: resampling, N4 bias-field correction, intensity normalisation.
+"""Resampling onto target grids: images by B-spline or linear, masks by nearest neighbour.
 
-Images are resampled with B-spline or linear interpolation, masks always with nearest
-neighbour (a mask is never interpolated linearly: its values are labels, not intensities).
-Rigid registration of one sequence onto another lives in :mod:`radiopipe.preprocess.register` and
-is re-exported here; :func:`carry_mask` moves a mask across such a transform.
+A mask is never interpolated linearly: its values are labels, not intensities.
+:func:`carry_mask` moves a mask across a rigid transform from :mod:`radiopipe.preprocess.register`.
 
 Grid convention: resampling keeps the centre of the field of view and its physical extent
 (to within half an output voxel per side), so an image and a mask that share a grid before
@@ -13,7 +11,6 @@ resampled image with ``reference=``.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -21,33 +18,22 @@ from typing import Literal
 import numpy as np
 import SimpleITK as sitk
 
-from radiopipe.errors import InputError
 from radiopipe.imaging import geometry_mismatches, header_of
+from radiopipe.preprocess.checks import as_label_image, check_volume
 
 __all__ = [
+    "as_label_image",
     "carry_mask",
-    "foreground_mask",
-    "n4_bias_correction",
-    "normalise_intensity",
     "resample_image",
     "resample_mask",
     "target_grid",
     "transform_image",
 ]
 
-log = logging.getLogger(__name__)
-
 Interpolator = Literal["bspline", "linear"]
-NormaliseMethod = Literal["zscore", "percentile"]
 Spacing = float | Sequence[float | None]
 
 IMAGE_INTERPOLATORS = {"bspline": sitk.sitkBSpline, "linear": sitk.sitkLinear}
-
-# N4 never shrinks an axis below this many voxels (thick-slice MRI keeps all its slices).
-N4_MIN_SHRUNK_SIZE = 16
-
-
-# Resampling -------------------------------------------------------------------------------
 
 
 def target_grid(image: sitk.Image, spacing: Spacing) -> sitk.Image:
@@ -84,7 +70,7 @@ def resample_image(
 
     ``clamp`` clips B-spline overshoot (ringing at edges) to the input's intensity range.
     """
-    _check_volume(image, "image")
+    check_volume(image, "image")
     _check_interpolator(interpolator)
     grid = target_grid(image, spacing)
     if _same_grid(image, grid):
@@ -107,7 +93,7 @@ def transform_image(
     ``transform`` maps points of ``reference``'s space into the image's space, as returned
     by ``register_rigid(fixed=reference, moving=image)``.
     """
-    _check_volume(image, "image")
+    check_volume(image, "image")
     _check_interpolator(interpolator)
     out = sitk.Resample(
         image, reference, transform, IMAGE_INTERPOLATORS[interpolator], 0.0, sitk.sitkFloat32
@@ -153,130 +139,6 @@ def carry_mask(
     )
 
 
-def as_label_image(mask: sitk.Image) -> sitk.Image:
-    """The mask as an unsigned-integer label image; refuses non-integer, negative or NaN values."""
-    _check_volume(mask, "mask")
-    values = sitk.GetArrayViewFromImage(mask)
-    if np.issubdtype(values.dtype, np.floating):
-        if not np.all(np.isfinite(values)):
-            raise InputError("mask holds NaN or infinite values; a mask must hold labels")
-        fractional = values[values != np.round(values)]
-        if fractional.size:
-            raise InputError(
-                f"mask holds non-integer values (e.g. {float(fractional[0]):.4g}); it looks "
-                "like an interpolated mask or a probability map. Threshold it to integer "
-                "labels first: masks are only ever resampled by nearest neighbour"
-            )
-    if values.size and values.min() < 0:
-        raise InputError(f"mask holds negative values (min {values.min()}); labels must be >= 0")
-    top = int(values.max()) if values.size else 0
-    pixel = sitk.sitkUInt8 if top <= 255 else sitk.sitkUInt16 if top <= 65535 else sitk.sitkUInt32
-    return mask if mask.GetPixelID() == pixel else sitk.Cast(mask, pixel)
-
-
-# Bias-field correction ---------------------------------------------------------------------
-
-
-def n4_bias_correction(
-    image: sitk.Image,
-    mask: sitk.Image | None = None,
-    shrink_factor: int = 4,
-    iterations: Sequence[int] = (50, 50, 30, 20),
-    convergence_threshold: float = 1e-3,
-    spline_order: int = 3,
-    control_points: int = 4,
-    bias_field_fwhm: float = 0.15,
-    wiener_noise: float = 0.01,
-    histogram_bins: int = 200,
-    return_field: bool = False,
-) -> sitk.Image | tuple[sitk.Image, sitk.Image]:
-    """Correct a multiplicative bias field with N4 (float32 result, same grid).
-
-    The field is estimated on an image shrunk by ``shrink_factor`` (never below
-    16 voxels along an axis) inside ``mask`` (Otsu foreground when None; non-positive voxels
-    are left out because N4 works on log intensities), then applied at full resolution by
-    dividing by the exponential of the log bias field. ``iterations`` has one entry per
-    fitting level. With ``return_field`` the bias field itself is returned as well.
-    """
-    _check_volume(image, "image")
-    if shrink_factor < 1:
-        raise ValueError(f"shrink_factor must be >= 1, got {shrink_factor}")
-    if not iterations or any(int(i) < 1 for i in iterations):
-        raise ValueError(f"iterations must be a non-empty list of positive integers: {iterations}")
-    float_image = sitk.Cast(image, sitk.sitkFloat32)
-    region = foreground_mask(float_image) if mask is None else _matching_mask(mask, image)
-    region = sitk.And(region, sitk.Cast(float_image > 0, sitk.sitkUInt8))
-    if not _count(region):
-        raise InputError("no foreground voxels with positive intensity to fit the bias field")
-
-    factors = [max(1, min(shrink_factor, size // N4_MIN_SHRUNK_SIZE)) for size in image.GetSize()]
-    corrector = sitk.N4BiasFieldCorrectionImageFilter()
-    corrector.SetMaximumNumberOfIterations([int(i) for i in iterations])
-    corrector.SetConvergenceThreshold(convergence_threshold)
-    corrector.SetSplineOrder(spline_order)
-    corrector.SetNumberOfControlPoints([control_points] * image.GetDimension())
-    corrector.SetBiasFieldFullWidthAtHalfMaximum(bias_field_fwhm)
-    corrector.SetWienerFilterNoise(wiener_noise)
-    corrector.SetNumberOfHistogramBins(histogram_bins)
-    corrector.Execute(sitk.Shrink(float_image, factors), sitk.Shrink(region, factors))
-
-    log_field = corrector.GetLogBiasFieldAsImage(float_image)
-    field = sitk.Exp(log_field)
-    corrected = sitk.Cast(float_image / field, sitk.sitkFloat32)
-    log.debug(
-        "N4: shrink %s, %d levels, last convergence %.2g",
-        factors, len(iterations), corrector.GetCurrentConvergenceMeasurement(),
-    )  # fmt: skip
-    return (corrected, sitk.Cast(field, sitk.sitkFloat32)) if return_field else corrected
-
-
-def foreground_mask(image: sitk.Image) -> sitk.Image:
-    """Body foreground by Otsu thresholding, with enclosed holes filled (uint8 0/1)."""
-    otsu = sitk.OtsuThreshold(sitk.Cast(image, sitk.sitkFloat32), 0, 1, 200)
-    return sitk.Cast(sitk.BinaryFillhole(otsu, fullyConnected=False), sitk.sitkUInt8)
-
-
-# Intensity normalisation -------------------------------------------------------------------
-
-
-def normalise_intensity(
-    image: sitk.Image,
-    mask: sitk.Image | None = None,
-    method: NormaliseMethod = "zscore",
-    percentiles: tuple[float, float] = (1.0, 99.0),
-    clip: bool = False,
-) -> sitk.Image:
-    """Rescale intensities from statistics inside a foreground mask (Otsu when None).
-
-    ``zscore`` gives mean 0 and standard deviation 1 inside the mask; ``percentile`` maps
-    the mask's ``percentiles`` (low, high) to 0 and 1, and with ``clip`` clips to [0, 1].
-    """
-    _check_volume(image, "image")
-    low, high = percentiles
-    if not 0 <= low < high <= 100:
-        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
-    region = foreground_mask(image) if mask is None else _matching_mask(mask, image)
-    values = sitk.GetArrayViewFromImage(image)
-    inside = values[sitk.GetArrayViewFromImage(region) > 0].astype(np.float64)
-    if inside.size < 2:
-        raise InputError(f"foreground mask holds {inside.size} voxel(s); cannot normalise")
-    if method == "zscore":
-        offset, scale = inside.mean(), inside.std()
-    elif method == "percentile":
-        offset, top = np.percentile(inside, [low, high])
-        scale = top - offset
-    else:
-        raise ValueError(f"normalisation method {method!r}; allowed values: zscore, percentile")
-    if not scale > 0:
-        raise InputError(f"intensity is constant inside the foreground mask; cannot {method}")
-    array = (values.astype(np.float64) - offset) / scale
-    if clip and method == "percentile":
-        array = np.clip(array, 0.0, 1.0)
-    out = sitk.GetImageFromArray(array.astype(np.float32))
-    out.CopyInformation(image)
-    return out
-
-
 # Helpers -----------------------------------------------------------------------------------
 
 
@@ -307,24 +169,3 @@ def _clamped(image: sitk.Image, source: sitk.Image) -> sitk.Image:
 
 def _same_grid(image: sitk.Image, grid: sitk.Image) -> bool:
     return not geometry_mismatches(header_of(image), header_of(grid))
-
-
-def _check_volume(image: sitk.Image, what: str) -> None:
-    if image.GetDimension() != 3:
-        raise InputError(f"{what} is {image.GetDimension()}-D; a 3-D volume is required")
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(
-            f"{what} has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
-            "a scalar volume is required"
-        )
-
-
-def _matching_mask(mask: sitk.Image, image: sitk.Image) -> sitk.Image:
-    problems = geometry_mismatches(header_of(mask), header_of(image))
-    if problems:
-        raise InputError(f"mask and image grids disagree ({'; '.join(problems)})")
-    return sitk.Cast(as_label_image(mask) > 0, sitk.sitkUInt8)
-
-
-def _count(mask: sitk.Image) -> int:
-    return int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
