@@ -30,7 +30,7 @@ import torch
 
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.segmentation import SegmentationConfig
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.network import build_network, count_parameters
 from radiopipe.torchrun.runtime import autocast, select_device, use_amp

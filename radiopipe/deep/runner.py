@@ -32,7 +32,7 @@ from radiopipe.deep.predict import (
 )
 from radiopipe.deep.trainer import BEST, Trainer
 from radiopipe.errors import ManifestError, RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.progress import progress_bar
 from radiopipe.runs import RunFolder
 from radiopipe.stats.thresholds import youden_threshold

@@ -28,7 +28,7 @@ from typing import Any
 from radiopipe import __version__
 from radiopipe.atomic import atomic_path, write_json
 from radiopipe.errors import RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 

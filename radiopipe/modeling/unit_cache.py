@@ -21,7 +21,7 @@ TABLES = ("predictions", "funnel", "selected", "tuning")
 
 def run_key(config_hash: str, *files: Path | None) -> str:
     """A short key for one training run's inputs and settings."""
-    from radiopipe.imaging import file_sha256
+    from radiopipe.hashing import file_sha256
 
     digest = hashlib.sha256(config_hash.encode())
     for path in files:

@@ -27,7 +27,7 @@ from radiopipe.atomic import atomic_path, write_json
 from radiopipe.config import load_config
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import ConfigError, RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 FORMAT = "radiopipe-segmentation"
 FORMAT_VERSION = 1

@@ -12,7 +12,7 @@ from radiopipe.cohort.manifest import Cohort
 from radiopipe.config import config_hash, load_config
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.runs import RunFolder
 from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.data import Division, case_records, divide, training_patients

@@ -53,7 +53,7 @@ def _folder(tmp_path: Path, done: bool = True) -> Path:
     save_resolved(config, tmp_path / ckpt.CONFIG_FILE)
     (tmp_path / "t2w").mkdir()
     ckpt.save_tensors(tmp_path / "t2w" / ckpt.WEIGHTS_FILE, {"w": torch.zeros(2)})
-    from radiopipe.imaging import file_sha256
+    from radiopipe.hashing import file_sha256
 
     ckpt.write_card(tmp_path, config, {"t2w": {
         "weights": "t2w/model.pt", "done": done,
