@@ -27,7 +27,6 @@ from radiopipe.deep.explain_run import explain_run
 from radiopipe.deep.predict import (
     predict_proba,
     predictions_frame,
-    resolve_device,
     save_model,
 )
 from radiopipe.deep.trainer import BEST, Trainer
@@ -37,6 +36,7 @@ from radiopipe.progress import progress_bar
 from radiopipe.runs import RunFolder
 from radiopipe.stats.thresholds import youden_threshold
 from radiopipe.torchrun.checkpoint import load_weights
+from radiopipe.torchrun.device import select_device
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def _train(
     labels = _labels(table)
     with_labels = table.assign(label=table["patient_id"].map(labels))
     tasks = plan_tasks(with_labels, design, fold_table, config.training.oof_folds, config.seed)
-    device = resolve_device(config.training.device)
+    device = select_device(config.training.device, "training.device")
     log.info("deep %s (%s design): %d task(s), %d patients, device %s",
              config.model_name, design, len(tasks), len(labels), device)  # fmt: skip
     store = CropStore(run.path("crops"), config.crop, in_memory=config.training.cache_crops)

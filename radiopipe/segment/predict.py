@@ -20,7 +20,7 @@ from radiopipe.progress import progress_bar, rate_text
 from radiopipe.runs import RunFolder
 from radiopipe.segment.infer import Segmenter
 from radiopipe.segment.qc import qc_row
-from radiopipe.torchrun.runtime import cpu_threads
+from radiopipe.torchrun.device import cpu_threads
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from radiopipe.runs import RunFolder
 from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.data import Division, case_records, divide, training_patients
 from radiopipe.segment.trainer import ModelSpec, Trainer, TrainState
-from radiopipe.torchrun.runtime import cpu_threads, select_device
+from radiopipe.torchrun.device import cpu_threads, select_device
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ def train(
 
 
 def _train_all(cohort, config, folder, resume, stop_after, device, show_progress):
-    torch_device = select_device(device or config.train.device)
+    torch_device = select_device(
+        device or config.train.device, "--device" if device else "train.device"
+    )
     log.info("training on %s", torch_device)
     division = load_division(folder, cohort, config)
     card_models: dict[str, dict] = {}
