@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 UNSEEN_SITE_RULES = ("estimate", "passthrough", "error")
 
 
-class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class ComBatHarmoniser(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Remove site (scanner) effects with ComBat; learned on the training fold only."""
 
     def __init__(
@@ -66,7 +66,7 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         ref = None if self.reference_site is None else str(self.reference_site)
         return combat.Settings(self.parametric, self.empirical_bayes, self.mean_only, ref)
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> ComBatHarmonizer:
+    def fit(self, X: pd.DataFrame, y: object = None) -> ComBatHarmoniser:
         """Learn grand mean, covariate effects, pooled variance and per-site adjustments."""
         if self.unseen_site not in UNSEEN_SITE_RULES:
             raise ValueError(f"unseen_site must be one of {UNSEEN_SITE_RULES}")
@@ -145,7 +145,7 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         if self.unseen_site == "error":
             raise InputError(
                 f"site {site!r} (patients {names}) was not in the training data; set "
-                "harmonize.unseen_site to 'estimate' or 'passthrough' to score it"
+                "harmonise.unseen_site to 'estimate' or 'passthrough' to score it"
             )
         if self.unseen_site == "passthrough":
             log.warning("ComBat: unseen site %r left unharmonised (%d patients)", site, len(data))
@@ -154,7 +154,7 @@ class ComBatHarmonizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
             raise InputError(
                 f"site {site!r} was not in the training data and has {len(data)} patient(s) "
                 f"({names}); estimating its scanner effect needs at least {self.min_site_size} "
-                "patients of the site scored together (or set harmonize.unseen_site: passthrough)"
+                "patients of the site scored together (or set harmonise.unseen_site: passthrough)"
             )
         log.info("ComBat: estimating unseen site %r from its %d patients", site, len(data))
         gamma, delta = combat.estimate_site(data, design, est, self._settings())

@@ -45,8 +45,10 @@ TRUSTED_TYPES = (
     "lightgbm.sklearn.LGBMClassifier",
     "radiopipe.modeling.clean.ConstantFilter",
     "radiopipe.modeling.clean.MedianImputer",
-    "radiopipe.modeling.harmonise.ComBatHarmonizer",
+    "radiopipe.modeling.harmonise.ComBatHarmoniser",
     "radiopipe.modeling.harmonise.DropMeta",
+    "radiopipe.modeling.harmonize.ComBatHarmonizer",  # bundles saved before the rename
+    "radiopipe.modeling.harmonize.DropMeta",
     "radiopipe.modeling.lasso.LassoLogisticClassifier",
     "radiopipe.modeling.lasso.LassoSelector",
     "radiopipe.modeling.resample.MarkedSMOTE",

@@ -106,11 +106,11 @@ def train(
 def _train(
     features: Path, manifest: Path | None, config: ModelConfig, run: RunFolder, key: str
 ) -> TrainResult:
-    data = load_model_data(features, manifest, config.harmonize.covariates, require_labels=False)
+    data = load_model_data(features, manifest, config.harmonise.covariates, require_labels=False)
     design = resolve_design(config.design, data.splits)
     development = development_patients(data.splits, design)
     _check_labels(data, development)
-    if config.harmonize.method == "combat" and not data.has_sites:
+    if config.harmonise.method == "combat" and not data.has_sites:
         log.info("no sites (no manifest): ComBat harmonisation skipped")
     if config.icc.enabled and config.icc.table is None:
         log.info("no ICC table given: the ICC robustness filter keeps every feature")
