@@ -132,12 +132,7 @@ class Trainer:
             return EpochResult(row, score)
 
         def save(state: LoopState) -> None:
-            save_checkpoint(folder / LAST, {
-                **state.to_dict(), "config_sha256": self.config_sha256,
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                "scaler": scaler.state_dict(),
-            })  # fmt: skip
+            self._save(folder, state, model, optimiser, scheduler, scaler)
 
         with contextlib.nullcontext(bar) if bar else progress_bar(transient=True) as bar:
             job = bar.add_task(f"  {task}", total=settings.epochs, rate="", status="")
@@ -167,6 +162,15 @@ class Trainer:
         load_weights(folder / BEST, model)
         # best_epoch and epochs_run as 0-based epoch index and count (as logged before)
         return FitResult(model.eval(), state.best_epoch - 1, state.epoch, frame)
+
+    def _save(self, folder, state: LoopState, model, optimiser, scheduler, scaler) -> None:
+        """Write the training state of a finished epoch (``last.pt``)."""
+        save_checkpoint(folder / LAST, {
+            **state.to_dict(), "config_sha256": self.config_sha256,
+            "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else {},
+            "scaler": scaler.state_dict(),
+        })  # fmt: skip
 
     def _train_epoch(self, model, dataset, criterion, optimiser, scaler, seed) -> float:
         settings = self.config.training
