@@ -2,6 +2,8 @@
 
 golden.json was recorded with the segment and deep training stacks as they were before they
 moved onto radiopipe.torchrun (same seed, same tiny networks, 2 epochs, CPU, one thread).
+On the recording machine the numbers are bit-identical; the tolerance (1e-4 relative) only
+absorbs other CPUs' kernels, while a change in seeding or RNG order moves them by far more.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def _close(actual: object, expected: object, where: str) -> None:
     elif isinstance(expected, list | float | int):
         np.testing.assert_allclose(
             np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
-            rtol=1e-6, atol=1e-9, err_msg=where,
+            rtol=1e-4, atol=1e-6, err_msg=where,
         )  # fmt: skip
 
 
