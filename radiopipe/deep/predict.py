@@ -16,6 +16,7 @@ from radiopipe import __version__
 from radiopipe.atomic import write_json
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
+from radiopipe.contracts import PREDICTIONS_COLUMNS
 from radiopipe.deep.checkpoint import CheckpointError, load_weights, save_weights
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, loader
@@ -24,7 +25,7 @@ from radiopipe.errors import RadiopipeError
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ("patient_id", "split", "fold", "model", "probability", "label")
+PREDICTION_COLUMNS = PREDICTIONS_COLUMNS
 MODEL_FORMAT = 1
 WEIGHTS, CONFIG, META = "weights.pt", "config.yaml", "model.json"
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from radiopipe.contracts import OOF_SPLITS, Split
 from radiopipe.errors import InputError
 from radiopipe.modeling.validation import Unit
 
 log = logging.getLogger(__name__)
 
-OOF_SPLITS = ("train_oof", "cv")
 REQUIRED = ("patient_id", "split", "fold", "model", "probability")
 
 
@@ -53,7 +53,9 @@ def values_for_unit(external: pd.DataFrame, unit: Unit, n_folds: int) -> dict[st
     oof = external[external["split"].isin(OOF_SPLITS)]
     if unit.is_final:
         values = oof.groupby("patient_id")["probability"].mean()
-        final = external[(external["fold"] == -1) & ~external["split"].isin([*OOF_SPLITS, "train"])]
+        final = external[
+            (external["fold"] == -1) & ~external["split"].isin([*OOF_SPLITS, Split.TRAIN])
+        ]
         values = pd.concat([values, final.set_index("patient_id")["probability"]])
         values = values[~values.index.duplicated(keep="first")]
     else:

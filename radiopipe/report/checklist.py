@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from radiopipe.contracts import Split, StageName
 from radiopipe.report.context import ReportContext
 from radiopipe.report.methods import get
 
@@ -101,7 +102,7 @@ def _robustness(ctx: ReportContext) -> Judgement:
 
 
 def _harmonisation(ctx: ReportContext) -> Judgement:
-    method = get(ctx.run.configs.get("train"), "harmonize.method")
+    method = get(ctx.run.configs.get(StageName.TRAIN), "harmonize.method")
     if method == "combat":
         return COVERED, "ComBat fitted inside training folds (train settings)"
     if method == "none":
@@ -110,7 +111,7 @@ def _harmonisation(ctx: ReportContext) -> Judgement:
 
 
 def _missing_data(ctx: ReportContext) -> Judgement:
-    if get(ctx.run.configs.get("train"), "impute.enabled"):
+    if get(ctx.run.configs.get(StageName.TRAIN), "impute.enabled"):
         return COVERED, "median imputation inside training folds (train settings)"
     return MISSING, "no imputation setting recorded"
 
@@ -137,7 +138,7 @@ def _selection(ctx: ReportContext) -> Judgement:
 
 
 def _imbalance(ctx: ReportContext) -> Judgement:
-    method = get(ctx.run.configs.get("train"), "balance.method")
+    method = get(ctx.run.configs.get(StageName.TRAIN), "balance.method")
     if method:
         return COVERED, f"class balance: {method} (inside training folds)"
     return MISSING, "no balancing setting recorded"
@@ -146,7 +147,7 @@ def _imbalance(ctx: ReportContext) -> Judgement:
 def _tuning(ctx: ReportContext) -> Judgement:
     if "tuning" in ctx.run.train:
         return COVERED, f"{len(ctx.run.train['tuning'])} tuning trials (train/tuning.parquet)"
-    if ctx.run.configs.get("train"):
+    if ctx.run.configs.get(StageName.TRAIN):
         return PARTIAL, "tuning settings without the trial history"
     return MISSING, "no tuning records"
 
@@ -161,9 +162,9 @@ def _threshold(ctx: ReportContext) -> Judgement:
 
 
 def _external(ctx: ReportContext) -> Judgement:
-    if "external_test" in ctx.splits:
+    if Split.EXTERNAL_TEST in ctx.splits:
         return COVERED, "external test set from another site (performance tables)"
-    if "internal_test" in ctx.splits:
+    if Split.INTERNAL_TEST in ctx.splits:
         return PARTIAL, "internal test set only"
     if ctx.splits:
         return PARTIAL, "cross-validation only"

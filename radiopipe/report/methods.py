@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from radiopipe.contracts import TEST_SPLITS, Split, StageName
 from radiopipe.report.context import ReportContext
 from radiopipe.report.figures import cohort_title
 
@@ -75,7 +76,7 @@ def _cohort(ctx: ReportContext) -> str:
         f"{ctx.label_name(0)} outcome (label 0)."
     )
     splits = table["split"].astype(str)
-    named = [s for s in ("train", "internal_test", "external_test") if (splits == s).any()]
+    named = [s for s in (Split.TRAIN, *TEST_SPLITS) if (splits == s).any()]
     if named:
         described = []
         for split in named:
@@ -178,7 +179,7 @@ def _features(ctx: ReportContext) -> str:
     if details:
         sentences.append(f"Settings: {_join(details)}.")
     icc = ctx.run.icc
-    threshold = get(ctx.run.configs.get("train"), "icc.threshold", 0.8)
+    threshold = get(ctx.run.configs.get(StageName.TRAIN), "icc.threshold", 0.8)
     if icc is not None:
         source = str(icc["source"].iloc[0]).replace("_", " ") if "source" in icc else "two masks"
         sentences.append(
@@ -190,7 +191,7 @@ def _features(ctx: ReportContext) -> str:
 
 
 def _modelling(ctx: ReportContext) -> str:
-    cfg = ctx.run.configs.get("train")
+    cfg = ctx.run.configs.get(StageName.TRAIN)
     card = ctx.run.train.get("card", {})
     if not cfg and not card:
         return ""
@@ -238,7 +239,7 @@ def _modelling(ctx: ReportContext) -> str:
 
 
 def _leakage(ctx: ReportContext) -> str:
-    _, names = _pipeline_steps(ctx.run.configs.get("train"), "")
+    _, names = _pipeline_steps(ctx.run.configs.get(StageName.TRAIN), "")
     return LEAKAGE.format(steps=_join(names)) if names else ""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import Split
 from radiopipe.stats.bootstrap import DEFAULT_RESAMPLES, auc_bootstrap_ci
 from radiopipe.stats.checks import StatsInputError
 from radiopipe.stats.comparisons import DEFAULT_REFERENCE, paired_comparisons, split_seed
@@ -42,7 +43,7 @@ from radiopipe.stats.thresholds import (
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_SPLITS = ("train_oof", "train", "cv")
+THRESHOLD_SPLITS = (Split.TRAIN_OOF, Split.TRAIN, Split.CV)
 
 
 def read_thresholds(path: str | Path) -> dict[str, float]:

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import OOF_SPLITS, PREDICTIONS_COLUMNS, SPLIT_ORDER
 from radiopipe.stats.checks import StatsInputError, require_both_classes
 
-COLUMNS = ("patient_id", "split", "fold", "model", "probability", "label")
-POOLED_SPLITS = ("train_oof", "cv")
-SPLIT_ORDER = ("train", "train_oof", "cv", "internal_test", "external_test")
+COLUMNS = PREDICTIONS_COLUMNS
+POOLED_SPLITS = OOF_SPLITS
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
