@@ -65,22 +65,20 @@ def _best_model(ctx: ReportContext) -> Verdict | None:
 
 def _comparisons(ctx: ReportContext, split: str, best: str) -> list[Comparison]:
     """Best vs each other model, as the evaluate stage wrote them: evaluate/best_comparisons.csv
-    (each split's best model against the others), else delong.csv when the best is the
-    reference. Nothing is recomputed here."""
+    (each split's best model against the others), else the paired rows of delong.csv when the
+    best model is the evaluation's reference. Nothing is recomputed here."""
     table = ctx.run.evaluate.get(EvaluateLayout.FILES["best_comparisons"])
-    if table is not None:
-        rows = table.loc[(table["split"] == split) & (table["reference"] == best)]
-    else:
+    if table is None:
         delong = ctx.run.evaluate.get(EvaluateLayout.FILES["delong"])
-        if best != ctx.reference or delong is None:
+        table = None if delong is None else delong.loc[delong["comparison"] == "paired"]
+        if table is None or not (table["reference"] == best).any():
             ctx.warn(
-                f"the best model ({best}) is not the reference ({ctx.reference}) and "
-                "evaluate/best_comparisons.csv is missing (an evaluation made by an older "
-                "radiopipe; re-run evaluate): the first page cannot test the best model "
-                "against the others"
+                f"evaluate/best_comparisons.csv is missing (an evaluation made by an older "
+                f"radiopipe; re-run evaluate) and {best} is not the evaluation's reference: the "
+                "first page cannot test the best model against the others"
             )
             return []
-        rows = delong.loc[(delong["comparison"] == "paired") & (delong["split"] == split)]
+    rows = table.loc[(table["split"] == split) & (table["reference"] == best)]
     return [
         Comparison(str(r.model), -r.difference, -r.ci_high, -r.ci_low, r.p_holm)
         for r in rows.itertuples()
