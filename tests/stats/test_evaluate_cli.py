@@ -14,6 +14,7 @@ from radiopipe.cli import USER_ERROR_EXIT
 TABLES = (
     "performance.csv", "delong.csv", "fold_auc.csv", "calibration.csv", "reliability.csv",
     "decision_curve.csv", "roc_curves.parquet", "cohort_table.csv", "thresholds_used.json",
+    "best_comparisons.csv",
 )  # fmt: skip
 
 
