@@ -16,7 +16,7 @@ from radiopipe import __version__
 from radiopipe.atomic import write_json
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
-from radiopipe.contracts import PREDICTIONS_COLUMNS
+from radiopipe.contracts import PREDICTIONS_COLUMNS, DeepModelLayout
 from radiopipe.deep.checkpoint import CheckpointError, load_weights, save_weights
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, loader
@@ -156,7 +156,7 @@ def predict_manifest(
         )
     )
     write_parquet(
-        Path(out) / "predictions.parquet",
+        DeepModelLayout(out).predictions,
         frame,
         metadata={"model": config.model_name, "threshold": str(meta.get("threshold"))},
     )

@@ -14,7 +14,7 @@ from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
 from radiopipe.config import config_hash, load_config
 from radiopipe.config.deep import DeepConfig
-from radiopipe.contracts import OOF_SPLITS
+from radiopipe.contracts import OOF_SPLITS, DeepModelLayout
 from radiopipe.deep.checkpoint import load_weights
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.design import (
@@ -42,7 +42,7 @@ from radiopipe.stats.thresholds import youden_threshold
 log = logging.getLogger(__name__)
 
 STATE_FILE = "deep_run.json"
-PREDICTIONS, THRESHOLDS = "predictions.parquet", "thresholds.json"
+PREDICTIONS, THRESHOLDS = DeepModelLayout.FILES["predictions"], DeepModelLayout.FILES["thresholds"]
 OWNED = ("checkpoints", "parts", "model", "explanations", PREDICTIONS, THRESHOLDS, STATE_FILE)
 
 

@@ -61,7 +61,7 @@ class ExplainInputs:
     def check(self) -> None:
         """Every input exists, else an error naming the missing one and the stage to run."""
         needs = [
-            (self.model / "model.json", "trained model (run `radiopipe train`)"),
+            (TrainLayout(self.model.parent).model, "trained model (run `radiopipe train`)"),
             (self.features, "feature table (run `radiopipe extract`)"),
             (self.manifest, "cohort manifest"),
         ]

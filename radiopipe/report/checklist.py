@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from radiopipe.contracts import Split, StageName
+from radiopipe.contracts import EvaluateLayout, Split, StageName
 from radiopipe.report.context import ReportContext
 from radiopipe.report.methods import get
 
@@ -173,9 +173,9 @@ def _external(ctx: ReportContext) -> Judgement:
 
 def _comparison(ctx: ReportContext) -> Judgement:
     baselines = [m for m in ctx.models if m in ("lasso_lr", "clinical")]
-    if "delong.csv" in ctx.run.evaluate and baselines:
+    if EvaluateLayout.FILES["delong"] in ctx.run.evaluate and baselines:
         return COVERED, f"DeLong + Holm against {', '.join(baselines)} and base learners"
-    if "delong.csv" in ctx.run.evaluate:
+    if EvaluateLayout.FILES["delong"] in ctx.run.evaluate:
         return PARTIAL, "DeLong + Holm between models; no clinical or simple baseline"
     return MISSING, "no model comparisons"
 
@@ -221,16 +221,19 @@ ITEMS = (
         "TRIPOD+AI",
         "12e, 23a",
         "Discrimination with CIs",
-        _has_eval("performance.csv", "AUC with DeLong and bootstrap CIs"),
+        _has_eval(EvaluateLayout.FILES["performance"], "AUC with DeLong and bootstrap CIs"),
     ),
     Item(
         "TRIPOD+AI",
         "12e",
         "Calibration",
-        _has_eval("calibration.csv", "Brier, intercept, slope, reliability"),
+        _has_eval(EvaluateLayout.FILES["calibration"], "Brier, intercept, slope, reliability"),
     ),
     Item(
-        "TRIPOD+AI", "12e", "Clinical utility", _has_eval("decision_curve.csv", "decision curves")
+        "TRIPOD+AI",
+        "12e",
+        "Clinical utility",
+        _has_eval(EvaluateLayout.FILES["decision_curve"], "decision curves"),
     ),
     Item("TRIPOD+AI", "13", "Class imbalance", _imbalance),
     Item("TRIPOD+AI", "15", "Model output and threshold", _threshold),
@@ -238,7 +241,9 @@ ITEMS = (
         "TRIPOD+AI",
         "16",
         "Differences between development and evaluation data",
-        _has_eval("cohort_table.csv", "characteristics by split and site with tests"),
+        _has_eval(
+            EvaluateLayout.FILES["cohort_table"], "characteristics by split and site with tests"
+        ),
     ),
     Item("TRIPOD+AI", "22", "Model specification and availability", _model_available),
     Item("TRIPOD+AI", "18f", "Code availability and provenance", _code),

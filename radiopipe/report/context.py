@@ -8,7 +8,7 @@ from functools import cached_property
 import pandas as pd
 
 from radiopipe.config.report import ReportConfig
-from radiopipe.contracts import SPLIT_ORDER
+from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout
 from radiopipe.explain.groups import SEQUENCE_LABELS
 from radiopipe.report import figures
 from radiopipe.report.contents import RunContents
@@ -31,7 +31,7 @@ class ReportContext:
     @cached_property
     def performance(self) -> pd.DataFrame | None:
         """evaluate/performance.csv, or None."""
-        return self.run.evaluate.get("performance.csv")
+        return self.run.evaluate.get(EvaluateLayout.FILES["performance"])
 
     @cached_property
     def evaluate_config(self) -> dict:

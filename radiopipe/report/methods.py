@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from radiopipe.contracts import TEST_SPLITS, Split, StageName
+from radiopipe.contracts import TEST_SPLITS, EvaluateLayout, Split, StageName
 from radiopipe.report.context import ReportContext
 from radiopipe.report.figures import cohort_title
 
@@ -330,7 +330,7 @@ def _statistics(ctx: ReportContext) -> str:
         f"decision-curve analysis over threshold probabilities "
         f"{dca.get('start', 0.01):g}–{dca.get('stop', 0.99):g}."
     )
-    if "cohort_table.csv" in ctx.run.evaluate:
+    if EvaluateLayout.FILES["cohort_table"] in ctx.run.evaluate:
         text += (
             " Patient characteristics were compared between outcome groups by Welch's t-test "
             "or the Mann–Whitney U test and by the χ² or Fisher's exact test."
