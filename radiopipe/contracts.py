@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from radiopipe.errors import RadiopipeError
+from radiopipe.errors import InputError
 
 # ---------------------------------------------------------------------------------- splits
 
@@ -54,8 +54,11 @@ def split_values(splits: Iterable[str]) -> list[str]:
 # ------------------------------------------------------------------------------ tables
 
 
-class ContractError(RadiopipeError):
+class ContractError(InputError):
     """A table does not follow its contract (names the file and the column)."""
+
+    def __init__(self, source: str | Path, problem: str) -> None:
+        super().__init__(problem, file=source)
 
 
 @dataclass(frozen=True)
@@ -133,15 +136,17 @@ def check_columns(frame: pd.DataFrame, schema: Schema, source: str | Path) -> pd
     missing = [c for c in schema.required if c not in frame.columns]
     if missing:
         raise ContractError(
-            f"{source}: the {schema.table} table lacks column(s) {', '.join(missing)} "
+            source,
+            f"the {schema.table} table lacks column(s) {', '.join(missing)} "
             f"(required: {', '.join(schema.required)}; found: "
-            f"{', '.join(map(str, frame.columns))})"
+            f"{', '.join(map(str, frame.columns))})",
         )
     for column in schema.columns:
         if column.name in frame.columns and not _kind_ok(frame[column.name], column.kind):
             raise ContractError(
-                f"{source}: column {column.name!r} of the {schema.table} table must hold "
-                f"{column.kind} values (found dtype {frame[column.name].dtype})"
+                source,
+                f"column {column.name!r} of the {schema.table} table must hold "
+                f"{column.kind} values (found dtype {frame[column.name].dtype})",
             )
     return frame
 
@@ -152,8 +157,9 @@ def check_predictions(frame: pd.DataFrame, source: str | Path = "predictions") -
     unknown = sorted(set(frame["split"].dropna().astype(str)) - {s.value for s in Split})
     if unknown:
         raise ContractError(
-            f"{source}: column 'split' holds unknown split name(s) {', '.join(unknown)} "
-            f"(known: {', '.join(s.value for s in Split)})"
+            source,
+            f"column 'split' holds unknown split name(s) {', '.join(unknown)} "
+            f"(known: {', '.join(s.value for s in Split)})",
         )
     return frame
 
@@ -164,7 +170,7 @@ def check_folds(frame: pd.DataFrame, source: str | Path = "folds") -> pd.DataFra
     twice = frame.duplicated(["patient_id", "repeat"])
     if twice.any():
         shown = ", ".join(frame.loc[twice, "patient_id"].astype(str).head(5))
-        raise ContractError(f"{source}: patient(s) {shown} appear twice in one repeat")
+        raise ContractError(source, f"patient(s) {shown} appear twice in one repeat")
     return frame
 
 
@@ -178,14 +184,15 @@ def check_features(frame: pd.DataFrame, source: str | Path = "features") -> pd.D
     if frame.columns.size == 0 or frame.columns[0] != FEATURE_ID:
         first = frame.columns[0] if frame.columns.size else "nothing"
         raise ContractError(
-            f"{source}: the features table's first column must be {FEATURE_ID!r}, found {first!r}"
+            source, f"the features table's first column must be {FEATURE_ID!r}, found {first!r}"
         )
     check_columns(frame, _schema("features", (FEATURE_ID, "str")), source)
     bad = [c for c in frame.columns[1:] if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
         raise ContractError(
-            f"{source}: feature column(s) {', '.join(map(str, bad[:10]))} are not numeric "
-            f"(dtype {frame[bad[0]].dtype})"
+            source,
+            f"feature column(s) {', '.join(map(str, bad[:10]))} are not numeric "
+            f"(dtype {frame[bad[0]].dtype})",
         )
     return frame
 
@@ -194,8 +201,8 @@ def check_thresholds(mapping: Mapping[str, Any], source: str | Path = "threshold
     """The thresholds mapping ``{model: threshold}`` with thresholds in [0, 1]."""
     if not isinstance(mapping, Mapping):
         raise ContractError(
-            f"{source}: thresholds must be a mapping {{model: threshold}}, "
-            f"found {type(mapping).__name__}"
+            source,
+            f"thresholds must be a mapping {{model: threshold}}, found {type(mapping).__name__}",
         )
     out = {}
     for model, value in mapping.items():
@@ -203,10 +210,10 @@ def check_thresholds(mapping: Mapping[str, Any], source: str | Path = "threshold
             number = float(value)
         except (TypeError, ValueError):
             raise ContractError(
-                f"{source}: threshold of model {model!r} is not a number ({value!r})"
+                source, f"threshold of model {model!r} is not a number ({value!r})"
             ) from None
         if not THRESHOLD_MIN <= number <= THRESHOLD_MAX:
-            raise ContractError(f"{source}: threshold of model {model!r} is outside [0, 1]")
+            raise ContractError(source, f"threshold of model {model!r} is outside [0, 1]")
         out[str(model)] = number
     return out
 

@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from radiopipe.contracts import TEST_SPLITS, Split
+from radiopipe.contracts import FOLDS, FOLDS_COLUMNS, TEST_SPLITS, Split, check_columns
 from radiopipe.errors import RadiopipeError
 
 log = logging.getLogger(__name__)
 
-FOLDS_COLUMNS = ("patient_id", "repeat", "fold")
 FIXED, NESTED = "fixed_split", "nested_cv"
 DESIGNS = ("auto", FIXED, NESTED)
 
@@ -141,12 +140,7 @@ def read_folds(path: str | Path, patients: list[str]) -> pd.DataFrame:
         folds = pd.read_csv(path, dtype={"patient_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise RadiopipeError(f"{path}: not a readable CSV ({err})") from None
-    missing = [c for c in FOLDS_COLUMNS if c not in folds.columns]
-    if missing:
-        raise RadiopipeError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(FOLDS_COLUMNS)}"
-        )
-    folds = folds[list(FOLDS_COLUMNS)]
+    folds = check_columns(folds, FOLDS, path)[list(FOLDS_COLUMNS)]
     if folds[["repeat", "fold"]].isna().any().any():
         raise RadiopipeError(f"{path}: empty repeat or fold values")
     folds = folds.astype({"repeat": int, "fold": int})

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from radiopipe.contracts import OOF_SPLITS, Split
+from radiopipe.contracts import OOF_SPLITS, PREDICTIONS_COLUMNS, Split
 from radiopipe.errors import InputError
 from radiopipe.modeling.validation import Unit
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("patient_id", "split", "fold", "model", "probability")
+REQUIRED = tuple(c for c in PREDICTIONS_COLUMNS if c != "label")
 
 
 def read_external(path: str | Path, model: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from radiopipe.contracts import OOF_SPLITS, TEST_SPLITS, Split
+from radiopipe.contracts import FOLDS_COLUMNS, OOF_SPLITS, TEST_SPLITS, Split
 from radiopipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def outer_folds(
     for index, (_, test) in enumerate(splitter.split(np.zeros(len(y)), strata)):
         repeat, fold = divmod(index, n_folds)
         rows += [(labels.index[i], repeat, fold) for i in test]
-    table = pd.DataFrame(rows, columns=["patient_id", "repeat", "fold"])
+    table = pd.DataFrame(rows, columns=list(FOLDS_COLUMNS))
     return table.sort_values(["repeat", "fold", "patient_id"], ignore_index=True)
 
 

@@ -12,19 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from radiopipe.errors import RadiopipeError
+from radiopipe.modeling.site_effects import AFTER, BEFORE, NONE, Separability
 from radiopipe.report.contents import RunContents
-
-BEFORE, AFTER, NONE = "before", "after", "none"
-
-
-@dataclass(frozen=True)
-class Separability:
-    """Cross-validated AUC of predicting the site from the features (as written by train)."""
-
-    auc: float
-    n_patients: int
-    n_features: int
-    n_sites: int
 
 
 @dataclass
