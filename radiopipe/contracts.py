@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -131,8 +131,8 @@ def _kind_ok(values: pd.Series, kind: str) -> bool:
     return True
 
 
-def check_columns(frame: pd.DataFrame, schema: Schema, source: str | Path) -> pd.DataFrame:
-    """``frame`` when it holds the schema's required columns with the right kinds."""
+def require_columns(frame: pd.DataFrame, schema: Schema, source: str | Path) -> pd.DataFrame:
+    """``frame`` when it holds the schema's required columns (kinds are not checked)."""
     missing = [c for c in schema.required if c not in frame.columns]
     if missing:
         raise ContractError(
@@ -141,6 +141,12 @@ def check_columns(frame: pd.DataFrame, schema: Schema, source: str | Path) -> pd
             f"(required: {', '.join(schema.required)}; found: "
             f"{', '.join(map(str, frame.columns))})",
         )
+    return frame
+
+
+def check_columns(frame: pd.DataFrame, schema: Schema, source: str | Path) -> pd.DataFrame:
+    """``frame`` when it holds the schema's required columns with the right kinds."""
+    require_columns(frame, schema, source)
     for column in schema.columns:
         if column.name in frame.columns and not _kind_ok(frame[column.name], column.kind):
             raise ContractError(
@@ -197,24 +203,17 @@ def check_features(frame: pd.DataFrame, source: str | Path = "features") -> pd.D
     return frame
 
 
-def check_thresholds(mapping: Mapping[str, Any], source: str | Path = "thresholds") -> dict:
-    """The thresholds mapping ``{model: threshold}`` with thresholds in [0, 1]."""
+def check_thresholds(mapping: object, source: str | Path = "thresholds") -> dict[str, float]:
+    """The thresholds mapping ``{model: threshold}``: finite numbers in [0, 1]."""
     if not isinstance(mapping, Mapping):
-        raise ContractError(
-            source,
-            f"thresholds must be a mapping {{model: threshold}}, found {type(mapping).__name__}",
-        )
+        raise ContractError(source, "expected an object {model: threshold}")
     out = {}
     for model, value in mapping.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ContractError(
-                source, f"threshold of model {model!r} is not a number ({value!r})"
-            ) from None
-        if not THRESHOLD_MIN <= number <= THRESHOLD_MAX:
-            raise ContractError(source, f"threshold of model {model!r} is outside [0, 1]")
-        out[str(model)] = number
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ContractError(source, f"threshold of model {model} is not a number: {value!r}")
+        if not np.isfinite(value) or not THRESHOLD_MIN <= value <= THRESHOLD_MAX:
+            raise ContractError(source, f"threshold of model {model} must lie in [0, 1]")
+        out[str(model)] = float(value)
     return out
 
 

@@ -76,8 +76,8 @@ def test_folds_icc_features_thresholds_checks() -> None:
         check_features(features.iloc[:, ::-1], "f.parquet")
     with pytest.raises(ContractError, match="not numeric"):
         check_features(features.assign(bad=["x"]), "f.parquet")
-    assert check_thresholds({"stack": "0.4"}, "t.json") == {"stack": 0.4}
-    with pytest.raises(ContractError, match=r"t\.json: threshold of model 'stack' is outside"):
+    assert check_thresholds({"stack": 0.4}, "t.json") == {"stack": 0.4}
+    with pytest.raises(ContractError, match=r"t\.json: threshold of model stack must lie in"):
         check_thresholds({"stack": 1.5}, "t.json")
 
 
