@@ -20,13 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from radiopipe.contracts import OOF_SPLITS, PREDICTIONS_COLUMNS, Split
+from radiopipe.contracts import OOF_SPLITS, Split, check_predictions
 from radiopipe.errors import InputError
 from radiopipe.modeling.validation import Unit
 
 log = logging.getLogger(__name__)
-
-REQUIRED = tuple(c for c in PREDICTIONS_COLUMNS if c != "label")
 
 
 def read_external(path: str | Path, model: str) -> pd.DataFrame:
@@ -34,10 +32,7 @@ def read_external(path: str | Path, model: str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("late-fusion predictions file does not exist", file=path)
-    table = pd.read_parquet(path)
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise InputError(f"predictions table lacks column(s) {missing}", file=path)
+    table = check_predictions(pd.read_parquet(path), path)
     rows = table[table["model"] == model].copy()
     if rows.empty:
         raise InputError(
