@@ -209,10 +209,14 @@ def _train(run: RunContents) -> None:
             "diagnostics (re-run train)"
         )
     else:
-        run.train["harmonisation"] = read_table(separability, dtype={"features": str})
+        run.train["harmonisation"] = read_table(
+            separability, dtype={"features": str}, float_precision="round_trip"
+        )
     if layout.harmonisation_pca.is_file():
         run.train["harmonisation_pca"] = read_table(
-            layout.harmonisation_pca, dtype={"patient_id": str, "site": str}
+            layout.harmonisation_pca,
+            dtype={"patient_id": str, "site": str},
+            float_precision="round_trip",
         )
 
 
@@ -240,9 +244,13 @@ def _evaluate(run: RunContents) -> None:
         run.notes["evaluate"] = "no evaluate/ folder: run `radiopipe evaluate`"
         return
     cohort_table = layout.cohort_table.name
+    exact = {layout.best_comparisons.name}  # stated as the evaluate stage computed them
     for name in EVALUATE_TABLES:
         if (folder / name).is_file():
-            run.evaluate[name] = read_table(folder / name, keep_default_na=name != cohort_table)
+            options = {"float_precision": "round_trip"} if name in exact else {}
+            run.evaluate[name] = read_table(
+                folder / name, keep_default_na=name != cohort_table, **options
+            )
     if layout.performance.name not in run.evaluate:
         run.notes["evaluate"] = "evaluate/ holds no performance.csv"
 
