@@ -196,7 +196,9 @@ def test_harmonisation_section_renders_the_train_stage_files(study_run, run_with
 def test_first_page_reads_the_best_model_comparisons_of_evaluate(study_run, run_without) -> None:
     from radiopipe.report.summary import best_model
 
-    best = pd.read_csv(study_run / "evaluate" / "best_comparisons.csv")
+    best = pd.read_csv(
+        study_run / "evaluate" / "best_comparisons.csv", float_precision="round_trip"
+    )
     verdict = best_model(ReportContext(load_run(study_run), ReportConfig()))
     rows = best.loc[(best["split"] == verdict.split) & (best["reference"] == verdict.best)]
     assert sorted(c.model for c in verdict.comparisons) == sorted(rows["model"])
@@ -206,7 +208,7 @@ def test_first_page_reads_the_best_model_comparisons_of_evaluate(study_run, run_
     ctx = ReportContext(load_run(run), ReportConfig())
     old = best_model(ctx)
     if verdict.best == ctx.run.evaluate["delong.csv"]["reference"].iloc[0]:
-        assert [c.p_holm for c in old.comparisons] == list(rows["p_holm"])  # from delong.csv
+        assert [c.p_holm for c in old.comparisons] == pytest.approx(list(rows["p_holm"]), rel=1e-12)
     else:
         assert old.comparisons == []
         assert any("best_comparisons.csv is missing" in w for w in ctx.warnings)
