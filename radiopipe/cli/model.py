@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from radiopipe.contracts import OOF_SPLITS, TEST_SPLITS
 from radiopipe.progress import console
 
 
@@ -82,11 +83,7 @@ def _summary(predictions, thresholds: dict[str, float], design: str) -> Table:
     from sklearn.metrics import roc_auc_score
 
     table = Table(title=f"AUC by model and split ({design})")
-    splits = [
-        s
-        for s in ("train_oof", "cv", "internal_test", "external_test")
-        if s in set(predictions["split"])
-    ]
+    splits = [s for s in (*OOF_SPLITS, *TEST_SPLITS) if s in set(predictions["split"])]
     table.add_column("model")
     for split in splits:
         table.add_column(split, justify="right")

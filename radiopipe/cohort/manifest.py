@@ -15,11 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from radiopipe.atomic import write_csv
+from radiopipe.contracts import MANIFEST_SPLITS, split_values
 from radiopipe.errors import ManifestError
 from radiopipe.hashing import file_sha256
 
 DEFAULT_SEQUENCES = ("t2w", "cet1w")
-SPLITS = ("train", "internal_test", "external_test", "")
+SPLITS = tuple(split_values(MANIFEST_SPLITS))
 REQUIRED_COLUMNS = ("patient_id", "site", "split", "label")
 IMAGE_PREFIX, MASK_PREFIX, MASK2_PREFIX = "image_", "mask_", "mask2_"
 # Acquisition metadata columns `<seq>__<field>` (written by `radiopipe import dicom`).

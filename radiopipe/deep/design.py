@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from radiopipe.contracts import FOLDS, FOLDS_COLUMNS, TEST_SPLITS, Split, check_columns
 from radiopipe.errors import RadiopipeError
 
 log = logging.getLogger(__name__)
 
-FOLDS_COLUMNS = ("patient_id", "repeat", "fold")
-TEST_SPLITS = ("internal_test", "external_test")
 FIXED, NESTED = "fixed_split", "nested_cv"
 DESIGNS = ("auto", FIXED, NESTED)
 
@@ -42,7 +41,7 @@ def resolve_design(design: str, splits: pd.Series) -> str:
     """``auto`` is fixed_split when the manifest has training and test splits, else nested_cv."""
     if design not in DESIGNS:
         raise RadiopipeError(f"design {design!r} is not one of {', '.join(DESIGNS)}")
-    has_train = bool((splits == "train").any())
+    has_train = bool((splits == Split.TRAIN).any())
     if design == "auto":
         return FIXED if has_train and splits.isin(TEST_SPLITS).any() else NESTED
     if design == FIXED and not has_train:
@@ -55,7 +54,9 @@ def resolve_design(design: str, splits: pd.Series) -> str:
 
 def development_patients(cohort: pd.DataFrame, design: str) -> list[str]:
     """Patients the out-of-fold and final networks train on (never a test split)."""
-    chosen = cohort["split"] == "train" if design == FIXED else ~cohort["split"].isin(TEST_SPLITS)
+    chosen = (
+        cohort["split"] == Split.TRAIN if design == FIXED else ~cohort["split"].isin(TEST_SPLITS)
+    )
     return list(cohort.loc[chosen, "patient_id"])
 
 
@@ -80,12 +81,14 @@ def plan_tasks(
     if folds is None:
         folds = seeded_folds(labels[development], n_folds, seed)
     in_development = set(development)
-    predict = [(p, "train", -1) for p in development]
+    predict = [(p, Split.TRAIN.value, -1) for p in development]
     for split in TEST_SPLITS:
         rows = cohort.loc[(cohort["split"] == split) & ~cohort["patient_id"].isin(in_development)]
         predict += [(p, split, -1) for p in rows["patient_id"]]
     tasks = [Task("final", tuple(development), tuple(predict))]
-    oof_split, prefix = ("train_oof", "oof") if design == FIXED else ("cv", "cv")
+    oof_split, prefix = (
+        (Split.TRAIN_OOF.value, "oof") if design == FIXED else (Split.CV.value, "cv")
+    )
     k_total = int(folds["fold"].max()) + 1
     for (repeat, fold), held in folds.groupby(["repeat", "fold"], sort=True):
         in_repeat = folds.loc[folds["repeat"] == repeat]
@@ -137,12 +140,7 @@ def read_folds(path: str | Path, patients: list[str]) -> pd.DataFrame:
         folds = pd.read_csv(path, dtype={"patient_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise RadiopipeError(f"{path}: not a readable CSV ({err})") from None
-    missing = [c for c in FOLDS_COLUMNS if c not in folds.columns]
-    if missing:
-        raise RadiopipeError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(FOLDS_COLUMNS)}"
-        )
-    folds = folds[list(FOLDS_COLUMNS)]
+    folds = check_columns(folds, FOLDS, path)[list(FOLDS_COLUMNS)]
     if folds[["repeat", "fold"]].isna().any().any():
         raise RadiopipeError(f"{path}: empty repeat or fold values")
     folds = folds.astype({"repeat": int, "fold": int})

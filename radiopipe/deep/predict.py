@@ -16,6 +16,7 @@ from radiopipe import __version__
 from radiopipe.atomic import write_json
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
+from radiopipe.contracts import PREDICTIONS_COLUMNS, DeepModelLayout
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, loader
 from radiopipe.deep.networks import build_network
@@ -25,7 +26,7 @@ from radiopipe.torchrun.device import autocast, select_device
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ("patient_id", "split", "fold", "model", "probability", "label")
+PREDICTION_COLUMNS = PREDICTIONS_COLUMNS
 MODEL_FORMAT = 1
 WEIGHTS, CONFIG, META = "weights.pt", "config.yaml", "model.json"
 
@@ -147,7 +148,7 @@ def predict_manifest(
         )
     )
     write_parquet(
-        Path(out) / "predictions.parquet",
+        DeepModelLayout(out).predictions,
         frame,
         metadata={"model": config.model_name, "threshold": str(meta.get("threshold"))},
     )

@@ -14,6 +14,7 @@ from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
 from radiopipe.config import config_hash, load_config
 from radiopipe.config.deep import DeepConfig
+from radiopipe.contracts import OOF_SPLITS, DeepModelLayout
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.design import (
     TEST_SPLITS,
@@ -41,7 +42,7 @@ from radiopipe.torchrun.device import select_device
 log = logging.getLogger(__name__)
 
 STATE_FILE = "deep_run.json"
-PREDICTIONS, THRESHOLDS = "predictions.parquet", "thresholds.json"
+PREDICTIONS, THRESHOLDS = DeepModelLayout.FILES["predictions"], DeepModelLayout.FILES["thresholds"]
 OWNED = ("checkpoints", "parts", "model", "explanations", PREDICTIONS, THRESHOLDS, STATE_FILE)
 
 
@@ -116,7 +117,7 @@ def _train(
         metadata={"model": config.model_name, "design": design, "config_sha256": config_sha},
     )
     # The operating point comes from out-of-fold rows only, as for the radiomics models.
-    oof = predictions.loc[predictions["split"].isin(["train_oof", "cv"])]
+    oof = predictions.loc[predictions["split"].isin(OOF_SPLITS)]
     point = youden_threshold(oof["label"], oof["probability"], f"{config.model_name} out-of-fold")
     threshold = point.threshold
     write_json(run.path(THRESHOLDS), {config.model_name: threshold})

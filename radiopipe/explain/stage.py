@@ -19,6 +19,7 @@ import pandas as pd
 
 from radiopipe.config.core import config_hash
 from radiopipe.config.explain import ExplainConfig
+from radiopipe.contracts import RunLayout, TrainLayout
 from radiopipe.errors import InputError, RadiopipeError
 from radiopipe.explain.core import ShapResult, explain_pipeline
 from radiopipe.explain.outputs import SHAP_PATIENTS, SUMMARY, read_result, write_result
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 STAGE = "explain"
 FINAL_MODEL = "stack"
-TEST_SPLITS = ("internal_test", "external_test")
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,13 @@ class ExplainInputs:
     @classmethod
     def from_run(cls, run: str | Path, **overrides: Path | None) -> ExplainInputs:
         """The study run-folder layout, with any path overridden."""
-        run = Path(run)
+        layout = RunLayout(run)
         defaults = {
-            "model": run / "train" / "model",
-            "features": run / "extract" / "features.parquet",
-            "manifest": run / "cohort" / "manifest.csv",
-            "thresholds": run / "train" / "thresholds.json",
-            "out": run / STAGE,
+            "model": layout.train.model_dir,
+            "features": layout.extract.features,
+            "manifest": layout.cohort.manifest,
+            "thresholds": layout.train.thresholds,
+            "out": layout.explain.folder,
         }
         paths = {k: overrides.get(k) or v for k, v in defaults.items()}
         if not Path(paths["thresholds"]).is_file() and overrides.get("thresholds") is None:
@@ -61,7 +61,7 @@ class ExplainInputs:
     def check(self) -> None:
         """Every input exists, else an error naming the missing one and the stage to run."""
         needs = [
-            (self.model / "model.json", "trained model (run `radiopipe train`)"),
+            (TrainLayout(self.model.parent).model, "trained model (run `radiopipe train`)"),
             (self.features, "feature table (run `radiopipe extract`)"),
             (self.manifest, "cohort manifest"),
         ]
@@ -160,7 +160,7 @@ def _threshold(path: Path | None) -> float:
 def _compare_with_predictions(result: ShapResult, inputs: ExplainInputs) -> dict[str, float]:
     """Largest difference between the explained probabilities and the training stage's
     final-model predictions (a check that the explained model is the evaluated one)."""
-    path = inputs.model.parent / "predictions.parquet"
+    path = TrainLayout(inputs.model.parent).predictions
     ex = result.models.get(FINAL_MODEL)
     if ex is None or ex.scale != "probability" or not path.is_file():
         return {}

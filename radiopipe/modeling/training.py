@@ -12,11 +12,13 @@ import pandas as pd
 from radiopipe.atomic import write_csv, write_json, write_parquet
 from radiopipe.config import config_hash
 from radiopipe.config.model import ModelConfig
+from radiopipe.contracts import TrainLayout
 from radiopipe.errors import InputError
 from radiopipe.modeling import fusion as late_fusion
 from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
 from radiopipe.modeling.persistence import save_model
+from radiopipe.modeling.site_effects import write_harmonisation
 from radiopipe.modeling.tables import ModelData, load_model_data
 from radiopipe.modeling.unit_cache import Checkpoints, run_key
 from radiopipe.modeling.validation import (
@@ -33,16 +35,7 @@ log = logging.getLogger(__name__)
 
 # Named outputs of the stage (files inside the run folder); ``model`` is the artefact's card,
 # which holds the SHA-256 of every model file (load_model takes it or its folder).
-OUTPUTS = {
-    "predictions": "predictions.parquet",
-    "folds": "folds.csv",
-    "thresholds": "thresholds.json",
-    "funnel": "funnel.csv",
-    "selected_features": "selected_features.csv",
-    "selection_stability": "selection_stability.csv",
-    "tuning": "tuning.parquet",
-    "model": "model/model.json",
-}
+OUTPUTS = {name: TrainLayout.FILES[name] for name in TrainLayout.OUTPUTS}
 
 
 @dataclass
@@ -135,7 +128,7 @@ def _train(
         config.seed,
         cv.stratify_by_site,
     )
-    write_csv(run.path("folds.csv"), folds)
+    write_csv(TrainLayout(run.root).folds, folds)
     units = plan_units(folds, development, list(data.X.index), design)
     external = None
     if config.fusion.predictions is not None:
@@ -150,14 +143,13 @@ def _train(
     thresholds = thresholds_from_oof(predictions)
     funnel = pd.concat([r.funnel for r in results], ignore_index=True)
     selected = pd.concat([r.selected for r in results], ignore_index=True)
-    write_parquet(run.path("predictions.parquet"), predictions)
-    write_json(run.path("thresholds.json"), thresholds)
-    write_csv(run.path("funnel.csv"), funnel)
-    write_csv(run.path("selected_features.csv"), selected)
-    write_csv(run.path("selection_stability.csv"), selection_stability(selected))
-    write_parquet(
-        run.path("tuning.parquet"), pd.concat([r.tuning for r in results], ignore_index=True)
-    )
+    layout = TrainLayout(run.root)
+    write_parquet(layout.predictions, predictions)
+    write_json(layout.thresholds, thresholds)
+    write_csv(layout.funnel, funnel)
+    write_csv(layout.selected_features, selected)
+    write_csv(layout.selection_stability, selection_stability(selected))
+    write_parquet(layout.tuning, pd.concat([r.tuning for r in results], ignore_index=True))
     final = results[-1]
     card = {
         "design": design,
@@ -173,7 +165,9 @@ def _train(
         "seed": config.seed,
     }
     config_yaml = Path(run.path("config.resolved.yaml")).read_text(encoding="utf-8")
-    save_model(run.path("model"), final.pipelines, card, config_yaml)
+    save_model(layout.model_dir, final.pipelines, card, config_yaml)
+    write_harmonisation(run.root, features, data.sites, config.harmonise.method,
+                        final.pipelines.get("stack"), data.X, config.seed)  # fmt: skip
     cpu = sum(r.cpu_seconds for r in results)
     return TrainResult(run.root, design, predictions, thresholds, funnel, cpu_seconds=cpu)
 
@@ -241,8 +235,9 @@ def _reload(out: Path) -> TrainResult:
     """The result of an earlier, identical run, read back from its files."""
     import json
 
-    predictions = pd.read_parquet(out / "predictions.parquet")
-    thresholds = json.loads((out / "thresholds.json").read_text())
-    card = json.loads((out / "model" / "model.json").read_text())
-    funnel = pd.read_csv(out / "funnel.csv")
+    layout = TrainLayout(out)
+    predictions = pd.read_parquet(layout.predictions)
+    thresholds = json.loads(layout.thresholds.read_text())
+    card = json.loads(layout.model.read_text())
+    funnel = pd.read_csv(layout.funnel)
     return TrainResult(out, card["design"], predictions, thresholds, funnel, skipped=True)

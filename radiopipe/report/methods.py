@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from radiopipe.contracts import TEST_SPLITS, EvaluateLayout, Split, StageName
 from radiopipe.report.context import ReportContext
 from radiopipe.report.figures import cohort_title
 
@@ -85,7 +86,7 @@ def _cohort(ctx: ReportContext) -> str:
         f"{ctx.label_name(0)} outcome (label 0)."
     )
     splits = table["split"].astype(str)
-    named = [s for s in ("train", "internal_test", "external_test") if (splits == s).any()]
+    named = [s for s in (Split.TRAIN, *TEST_SPLITS) if (splits == s).any()]
     if named:
         described = []
         for split in named:
@@ -188,7 +189,7 @@ def _features(ctx: ReportContext) -> str:
     if details:
         sentences.append(f"Settings: {_join(details)}.")
     icc = ctx.run.icc
-    threshold = get(ctx.run.configs.get("train"), "icc.threshold", 0.8)
+    threshold = get(ctx.run.configs.get(StageName.TRAIN), "icc.threshold", 0.8)
     if icc is not None:
         source = str(icc["source"].iloc[0]).replace("_", " ") if "source" in icc else "two masks"
         sentences.append(
@@ -200,7 +201,7 @@ def _features(ctx: ReportContext) -> str:
 
 
 def _modelling(ctx: ReportContext) -> str:
-    cfg = ctx.run.configs.get("train")
+    cfg = ctx.run.configs.get(StageName.TRAIN)
     card = ctx.run.train.get("card", {})
     if not cfg and not card:
         return ""
@@ -248,7 +249,7 @@ def _modelling(ctx: ReportContext) -> str:
 
 
 def _leakage(ctx: ReportContext) -> str:
-    _, names = _pipeline_steps(ctx.run.configs.get("train"), "")
+    _, names = _pipeline_steps(ctx.run.configs.get(StageName.TRAIN), "")
     return LEAKAGE.format(steps=_join(names)) if names else ""
 
 
@@ -339,7 +340,7 @@ def _statistics(ctx: ReportContext) -> str:
         f"decision-curve analysis over threshold probabilities "
         f"{dca.get('start', 0.01):g}–{dca.get('stop', 0.99):g}."
     )
-    if "cohort_table.csv" in ctx.run.evaluate:
+    if EvaluateLayout.FILES["cohort_table"] in ctx.run.evaluate:
         text += (
             " Patient characteristics were compared between outcome groups by Welch's t-test "
             "or the Mann–Whitney U test and by the χ² or Fisher's exact test."

@@ -15,7 +15,7 @@ from radiopipe.errors import RadiopipeError
 from radiopipe.hashing import file_sha256
 from radiopipe.runs import RunFolder
 from radiopipe.segment import model_folder as ckpt
-from radiopipe.segment.data import Division, case_records, divide, training_patients
+from radiopipe.segment.data import TRAIN_ROLE, Division, case_records, divide, training_patients
 from radiopipe.segment.trainer import ModelSpec, Trainer, TrainState
 from radiopipe.torchrun.device import cpu_threads, select_device
 
@@ -48,7 +48,7 @@ def load_division(folder: RunFolder, cohort: Cohort, config: SegmentationConfig)
     if path.is_file():
         frame = pd.read_csv(path, dtype=str)
         return Division(
-            train=list(frame.loc[frame["role"] == "train", "patient_id"]),
+            train=list(frame.loc[frame["role"] == TRAIN_ROLE, "patient_id"]),
             validation=list(frame.loc[frame["role"] == "validation", "patient_id"]),
         )
     usable = set()

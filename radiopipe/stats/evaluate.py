@@ -13,9 +13,11 @@ import pandas as pd
 from radiopipe.atomic import write_csv, write_json, write_parquet
 from radiopipe.config.core import config_hash
 from radiopipe.config.evaluate import EvaluateConfig
+from radiopipe.contracts import EvaluateLayout
 from radiopipe.hashing import file_sha256
 from radiopipe.progress import progress_bar
 from radiopipe.runs import RunFolder, package_versions
+from radiopipe.stats.best import best_comparisons
 from radiopipe.stats.checks import StatsInputError
 from radiopipe.stats.cohort_table import cohort_table
 from radiopipe.stats.comparisons import paired_comparisons, unpaired_comparisons
@@ -36,15 +38,12 @@ from radiopipe.stats.tables import (
 log = logging.getLogger(__name__)
 
 STAGE = "evaluate"
-PERFORMANCE = "performance.csv"
-DELONG = "delong.csv"
-FOLD_AUC = "fold_auc.csv"
-CALIBRATION = "calibration.csv"
-RELIABILITY = "reliability.csv"
-DECISION_CURVE = "decision_curve.csv"
-ROC_CURVES = "roc_curves.parquet"
-COHORT_TABLE = "cohort_table.csv"
-THRESHOLDS_USED = "thresholds_used.json"
+_FILES = EvaluateLayout.FILES
+PERFORMANCE, DELONG, FOLD_AUC = _FILES["performance"], _FILES["delong"], _FILES["fold_auc"]
+CALIBRATION, RELIABILITY = _FILES["calibration"], _FILES["reliability"]
+DECISION_CURVE, ROC_CURVES = _FILES["decision_curve"], _FILES["roc_curves"]
+COHORT_TABLE, THRESHOLDS_USED = _FILES["cohort_table"], _FILES["thresholds_used"]
+BEST_COMPARISONS = _FILES["best_comparisons"]
 
 
 @dataclass
@@ -158,6 +157,9 @@ def _steps(
             comparisons=done[DELONG], **boot,
         )  # fmt: skip
 
+    def best(done: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        return best_comparisons(frame, done[PERFORMANCE], conf, **boot)
+
     def reliability(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
         bins, strategy = config.reliability_bins, config.reliability_strategy
         return reliability_table(frame, bins, strategy, conf)
@@ -170,6 +172,7 @@ def _steps(
         (THRESHOLDS_USED, lambda _: _thresholds_frame(frame, given), _write_thresholds),
         (DELONG, comparisons, write_csv),
         (PERFORMANCE, performance, write_csv),
+        (BEST_COMPARISONS, best, write_csv),
         (FOLD_AUC, lambda _: fold_auc_table(frame), write_csv),
         (CALIBRATION, lambda _: calibration_table(frame, conf), write_csv),
         (RELIABILITY, reliability, write_csv),
@@ -237,8 +240,8 @@ def _write_thresholds(path: Path, table: pd.DataFrame) -> Path:
 def _existing(run: RunFolder) -> Evaluation:
     """The outputs of a finished evaluation, read back from its folder."""
     result = Evaluation(run.root)
-    for name in (THRESHOLDS_USED, DELONG, PERFORMANCE, FOLD_AUC, CALIBRATION, RELIABILITY,
-                 DECISION_CURVE, ROC_CURVES, COHORT_TABLE):  # fmt: skip
+    for name in (THRESHOLDS_USED, DELONG, PERFORMANCE, BEST_COMPARISONS, FOLD_AUC, CALIBRATION,
+                 RELIABILITY, DECISION_CURVE, ROC_CURVES, COHORT_TABLE):  # fmt: skip
         path = run.path(name)
         if not path.is_file():
             continue

@@ -31,6 +31,7 @@ from radiopipe.config.synth import (
     SynthConfig,
     parse_sites,
 )
+from radiopipe.contracts import Split
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar, rate_text
 from radiopipe.runs import LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE, RunFolder
@@ -289,6 +290,6 @@ def _write_tables(out: Path, config: SynthConfig, patients: list[Patient]) -> Pa
     counts = truth.groupby(["site", "split"])["label"].agg(["size", "sum"])
     log.info("wrote %s: %d patients", manifest, len(truth))
     log.debug("patients and positives per site and split:\n%s", counts.to_string())
-    if not (split == "train").any():
+    if not (split == Split.TRAIN).any():
         log.warning("no training patients: every site is an external test site")
     return manifest

@@ -105,7 +105,7 @@ def test_folds_with_test_patients_are_refused(tmp_path: Path, caplog) -> None:
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (pd.DataFrame({"patient_id": ["P0"], "fold": [0]}), "missing column.*repeat"),
+        (pd.DataFrame({"patient_id": ["P0"], "fold": [0]}), "lacks column.*repeat"),
         (pd.DataFrame({"patient_id": ["P0", "Z9"], "repeat": [0, 0], "fold": [0, 1]}),
          "not in the manifest: Z9"),
         (pd.DataFrame({"patient_id": ["P0", "P1"], "repeat": [0, 0], "fold": [1, 2]}),

@@ -14,6 +14,7 @@ from radiopipe.cli import USER_ERROR_EXIT
 TABLES = (
     "performance.csv", "delong.csv", "fold_auc.csv", "calibration.csv", "reliability.csv",
     "decision_curve.csv", "roc_curves.parquet", "cohort_table.csv", "thresholds_used.json",
+    "best_comparisons.csv",
 )  # fmt: skip
 
 
@@ -112,7 +113,7 @@ def test_invalid_predictions_exit_2_with_a_clear_message(cli, inputs) -> None:
     frame.drop(columns=["label"]).to_parquet(inputs["predictions"])
     result = _evaluate(cli, inputs)
     assert result.exit_code == USER_ERROR_EXIT
-    assert "missing column(s) label" in _text(result)
+    assert "lacks column(s) label" in _text(result)
     victim = frame.loc[frame["split"] == "external_test", "patient_id"].iloc[0]
     frame.loc[~((frame["model"] == "mlp") & (frame["patient_id"] == victim))].to_parquet(
         inputs["predictions"]
