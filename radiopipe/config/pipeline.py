@@ -67,7 +67,13 @@ class SegmentStep(StrictModel):
 
 
 class TrainStep(ConfigFileStep):
-    """The leakage-safe radiomics models (configs/model/*.yaml)."""
+    """The leakage-safe radiomics models (configs/model/*.yaml).
+
+    ``fusion`` names a deep model of this pipeline (its config's ``name``) whose predictions
+    feed late fusion (``stack_fusion``); the deep stage then runs before train.
+    """
+
+    fusion: str | None = None
 
 
 class DeepStep(StrictModel):
@@ -105,6 +111,11 @@ class PipelineConfig(StrictModel):
 
     @model_validator(mode="after")
     def _plain_name(self) -> PipelineConfig:
+        if self.train.fusion is not None and self.deep is None:
+            raise ValueError(
+                f"train.fusion names the deep model {self.train.fusion!r}, but the pipeline has "
+                "no deep section"
+            )
         if not _NAME.match(self.name):
             raise ValueError(
                 f"name {self.name!r} must be a plain folder name (letters, digits, '.', '_', '-')"
