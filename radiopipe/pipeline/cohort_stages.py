@@ -9,6 +9,7 @@ design, the outer folds and the reference model that every model family uses.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from radiopipe.atomic import write_csv
@@ -34,15 +35,22 @@ def current_manifest(ctx: Context) -> Path:
     return MANIFEST.resolve(ctx)[1]
 
 
-def cohort_stage(step: CohortStep, workers: int | None) -> Stage:
-    """The cohort: a synthetic one generated here, or the user's manifest rewritten here."""
+def cohort_stage(step: CohortStep, workers: int | None, overwrite: bool = False) -> Stage:
+    """The cohort: a synthetic one generated here, or the user's manifest rewritten here.
+
+    ``overwrite`` lets a synthetic cohort replace one of other settings in the folder.
+    """
 
     def run(call: StageCall) -> Outputs:
         if step.synth is not None:
             from radiopipe.synth.cohort import generate_cohort
 
             manifest = generate_cohort(
-                call.folder, workers=workers, show_progress=True, **step.synth.model_dump()
+                call.folder,
+                workers=workers,
+                overwrite=overwrite,
+                show_progress=True,
+                **step.synth.model_dump(),
             )
             return {"manifest": manifest}
         cohort = read_manifest(call["manifest"])
@@ -109,11 +117,18 @@ def design_stage(settings) -> Stage:
                  outputs=("design", "folds"))  # fmt: skip
 
 
-def preprocess_stage(step: PreprocessStep, seed: int | None) -> Stage:
-    """Resampling, bias correction, normalisation and registration of every patient."""
+def preprocess_stage(
+    step: PreprocessStep, seed: int | None, settings=None, on_result: Callable | None = None
+) -> Stage:
+    """Resampling, bias correction, normalisation and registration of every patient.
+
+    ``settings`` (a PreprocessSettings) replaces the ones read from ``step.config``;
+    ``on_result`` gets the summary, before failures (not allowed) stop the stage.
+    """
     from radiopipe.config.preprocess import PreprocessSettings
 
-    settings = stage_config(step.config, PreprocessSettings, seed)
+    if settings is None:
+        settings = stage_config(step.config, PreprocessSettings, seed)
 
     def run(call: StageCall) -> Outputs:
         from radiopipe.preprocess_cohort import run_preprocess
@@ -121,6 +136,8 @@ def preprocess_stage(step: PreprocessStep, seed: int | None) -> Stage:
         cohort = read_manifest(call["manifest"])
         summary = run_preprocess(cohort, settings, call.folder, workers=step.workers)
         call.provenance |= {"workers": step.workers, "patients": len(cohort.table)}
+        if on_result is not None:
+            on_result(summary)
         if summary.failures and not step.allow_failures:
             raise RadiopipeError(
                 f"preprocessing failed for {len(summary.failures)} patient(s), listed in "
