@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from pydantic import Field
@@ -30,7 +31,7 @@ FOLDS_COLUMNS = ("patient_id", "repeat", "fold")
 class DesignSettings(StrictModel):
     """What decides the design: the model settings' design, outer CV and seed."""
 
-    design: str = "auto"
+    design: Literal["auto", "fixed_split", "nested_cv"] = "auto"
     outer_folds: int = Field(5, ge=2)
     outer_repeats: int = Field(1, ge=1)
     stratify_by_site: bool = True
