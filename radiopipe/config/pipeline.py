@@ -138,7 +138,22 @@ def load_pipeline(path: str | Path, manifest: str | Path | None = None) -> Pipel
         robustness["params"] = extract.get("params")  # same parameter file unless told otherwise
     config = resolve_paths(parse_config(data, PipelineConfig, source=str(path)), path.parent)
     check_files(config, str(path))
+    check_params(config, str(path))
     return config
+
+
+def check_params(config: PipelineConfig, source: str = "<pipeline>") -> None:
+    """The pyradiomics parameter files are valid (so ``run --dry-run`` catches a typo)."""
+    from radiopipe.features.params import load_params
+
+    named = [("extract.params", config.extract.params)]
+    if config.robustness is not None and config.robustness.params != config.extract.params:
+        named.append(("robustness.params", config.robustness.params))
+    for key, params in named:
+        try:
+            load_params(params)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {key}: {err}") from None
 
 
 def check_files(config: PipelineConfig, source: str = "<pipeline>") -> None:
