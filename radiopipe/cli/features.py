@@ -55,8 +55,8 @@ def extract(
         ExtractionSettings,
     )
     results: list = []
-    stage = extract_stage(settings, on_result=results.append)
-    _run(stage, out, force, manifest, out / FAILURES_FILE)
+    stage = extract_stage(settings, on_result=results.append, strict=False)
+    _run(stage, out, force, manifest)
     if not results:
         return
     result = results[0]
@@ -117,8 +117,8 @@ def robustness(
         RobustnessSettings,
     )
     results: list = []
-    stage = robustness_stage(settings, on_result=results.append)
-    _run(stage, out, force, manifest, out / FAILURES_FILE)
+    stage = robustness_stage(settings, on_result=results.append, strict=False)
+    _run(stage, out, force, manifest)
     if not results:
         return
     result = results[0]
@@ -145,23 +145,18 @@ def _parse(data: dict, model: type):
     try:
         return parse_config(data, model, source="command line")
     except ConfigError as err:
-        text = str(err)
+        problems = [ln.strip().removeprefix("- ") for ln in str(err).splitlines()[1:]]
+        text = "; ".join(problems) or str(err)
         for key, flag in sorted(FLAGS.items(), key=lambda kv: -len(kv[0])):
-            text = text.replace(f"'{key}'", flag).replace(f"{key}:", f"{flag}:")
-        raise typer.BadParameter(text.replace("command line: ", "")) from None
+            text = text.replace(f"key '{key}'", flag).replace(f"'{key}'", flag)
+        text = text.replace(" in command line", "").replace("Value error, ", "")
+        raise ConfigError(f"invalid option {text}") from None
 
 
-def _run(stage, out: Path, force: bool, manifest: Path, failures: Path) -> None:
-    """Run the stage; failed cases (not allowed) print their table and exit 1."""
+def _run(stage, out: Path, force: bool, manifest: Path) -> None:
     from radiopipe.cli.stage import run_stage
-    from radiopipe.features.stage import FailedCasesError
 
-    try:
-        run_stage(stage, out, force=force, given={"cohort": {"manifest": manifest}})
-    except FailedCasesError:
-        import pandas as pd
-
-        _finish(pd.read_csv(failures, dtype=str), False, failures)
+    run_stage(stage, out, force=force, given={"cohort": {"manifest": manifest}})
 
 
 def _execution(workers: int | None, scheduler: str | None, memory_limit: str) -> dict:

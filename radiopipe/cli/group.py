@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
 import traceback
 from pathlib import Path
 
-import click
+import typer
 from rich.markup import escape
+from typer import _click as click  # typer's own click (0.2x vendors it)
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import console
@@ -53,7 +56,7 @@ class Group(TyperGroup):
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name, command, rest = super().resolve_command(ctx, args)
-        if command is not None and not isinstance(command, click.Group):
+        if command is not None and not isinstance(command, TyperGroup):
             path = " ".join([*ctx.command_path.split()[1:], name or ""]).strip()
             rest = _rewrite(path, command, rest)
         return name, command, rest
@@ -66,8 +69,17 @@ class Group(TyperGroup):
         except RadiopipeError as err:
             _error(str(err))
             ctx.exit(USER_ERROR_EXIT)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.exceptions.NoArgsIsHelpError:
             raise
+        except click.exceptions.UsageError as err:  # a flag's value: one line, exit 2
+            where = err.ctx.command_path if err.ctx is not None else "radiopipe"
+            _error(f"{err.format_message()} (see '{where} --help')")
+            ctx.exit(USER_ERROR_EXIT)
+        except (typer.Exit, typer.Abort, TyperException):  # exits and usage errors
+            raise
+        except BrokenPipeError:  # the output went to a pager or `head` that closed early
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except KeyboardInterrupt:
             _error("interrupted")
             ctx.exit(130)

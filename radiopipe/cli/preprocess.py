@@ -40,18 +40,13 @@ def preprocess(
     from radiopipe.config import load_config
     from radiopipe.config.pipeline import PreprocessStep
     from radiopipe.config.preprocess import PreprocessSettings
-    from radiopipe.errors import RadiopipeError
     from radiopipe.pipeline.cohort_stages import preprocess_stage
 
     settings = load_config(config, PreprocessSettings) if config else PreprocessSettings()
     step = PreprocessStep(workers=max(workers, 1), allow_failures=allow_failures)
     results: list = []
-    stage = preprocess_stage(step, None, settings=settings, on_result=results.append)
-    try:
-        run_stage(stage, out, force, {"cohort": {"manifest": manifest}})
-    except RadiopipeError:
-        if not results:
-            raise
+    stage = preprocess_stage(step, None, settings, on_result=results.append, strict=False)
+    run_stage(stage, out, force, {"cohort": {"manifest": manifest}})
     if not results:
         return
     summary = results[0]

@@ -118,12 +118,18 @@ def design_stage(settings) -> Stage:
 
 
 def preprocess_stage(
-    step: PreprocessStep, seed: int | None, settings=None, on_result: Callable | None = None
+    step: PreprocessStep,
+    seed: int | None,
+    settings=None,
+    on_result: Callable | None = None,
+    strict: bool = True,
 ) -> Stage:
     """Resampling, bias correction, normalisation and registration of every patient.
 
     ``settings`` (a PreprocessSettings) replaces the ones read from ``step.config``;
-    ``on_result`` gets the summary, before failures (not allowed) stop the stage.
+    ``on_result`` gets the summary. Failed patients (not allowed) stop the stage when
+    ``strict`` (a run); otherwise (the command) a stage with failed patients ends incomplete,
+    so the next call retries them (finished patients are reused).
     """
     from radiopipe.config.preprocess import PreprocessSettings
 
@@ -138,7 +144,9 @@ def preprocess_stage(
         call.provenance |= {"workers": step.workers, "patients": len(cohort.table)}
         if on_result is not None:
             on_result(summary)
-        if summary.failures and not step.allow_failures:
+        if summary.failures and not strict:
+            call.complete = False  # the command: the next call retries the failed patients
+        elif summary.failures and not step.allow_failures:
             raise RadiopipeError(
                 f"preprocessing failed for {len(summary.failures)} patient(s), listed in "
                 f"{summary.failures_file}; fix them or set preprocess.allow_failures: true"

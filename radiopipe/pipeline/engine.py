@@ -104,6 +104,7 @@ class StageCall:
     folder: Path
     inputs: dict[str, Path | None]
     provenance: dict[str, Any] = field(default_factory=dict)
+    complete: bool = True  # False: outputs and provenance are kept, the stage is not marked done
 
     def __getitem__(self, name: str) -> Path:
         path = self.inputs[name]
@@ -182,7 +183,7 @@ class StageReport:
     """How a stage went in this invocation."""
 
     name: str
-    status: str  # "ran" or "skipped"
+    status: str  # "ran", "skipped" or "incomplete" (ran, not marked done: e.g. failed cases)
     seconds: float
 
 
@@ -203,7 +204,7 @@ def run_stages(
         report = execute(
             stage, ctx, run.path(stage.name), force=stage.name in force, ran=ran, on_stage=on_stage
         )
-        if report.status == "ran":
+        if report.status != "skipped":
             ran.add(stage.name)
         reports.append(report)
     return ctx, reports
@@ -254,10 +255,11 @@ def execute(
         folder.mkdir(parents=True, exist_ok=True)
         if force:
             _clear_scratch(stage, folder)
-        produced = _run_logged(stage, ctx, folder, files)
+        produced, complete = _run_logged(stage, ctx, folder, files)
         ctx.outputs[stage.name] = produced
-        run.mark_stage(stage.name, key, list(produced.values()), named=produced)
-        status = "ran"
+        if complete:
+            run.mark_stage(stage.name, key, list(produced.values()), named=produced)
+        status = "ran" if complete else "incomplete"
     elapsed = time.perf_counter() - start
     if on_stage:
         on_stage(stage.name, status)
@@ -265,7 +267,9 @@ def execute(
     return StageReport(stage.name, status, elapsed)
 
 
-def _run_logged(stage: Stage, ctx: Context, folder: Path, files: dict[str, Path | None]) -> Outputs:
+def _run_logged(
+    stage: Stage, ctx: Context, folder: Path, files: dict[str, Path | None]
+) -> tuple[Outputs, bool]:
     """Run the stage with its log attached; check its outputs; write its provenance."""
     record = RunFolder(folder)
     started = dt.datetime.now(dt.timezone.utc)
@@ -291,9 +295,10 @@ def _run_logged(stage: Stage, ctx: Context, folder: Path, files: dict[str, Path 
         seed=stage.seed,
         manifest=manifest if manifest is not None and manifest.is_file() else None,
         started=started,
-        extra={"stage": stage.name, "inputs": inputs, **call.provenance},
-    )
-    return produced
+        extra={"stage": stage.name, "inputs": inputs, "complete": call.complete,
+               **call.provenance},
+    )  # fmt: skip
+    return produced, call.complete
 
 
 def _clear_scratch(stage: Stage, folder: Path) -> None:

@@ -14,19 +14,23 @@ log = logging.getLogger(__name__)
 
 
 def extract_stage(
-    settings: ExtractionSettings, on_result: Callable[[object], None] | None = None
+    settings: ExtractionSettings,
+    on_result: Callable[[object], None] | None = None,
+    strict: bool = True,
 ) -> Stage:
     """pyradiomics features of every patient and sequence (cached per task, resumable).
 
     ``on_result`` receives the :class:`radiopipe.features.extract.Extraction` (the CLI prints
-    its summary).
+    its summary). Failed cases (not allowed) stop the stage when ``strict``; otherwise it
+    ends incomplete, so the next call computes them again.
     """
     from radiopipe.features.extract import CACHE_DIR, DIAGNOSTICS_FILE, FEATURES_FILE
 
     def run(call: StageCall) -> Outputs:
         from radiopipe.features.stage import extract_features
 
-        result = extract_features(call["manifest"], settings, call.folder)
+        result = extract_features(call["manifest"], settings, call.folder, check=strict)
+        call.complete = settings.allow_failures or result.failures.empty
         call.provenance |= {
             "settings_sha256": result.settings_sha256,
             "extraction": result.summary.as_dict(),
@@ -48,9 +52,12 @@ def extract_stage(
 
 
 def robustness_stage(
-    settings: RobustnessSettings, on_result: Callable[[object], None] | None = None
+    settings: RobustnessSettings,
+    on_result: Callable[[object], None] | None = None,
+    strict: bool = True,
 ) -> Stage:
-    """ICC(2,1) of every feature between two segmentations or perturbed masks."""
+    """ICC(2,1) of every feature between two segmentations or perturbed masks (failed cases:
+    as for :func:`extract_stage`)."""
     from radiopipe.features.extract import CACHE_DIR
     from radiopipe.features.robustness import ICC_FILE, MASKS_DIR
 
@@ -61,8 +68,10 @@ def robustness_stage(
         # extract's cache (when extract ran) instead of being computed again.
         cache = settings.cache or call.get("extract_cache")
         result = robustness_icc(
-            call["manifest"], settings.model_copy(update={"cache": cache}), call.folder
-        )
+            call["manifest"], settings.model_copy(update={"cache": cache}), call.folder,
+            check=strict,
+        )  # fmt: skip
+        call.complete = settings.allow_failures or result.failures.empty
         kept = int((result.icc["icc"] >= settings.threshold).sum())
         log.info(
             "robustness: %d of %d features with ICC >= %g (%s, %d patients)",
