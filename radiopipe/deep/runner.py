@@ -12,7 +12,7 @@ import pandas as pd
 
 from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
-from radiopipe.config import config_hash, load_config
+from radiopipe.config import config_hash, load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
 from radiopipe.deep.checkpoint import load_weights
 from radiopipe.deep.crops import CropStore
@@ -35,7 +35,7 @@ from radiopipe.deep.train import BEST, Trainer
 from radiopipe.errors import ManifestError, RadiopipeError
 from radiopipe.imaging import file_sha256
 from radiopipe.progress import progress_bar
-from radiopipe.runs import RunFolder
+from radiopipe.runs import RESOLVED_CONFIG_FILE, RunFolder
 from radiopipe.stats.thresholds import youden_threshold
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ def train_deep(
     state = _run_state(cohort, config, folds, design)
     design = state["design"]
     _claim_folder(run, state, resume, overwrite)
+    # The folder describes its model (``deep explain --run`` and the report read it).
+    save_resolved(config, run.path(RESOLVED_CONFIG_FILE))
     return _train(cohort, config, run, design, folds, state["config_sha256"])
 
 

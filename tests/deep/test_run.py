@@ -91,14 +91,16 @@ def test_the_network_learns_the_lesion_signal(fixed_run: DeepRun) -> None:
     assert roc_auc_score(test["label"], test["probability"]) > 0.8
 
 
-def test_threshold_model_and_explanations_are_written(fixed_run: DeepRun, tmp_path: Path) -> None:
+def test_threshold_model_and_explanations_are_written(
+    fixed_run: DeepRun, toy_manifest: Path, tmp_path: Path
+) -> None:
     folder = fixed_run.folder
     thresholds = json.loads((folder / "thresholds.json").read_text())
     assert set(thresholds) == {"densenet"} and 0 < thresholds["densenet"] <= 1
     model, config, meta = load_model(folder / "model")
     assert not model.training
     assert config == CONFIG and meta["threshold"] == thresholds["densenet"]
-    again = predict_manifest(folder / "model", _manifest_of(folder), tmp_path / "scored")
+    again = predict_manifest(folder / "model", toy_manifest, tmp_path / "scored")
     final = fixed_run.predictions.loc[fixed_run.predictions["fold"] == -1].set_index("patient_id")
     scored = again.set_index("patient_id").loc[final.index]
     np.testing.assert_allclose(scored["probability"], final["probability"], rtol=1e-5)
@@ -109,10 +111,6 @@ def test_threshold_model_and_explanations_are_written(fixed_run: DeepRun, tmp_pa
         assert (folder / "explanations" / name).read_bytes()[:4] == b"\x89PNG"
     history = pd.read_csv(folder / "checkpoints" / "final" / "history.csv")
     assert list(history["epoch"]) == [0, 1, 2, 3]
-
-
-def _manifest_of(folder: Path) -> Path:
-    return Path(json.loads((folder / "provenance.json").read_text())["manifest"]["path"])
 
 
 @pytest.mark.slow

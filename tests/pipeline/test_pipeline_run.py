@@ -64,7 +64,8 @@ def test_every_stage_writes_its_outputs(finished_run):
     _, _, result = finished_run
     run = result.run
     assert [s.name for s in result.stages] == [
-        "cohort", "validate", "extract", "robustness", "train", "evaluate", "explain", "report"
+        "cohort", "validate", "design", "extract", "robustness", "train", "evaluate", "explain",
+        "report",
     ]  # fmt: skip
     assert all(s.status == "ran" for s in result.stages)
     features = pd.read_parquet(run / "extract" / "features.parquet")
@@ -174,10 +175,12 @@ def test_force_train_refits_every_fold_and_reruns_exactly_the_stages_downstream(
                                                 *(run / "train" / "model").iterdir()]}  # fmt: skip
     fitted = []
     real = training.run_unit
+    crash = {"armed": True}
 
     def counting(unit, *args, **kwargs):
         fitted.append(unit.name)
-        if unit.name == "fold-001" and fitted.count("fold-001") == 1:
+        if unit.name == "fold-001" and crash["armed"]:
+            crash["armed"] = False
             raise RuntimeError("simulated crash after the first fold")
         return real(unit, *args, **kwargs)
 
