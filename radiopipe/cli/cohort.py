@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from radiopipe.cli.group import results
 from radiopipe.progress import console
 
 
@@ -27,17 +28,22 @@ def validate(
     headers_only: bool = typer.Option(False, help="Skip reading mask voxels (empty/label checks)."),
     unlabelled: bool = typer.Option(False, help="Allow empty labels (a cohort to score)."),
     report: Path | None = typer.Option(None, help="Also write the problems to this CSV."),
+    workers: int | None = typer.Option(
+        None, min=0, help="Threads reading files (default: 2 per core, at most 8; 0: one)."
+    ),
 ) -> None:
-    """Check the whole cohort; list every problem; exit 1 if there is any."""
+    """Check the whole cohort; list every problem (on stdout); exit 1 if there is any."""
     from radiopipe.atomic import write_csv
     from radiopipe.cohort.manifest import read_manifest
     from radiopipe.cohort.validate import problems_frame, validate_cohort
 
+    labels = _integers(mask_labels, "--mask-labels")
     start = time.perf_counter()
     cohort = read_manifest(manifest, tuple(_split(sequences)) or None)
     problems = validate_cohort(
         cohort,
-        mask_labels=[int(v) for v in _split(mask_labels)],
+        mask_labels=labels,
+        workers=max(workers, 1) if workers is not None else None,
         require_labels=not unlabelled,
         read_masks=not headers_only,
         show_progress=True,
@@ -47,7 +53,7 @@ def validate(
         write_csv(report, problems_frame(problems))
     n = len(cohort.table)
     if not problems:
-        console.print(
+        results.print(
             f"[green]OK[/]: {n} patients, {len(cohort.sequences)} sequences "
             f"({', '.join(cohort.sequences)}), no problems ({elapsed:.1f} s)"
         )
@@ -58,8 +64,8 @@ def validate(
     base = cohort.source.parent if cohort.source else None
     for p in problems:
         table.add_row(p.patient_id, _shorten(p.file, base), p.problem)
-    console.print(table)
-    console.print(f"[red]{len(problems)} problem(s)[/] in {n} patients ({elapsed:.1f} s)")
+    results.print(table)
+    results.print(f"[red]{len(problems)} problem(s)[/] in {n} patients ({elapsed:.1f} s)")
     raise typer.Exit(1)
 
 
@@ -76,7 +82,9 @@ def import_nnunet(
     from radiopipe.cohort.importers import import_nnunet as run
     from radiopipe.cohort.manifest import write_manifest
 
-    channels = {int(k): v for k, v in _pairs(channel).items()} or None
+    pairs = _pairs(channel, "--channel")
+    indices = _integers(",".join(pairs), "--channel", what="a channel index (as in 0=t2w)")
+    channels = dict(zip(indices, pairs.values(), strict=True)) or None
     table = run(dataset, clinical, channels=channels, include_test=include_test)
     write_manifest(table, out)
     console.print(f"wrote {out} ({len(table)} patients)")
@@ -97,7 +105,7 @@ def import_folders(
     from radiopipe.cohort.importers import import_folders as run
     from radiopipe.cohort.manifest import write_manifest
 
-    table = run(root, clinical, _pairs(image) or None, _pairs(mask) or None)
+    table = run(root, clinical, _pairs(image, "--image") or None, _pairs(mask, "--mask") or None)
     write_manifest(table, out)
     console.print(f"wrote {out} ({len(table)} patients)")
 
@@ -106,12 +114,23 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _pairs(items: list[str]) -> dict[str, str]:
+def _integers(text: str, flag: str, what: str = "an integer") -> list[int]:
+    """Comma-separated integers; a bad one is a one-line error naming the flag (exit 2)."""
+    values = []
+    for item in _split(text):
+        try:
+            values.append(int(item))
+        except ValueError:
+            raise typer.BadParameter(f"{item!r} is not {what}", param_hint=flag) from None
+    return values
+
+
+def _pairs(items: list[str], flag: str | None = None) -> dict[str, str]:
     pairs = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE")
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint=flag)
         pairs[key.strip()] = value.strip()
     return pairs
 

@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from typer import _click as click  # typer's own click (0.2x vendors it)
 from typer.core import TyperGroup
@@ -17,6 +18,8 @@ from typer.exceptions import TyperException
 
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import console
+
+results = Console()  # what a command found (tables, verdicts) goes to stdout; logs to stderr
 
 OK, PROBLEMS_EXIT, USER_ERROR_EXIT, UNEXPECTED_EXIT = 0, 1, 2, 3
 

@@ -31,6 +31,7 @@ def preprocess(
     force: bool = typer.Option(
         False, help="Redo every patient, even those finished before with the same settings."
     ),
+    seed: int | None = typer.Option(None, help="Override the settings' seed."),
     allow_failures: bool = typer.Option(
         False, help="Exit 0 even if some patients failed (they are left out of manifest.csv)."
     ),
@@ -43,6 +44,8 @@ def preprocess(
     from radiopipe.pipeline.cohort_stages import preprocess_stage
 
     settings = load_config(config, PreprocessSettings) if config else PreprocessSettings()
+    if seed is not None:
+        settings = settings.model_copy(update={"seed": seed})
     step = PreprocessStep(workers=max(workers, 1), allow_failures=allow_failures)
     results: list = []
     stage = preprocess_stage(step, None, settings, on_result=results.append, strict=False)
