@@ -228,7 +228,8 @@ def _train(root: Path, cohort: pd.DataFrame, X: pd.DataFrame, rng: np.random.Gen
 
 def _evaluate(root: Path, predictions: pd.DataFrame) -> None:
     from radiopipe.config.evaluate import EvaluateConfig
-    from radiopipe.stats.evaluate import evaluate
+    from radiopipe.pipeline.engine import run_single
+    from radiopipe.pipeline.model_stages import evaluate_stage
 
     config = EvaluateConfig(
         n_bootstrap=200,
@@ -238,13 +239,12 @@ def _evaluate(root: Path, predictions: pd.DataFrame) -> None:
     )
     merged = root / "evaluate" / "predictions.parquet"
     write_parquet(merged, predictions)
-    evaluate(
-        merged,
-        root / "evaluate",
-        root / "train" / "thresholds.json",
-        root / "cohort" / "manifest.csv",
-        config,
-    )
+    # Through the stage engine, as in a run: it writes the stage's resolved config and record.
+    given = {
+        "train": {"predictions": merged, "thresholds": root / "train" / "thresholds.json"},
+        "cohort": {"manifest": root / "cohort" / "manifest.csv"},
+    }
+    run_single(evaluate_stage(config, combine=False), root / "evaluate", given=given)
 
 
 def _explain(root: Path, pipeline, X, split, y, train) -> None:
