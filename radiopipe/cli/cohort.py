@@ -8,14 +8,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from radiopipe.cli.group import results
+from radiopipe.cli.group import Group, results
 from radiopipe.progress import console
 
 
 def register(app: typer.Typer) -> None:
     """Add ``validate`` and ``import`` to the app."""
     app.command("validate")(validate)
-    importer = typer.Typer(help="Build a manifest from an existing dataset layout.")
+    importer = typer.Typer(cls=Group, help="Build a manifest from an existing dataset layout.")
     importer.command("nnunet")(import_nnunet)
     importer.command("folders")(import_folders)
     app.add_typer(importer, name="import")
@@ -74,7 +74,7 @@ def import_nnunet(
     clinical: Path = typer.Option(
         ..., help="CSV with patient_id, site, label[, split, covariates]."
     ),
-    out: Path = typer.Option(..., help="Manifest CSV to write."),
+    out: Path = typer.Option(..., help="Output folder (OUT/manifest.csv)."),
     channel: list[str] = typer.Option([], help="Channel mapping such as 0=t2w (repeatable)."),
     include_test: bool = typer.Option(False, help="Also import imagesTs/labelsTs."),
 ) -> None:
@@ -86,8 +86,9 @@ def import_nnunet(
     indices = _integers(",".join(pairs), "--channel", what="a channel index (as in 0=t2w)")
     channels = dict(zip(indices, pairs.values(), strict=True)) or None
     table = run(dataset, clinical, channels=channels, include_test=include_test)
-    write_manifest(table, out)
-    console.print(f"wrote {out} ({len(table)} patients)")
+    target = write_manifest(table, manifest_path(out))
+    console.print(f"wrote {target} ({len(table)} patients)")
+    print(target)  # the manifest on stdout, for scripts
 
 
 def import_folders(
@@ -95,7 +96,7 @@ def import_folders(
     clinical: Path = typer.Option(
         ..., help="CSV with patient_id, site, label[, split, covariates]."
     ),
-    out: Path = typer.Option(..., help="Manifest CSV to write."),
+    out: Path = typer.Option(..., help="Output folder (OUT/manifest.csv)."),
     image: list[str] = typer.Option(
         [], help="Sequence glob such as t2w='T2*.nii.gz' (repeatable)."
     ),
@@ -106,8 +107,17 @@ def import_folders(
     from radiopipe.cohort.manifest import write_manifest
 
     table = run(root, clinical, _pairs(image, "--image") or None, _pairs(mask, "--mask") or None)
-    write_manifest(table, out)
-    console.print(f"wrote {out} ({len(table)} patients)")
+    target = write_manifest(table, manifest_path(out))
+    console.print(f"wrote {target} ({len(table)} patients)")
+    print(target)  # the manifest on stdout, for scripts
+
+
+def manifest_path(out: Path) -> Path:
+    """``OUT/manifest.csv``; an ``OUT`` ending in .csv (the old meaning) is written as given."""
+    if out.suffix.lower() == ".csv":
+        console.print(f"[yellow]note:[/] --out is a folder now; writing {out} as given")
+        return out
+    return out / "manifest.csv"
 
 
 def _split(text: str) -> list[str]:

@@ -30,6 +30,9 @@ def run(
     workers: int | None = typer.Option(
         None, min=0, help="Worker processes for synthesis and extraction (default: the YAML's)."
     ),
+    seed: int | None = typer.Option(
+        None, min=0, help="Seed of every seeded stage (default: the pipeline's `seed`)."
+    ),
     dry_run: bool = typer.Option(False, help="List the stages that would run, then stop."),
 ) -> None:
     """Run a whole study from a pipeline YAML, skipping stages already done for the same inputs.
@@ -41,6 +44,8 @@ def run(
     from radiopipe.pipeline import build_stages, run_pipeline
 
     config = load_pipeline(pipeline, manifest)
+    if seed is not None:
+        config = config.model_copy(update={"seed": seed})
     if dry_run:
         names = [s.name for s in build_stages(config, workers)]
         results.print(f"{escape(config.name)}: " + " -> ".join(names))

@@ -78,7 +78,7 @@ def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Sta
     deep = deep_stage(deep_configs) if deep_configs else None
     train = train_stage(model, fusion=fusion)
     stages: list[Stage | None] = [
-        cohort_stage(config.cohort, workers),
+        cohort_stage(config.cohort, max(workers, 1) if workers is not None else None),
         validate_stage(config.validate_cohort),
         preprocess_stage(config.preprocess, seed) if config.preprocess else None,
         segment_stage(config.segment) if config.segment else None,

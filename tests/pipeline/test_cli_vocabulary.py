@@ -129,3 +129,19 @@ def test_design_command_through_the_engine(cli, synthetic_cohort, tmp_path) -> N
     other = cli("design", "--manifest", manifest, "--out", out, "--folds", "3", "--seed", "6")
     assert other.exit_code == 0 and "up to date" not in other.output
     assert not pd.read_csv(out / "folds.csv", dtype={"patient_id": str}).equals(folds)
+
+
+def test_import_out_is_a_folder_and_the_manifest_goes_to_stdout(cli, tmp_path) -> None:
+    from tests.cohort.test_importers import clinical_csv, nnunet_dataset
+
+    cases = ["case_001", "case_002", "case_003", "case_004"]
+    root = nnunet_dataset(tmp_path / "Dataset501_Fibroid", cases)
+    clinical = clinical_csv(tmp_path / "clinical.csv", cases)
+    result = cli("import", "nnunet", root, "--clinical", clinical, "--out", tmp_path / "cohort",
+                 "--channel", "0=t2w", "--channel", "1=cet1w")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = tmp_path / "cohort" / "manifest.csv"
+    assert result.stdout.strip() == str(manifest)
+    assert {"image_t2w", "image_cet1w"} <= set(pd.read_csv(manifest).columns)
+    old = cli("import", "nnunet", root, "--clinical", clinical, "--out", tmp_path / "old.csv")
+    assert old.exit_code == 0 and (tmp_path / "old.csv").is_file()  # the old meaning still works
