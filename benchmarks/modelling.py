@@ -101,7 +101,7 @@ def combat_comparison(features: Path, manifest: Path, repeats: int = 3) -> dict[
 def run_case(name: str, features: Path, manifest: Path | None, config: ModelConfig, out: Path):
     """Train one case; return its row of the results table."""
     start = time.perf_counter()
-    result = train(features, manifest, config, out / name, force=True)
+    result = train(features, manifest, config, out / name)
     wall = time.perf_counter() - start
     stack, stack_folds = auc_summary(result.predictions, "stack")
     lasso, lasso_folds = auc_summary(result.predictions, "lasso_lr")

@@ -5,8 +5,9 @@
 them (``train``, apparent) and the test splits (``fold = -1``).
 ``nested_cv``: the out-of-fold fits run over every patient outside the test splits and give
 ``cv`` rows; the final network is trained on the same patients (the saved model).
-With ``folds.csv`` from the radiomics run the out-of-fold fits use exactly its folds, so every
-model family is compared on identical patients; without it, a seeded stratified K-fold.
+With the design stage's ``folds.csv`` the out-of-fold fits use exactly its folds, so every
+model family is compared on identical patients; without it (a lone ``radiopipe deep train``),
+a seeded stratified K-fold. The design rules themselves live in radiopipe.modeling.validation.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from sklearn.model_selection import StratifiedKFold
 
 from radiopipe.contracts import FOLDS, FOLDS_COLUMNS, TEST_SPLITS, Split, check_columns
 from radiopipe.errors import RadiopipeError
+from radiopipe.modeling import validation
 
 log = logging.getLogger(__name__)
 
-FIXED, NESTED = "fixed_split", "nested_cv"
-DESIGNS = ("auto", FIXED, NESTED)
+FIXED, NESTED = validation.FIXED, validation.NESTED
+resolve_design = validation.resolve_design  # one implementation, shared with the models
 
 
 @dataclass(frozen=True)
@@ -37,27 +39,10 @@ class Task:
     predict: tuple[tuple[str, str, int], ...]  # (patient_id, split, fold)
 
 
-def resolve_design(design: str, splits: pd.Series) -> str:
-    """``auto`` is fixed_split when the manifest has training and test splits, else nested_cv."""
-    if design not in DESIGNS:
-        raise RadiopipeError(f"design {design!r} is not one of {', '.join(DESIGNS)}")
-    has_train = bool((splits == Split.TRAIN).any())
-    if design == "auto":
-        return FIXED if has_train and splits.isin(TEST_SPLITS).any() else NESTED
-    if design == FIXED and not has_train:
-        raise RadiopipeError(
-            "the fixed_split design needs patients with split 'train' in the manifest; use the "
-            "nested_cv design (the folds.csv of a cross-validated radiomics run) instead"
-        )
-    return design
-
-
 def development_patients(cohort: pd.DataFrame, design: str) -> list[str]:
-    """Patients the out-of-fold and final networks train on (never a test split)."""
-    chosen = (
-        cohort["split"] == Split.TRAIN if design == FIXED else ~cohort["split"].isin(TEST_SPLITS)
-    )
-    return list(cohort.loc[chosen, "patient_id"])
+    """Patients the out-of-fold and final networks train on (the design's rule, shared with
+    the radiomics models: :func:`radiopipe.modeling.validation.development_patients`)."""
+    return validation.development_patients(cohort.set_index("patient_id")["split"], design)
 
 
 def plan_tasks(

@@ -12,7 +12,7 @@ import pandas as pd
 
 from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
-from radiopipe.config import config_hash, load_config
+from radiopipe.config import config_hash, load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
 from radiopipe.contracts import OOF_SPLITS, DeepModelLayout
 from radiopipe.deep.crops import CropStore
@@ -34,7 +34,7 @@ from radiopipe.deep.trainer import BEST, Trainer
 from radiopipe.errors import ManifestError, RadiopipeError
 from radiopipe.hashing import file_sha256
 from radiopipe.progress import progress_bar
-from radiopipe.runs import RunFolder
+from radiopipe.runs import RESOLVED_CONFIG_FILE, RunFolder
 from radiopipe.stats.thresholds import youden_threshold
 from radiopipe.torchrun.checkpoint import load_weights
 from radiopipe.torchrun.device import select_device
@@ -77,13 +77,9 @@ def train_deep(
     state = _run_state(cohort, config, folds, design)
     design = state["design"]
     _claim_folder(run, state, resume, overwrite)
-    run.record("deep train", config=config, seed=config.seed, manifest=manifest, extra=state)
-    handler = run.attach_log()
-    try:
-        return _train(cohort, config, run, design, folds, state["config_sha256"])
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    # The folder describes its model (``deep explain --run`` and the report read it).
+    save_resolved(config, run.path(RESOLVED_CONFIG_FILE))
+    return _train(cohort, config, run, design, folds, state["config_sha256"])
 
 
 def _train(
@@ -212,25 +208,26 @@ def _labels(table: pd.DataFrame) -> pd.Series:
 
 
 def run_deep_stage(
-    manifest: str | Path,
-    folds: str | Path | None,
-    config: DeepConfig | str | Path,
-    out: str | Path,
-    design: str = "auto",
+    manifest: str | Path, design: str | Path, config: DeepConfig | str | Path, out: str | Path
 ) -> DeepRun:
-    """Pipeline entry point: train into ``out``, resuming a run of the same settings.
+    """Pipeline entry point: train on the design stage's folds into ``out``, resuming a run of
+    the same settings; a folder holding a run of other settings is started again.
 
-    ``folds`` is the train stage's ``folds.csv`` and ``design`` its design; a folder holding a
-    run of other settings (config, folds or design) is started again.
+    ``design`` is the design stage's folder (``design.json`` and ``folds.csv``).
     """
+    from radiopipe.modeling.design import FOLDS_FILE, read_design
+
     if not isinstance(config, DeepConfig):
         config = load_config(config, DeepConfig)
-    state = _run_state(read_manifest(manifest), config, folds, design)
+    resolved, _ = read_design(design)
+    folds = Path(design) / FOLDS_FILE
+    state = _run_state(read_manifest(manifest), config, folds, resolved.design)
     marker = Path(out) / STATE_FILE
     previous = json.loads(marker.read_text()) if marker.is_file() else None
     stale = previous is not None and previous != state
     if stale:
         log.warning("%s holds a deep run of other settings; starting again", out)
     return train_deep(
-        manifest, config, out, folds, resume=previous == state, overwrite=stale, design=design
-    )
+        manifest, config, out, folds, resume=previous == state, overwrite=stale,
+        design=resolved.design,
+    )  # fmt: skip

@@ -39,7 +39,7 @@ from radiopipe.errors import ConfigError, InputError, ManifestError
 from radiopipe.hashing import file_sha256, json_sha256
 from radiopipe.preprocess.patient import MASK_KINDS, Step, preprocess_patient
 from radiopipe.progress import progress_bar, rate_text
-from radiopipe.runs import RunFolder
+from radiopipe.runs import LOG_FILE, RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -109,30 +109,23 @@ def run_preprocess(
     workers: int = 1,
     show_progress: bool = True,
 ) -> PreprocessSummary:
-    """Preprocess every patient of ``cohort`` into ``out``; failures are collected, not raised."""
-    run = RunFolder.at(out)
-    _check_inputs(cohort, settings, run.path(MANIFEST_FILE))
-    handler = run.attach_log()
-    try:
-        run.record(
-            STAGE, config=settings, seed=settings.seed, manifest=cohort.source,
-            extra={"workers": workers, "patients": len(cohort.table)},
-        )  # fmt: skip
-        jobs = list(_jobs(cohort, run.root))
-        log_file = Path(handler.baseFilename)
-        results = _execute(jobs, cohort.sequences, settings, workers, show_progress, log_file)
-        summary = _write_outputs(cohort, results, run)
-        if summary.ok:
-            key = hashlib.sha256("".join(r.key for r in results).encode()).hexdigest()
-            run.mark_stage(STAGE, key, outputs=[summary.manifest])
-        log.info(
-            "preprocess: %d processed, %d skipped, %d failed",
-            summary.processed, summary.skipped, len(summary.failures),
-        )  # fmt: skip
-        return summary
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    """Preprocess every patient of ``cohort`` into ``out``; failures are collected, not raised.
+
+    Patients finished before (same key, outputs present) are reused; skipping the whole stage,
+    provenance and the log are the stage engine's business (radiopipe.pipeline.engine).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_inputs(cohort, settings, out / MANIFEST_FILE)
+    jobs = list(_jobs(cohort, out))
+    log_file = out / LOG_FILE  # worker processes append to the stage's log
+    results = _execute(jobs, cohort.sequences, settings, workers, show_progress, log_file)
+    summary = _write_outputs(cohort, results, RunFolder(out))
+    log.info(
+        "preprocess: %d processed, %d skipped, %d failed",
+        summary.processed, summary.skipped, len(summary.failures),
+    )  # fmt: skip
+    return summary
 
 
 def process_job(job: Job, sequences: tuple[str, ...], settings: PreprocessSettings) -> JobResult:

@@ -34,7 +34,7 @@ from radiopipe.config.synth import (
 from radiopipe.contracts import Split
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar, rate_text
-from radiopipe.runs import LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE, RunFolder
+from radiopipe.runs import LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE
 from radiopipe.synth.patient import Patient
 from radiopipe.synth.scanner import SEQUENCES, SIZES, sequence_grid
 from radiopipe.synth.splits import assign_splits
@@ -104,15 +104,8 @@ def generate_cohort(
     params = cohort_parameters(config)
     _prepare_folder(out, params, overwrite)
     write_json(out / PARAMS_FILE, params)
-    run = RunFolder.at(out)
-    handler = run.attach_log()
-    try:
-        run.record("synth", config=config, seed=config.seed)
-        patients = _make_patients(out, config, workers, show_progress)
-        return _write_tables(out, config, patients)
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    patients = _make_patients(out, config, workers, show_progress)
+    return _write_tables(out, config, patients)
 
 
 def cohort_parameters(config: SynthConfig) -> dict:
@@ -153,8 +146,9 @@ def _prepare_folder(out: Path, params: dict, overwrite: bool) -> None:
     """Refuse a folder holding anything but a synthetic cohort; resume or clear our own."""
     if out.exists() and not out.is_dir():
         raise RadiopipeError(f"{out}: exists and is not a folder; choose another --out")
-    if not out.exists() or not any(out.iterdir()):
-        return
+    bookkeeping = {LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE, ".stages"}
+    if not out.exists() or all(p.name in bookkeeping for p in out.iterdir()):
+        return  # empty, or only the stage engine's records
     previous = _read_params(out / PARAMS_FILE)
     if previous is None:
         raise RadiopipeError(

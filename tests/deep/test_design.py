@@ -40,7 +40,7 @@ def test_fixed_design_final_model_and_seeded_inner_cv() -> None:
 
 
 def test_fixed_design_needs_training_patients_of_both_classes() -> None:
-    with pytest.raises(RadiopipeError, match="needs patients with split 'train'"):
+    with pytest.raises(RadiopipeError, match="fixed_split design needs"):
         resolve_design("fixed_split", _cohort().assign(split="internal_test")["split"])
     with pytest.raises(RadiopipeError, match="only label 0"):
         _plan(_cohort().assign(label=0))

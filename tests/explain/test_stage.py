@@ -50,22 +50,38 @@ def run(tmp_path, fitted, monkeypatch):
 
 
 def test_stage_writes_outputs_checks_predictions_and_skips_when_up_to_date(run) -> None:
+    from radiopipe.pipeline.engine import run_single
+    from radiopipe.pipeline.model_stages import explain_stage
+
     root, calls = run
     inputs = ExplainInputs.from_run(root)
-    result = explain_run(inputs, CONFIG)
+    given = {
+        "train": {"model": inputs.model / "model.json", "thresholds": inputs.thresholds},
+        "extract": {"features": inputs.features},
+        "cohort": {"manifest": inputs.manifest},
+    }
+    results = []
+    _, report = run_single(explain_stage(CONFIG, results.append), inputs.out, given=given)
+    assert report.status == "ran"
     summary = json.loads((root / "explain" / "explain.json").read_text())
     assert summary["prediction_check"]["max_abs_difference"] < 1e-12
     assert summary["threshold"] == 0.4 and summary["model_order"] == ["stack"]
-    assert (root / "explain" / "provenance.json").is_file()
+    provenance = json.loads((root / "explain" / "provenance.json").read_text())
+    assert provenance["command"] == "explain" and provenance["seed"] == CONFIG.seed
     assert (root / "explain" / "plots" / "stack_beeswarm.png").is_file()
-    again = explain_run(inputs, CONFIG)  # same inputs and settings: read back, not recomputed
-    assert len(calls) == 1
-    pd.testing.assert_frame_equal(again.models["stack"].importance(),
-                                  result.models["stack"].importance())  # fmt: skip
+    # same inputs and settings: the engine skips it, nothing is recomputed
+    _, report = run_single(explain_stage(CONFIG), inputs.out, given=given)
+    assert report.status == "skipped" and len(calls) == 1
     other = CONFIG.model_copy(update={"seed": 5})
-    assert stage.stage_key(inputs, other) != stage.stage_key(inputs, CONFIG)
-    explain_run(inputs, CONFIG, force=True)
-    assert len(calls) == 2
+    _, report = run_single(explain_stage(other), inputs.out, given=given)
+    assert report.status == "ran" and len(calls) == 2
+    _, report = run_single(explain_stage(other), inputs.out, force=True, given=given)
+    assert report.status == "ran" and len(calls) == 3
+    # the library function itself is plain: it computes every time
+    again = explain_run(inputs, CONFIG)
+    assert len(calls) == 4
+    pd.testing.assert_frame_equal(again.models["stack"].importance(),
+                                  results[0].models["stack"].importance())  # fmt: skip
 
 
 def test_missing_inputs_name_the_file_and_the_stage(run) -> None:

@@ -262,7 +262,8 @@ def _harmonisation(root: Path, cohort: pd.DataFrame, X: pd.DataFrame) -> None:
 
 def _evaluate(root: Path, predictions: pd.DataFrame) -> None:
     from radiopipe.config.evaluate import EvaluateConfig
-    from radiopipe.stats.evaluate import evaluate
+    from radiopipe.pipeline.engine import run_single
+    from radiopipe.pipeline.model_stages import evaluate_stage
 
     config = EvaluateConfig(
         n_bootstrap=200,
@@ -273,9 +274,12 @@ def _evaluate(root: Path, predictions: pd.DataFrame) -> None:
     layout = RunLayout(root)
     merged = layout.evaluate.predictions
     write_parquet(merged, predictions)
-    evaluate(
-        merged, layout.evaluate.folder, layout.train.thresholds, layout.cohort.manifest, config
-    )
+    # Through the stage engine, as in a run: it writes the stage's resolved config and record.
+    given = {
+        "train": {"predictions": merged, "thresholds": layout.train.thresholds},
+        "cohort": {"manifest": layout.cohort.manifest},
+    }
+    run_single(evaluate_stage(config, combine=False), layout.evaluate.folder, given=given)
 
 
 def _explain(root: Path, pipeline, X, split, y, train) -> None:

@@ -86,7 +86,7 @@ def test_evaluate_writes_every_table_with_provenance(cli, inputs) -> None:
     assert {"age", "fibroid_type"} <= set(cohort["variable"])
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["seed"] == 7
-    assert provenance["predictions"]["sha256"]
+    assert provenance["inputs"]["predictions"]["sha256"]
     assert provenance["manifest"]["sha256"]
     resolved = (out / "config.resolved.yaml").read_text()
     assert "n_bootstrap: 300" in resolved and "step: 0.05" in resolved
