@@ -129,9 +129,17 @@ def build_report(
         result = ReportResult(folder.root, sections=sections)
         if "html" in config.formats:
             result.files["html"] = write_text(folder.path(HTML_FILE), html)
+        pdf_skipped = ""
         if "pdf" in config.formats:
-            result.files["pdf"] = render.write_pdf(html, folder.path(PDF_FILE))
-            if config.pages_png:
+            try:
+                result.files["pdf"] = render.write_pdf(html, folder.path(PDF_FILE))
+            except render.PdfUnavailable as err:
+                if "html" not in config.formats:
+                    raise
+                pdf_skipped = f"PDF skipped: {err}"
+                log.warning(pdf_skipped)
+                result.notes.append(pdf_skipped)
+            if config.pages_png and "pdf" in result.files:
                 result.pages, why = render.render_pages(
                     result.files["pdf"], folder.path(PAGES_DIR), config.page_dpi
                 )
@@ -145,6 +153,7 @@ def build_report(
                 "shown": result.shown,
                 "skipped": {s.id: s.note for s in sections if not s.present},
                 "pages": [p.name for p in result.pages],
+                "pdf_skipped": pdf_skipped or None,
                 "notes": result.notes,
             },
         )

@@ -111,7 +111,7 @@ def evaluate(
             extra={
                 "predictions": {"path": str(predictions.resolve()),
                                 "sha256": file_sha256(predictions)},
-                "stats_packages": package_versions(("statsmodels", "dcurves")),
+                "stats_packages": package_versions(("statsmodels",)),
                 "thresholds": {"path": str(thresholds.resolve()),
                                "sha256": file_sha256(thresholds)} if thresholds else None,
             },
