@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import platform
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.specifiers import SpecifierSet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,4 +30,6 @@ def test_readme_states_the_same_range() -> None:
     stated = re.findall(r"Python (3\.\d+)", readme)
     assert stated, "README names no Python version"
     for version in set(stated):
-        assert f"{version}.0" in supported(), f"README names Python {version}, pyproject {supported()}"
+        assert f"{version}.0" in supported(), (
+            f"README names Python {version}, pyproject {supported()}"
+        )

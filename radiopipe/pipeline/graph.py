@@ -64,7 +64,7 @@ def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Sta
     stages += [
         train_stage(config.train, config.seed, use_icc=config.robustness is not None),
         deep_stage(config.deep, config.seed) if config.deep else None,
-        evaluate_stage(config.evaluate, config.seed),
+        evaluate_stage(config.evaluate, config.seed, config.cohort.label_names),
         explain_stage(config.explain, config.seed) if config.explain else None,
         report_stage(config.report),
     ]

@@ -62,11 +62,17 @@ def deep_stage(step: DeepStep, seed: int | None) -> Stage:
     return Stage("deep", run, settings=settings, reads=reads)
 
 
-def evaluate_stage(step: EvaluateStep, seed: int | None) -> Stage:
-    """Every model's predictions merged into one table, then the validation statistics."""
+def evaluate_stage(
+    step: EvaluateStep, seed: int | None, label_names: dict[int, str] | None = None
+) -> Stage:
+    """Every model's predictions merged into one table, then the validation statistics;
+    ``label_names`` (the pipeline's cohort.label_names) name the outcome in the cohort table."""
     from radiopipe.config.evaluate import EvaluateConfig
 
     config = stage_config(step.config, EvaluateConfig, seed)
+    if label_names is not None:
+        table = config.cohort_table.model_copy(update={"label_names": dict(label_names)})
+        config = config.model_copy(update={"cohort_table": table})
 
     def run(ctx: Context, folder: Path) -> Outputs:
         from radiopipe.deep.merge import write_combined

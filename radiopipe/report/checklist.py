@@ -1,32 +1,44 @@
-"""TRIPOD+AI (Collins et al., BMJ 2024) and CLEAR (Kocak et al., Insights Imaging 2023) items
-this run covers, each judged from what the run folder actually holds.
+"""TRIPOD+AI (Collins et al., BMJ 2024), CLEAR (Kocak et al., Insights Imaging 2023) and
+METRICS (Kocak et al., Insights Imaging 2024): every item of each checklist (the item lists are
+data: ``radiopipe/report/checklists/*.yaml``), each judged from what the run folder holds.
 
-Status: ``covered`` (the run produced the evidence, named in ``where``), ``partial`` (some of
-it), ``missing`` (the run could have produced it but did not) and ``authors`` (information no
-pipeline can hold, e.g. ethics approval or recruitment dates: the authors must report it).
+Status: ``covered`` (the run produced the evidence, named in ``where``), ``partly`` (some of
+it), ``missing`` (the run could have produced it but did not), ``authors`` (information no
+pipeline can hold, e.g. ethics approval or recruitment dates: the authors must report it) and
+``not applicable`` (the run's design does not involve the item). This is an automatic subset,
+not a completed checklist: the authors complete the official ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
 
 from radiopipe.report.context import ReportContext
 from radiopipe.report.methods import get
 
-COVERED, PARTIAL, MISSING, AUTHORS = "covered", "partial", "missing", "authors"
-SYMBOLS = {COVERED: "✓", PARTIAL: "◐", MISSING: "✗", AUTHORS: "✎"}
+COVERED, PARTIAL, MISSING, AUTHORS, NOT_APPLICABLE = (
+    "covered", "partly", "missing", "authors", "not applicable",
+)  # fmt: skip
+STATUSES = (COVERED, PARTIAL, MISSING, AUTHORS, NOT_APPLICABLE)
+SYMBOLS = {COVERED: "✓", PARTIAL: "◐", MISSING: "✗", AUTHORS: "✎", NOT_APPLICABLE: "–"}
+GUIDELINES = ("tripod_ai", "clear", "metrics")  # files under radiopipe/report/checklists/
 Judgement = tuple[str, str]
 
 
 @dataclass(frozen=True)
 class Item:
-    """One checklist item and the rule that judges it from the run."""
+    """One checklist item and the name of the rule that judges it from the run."""
 
     guideline: str
-    number: str  # TRIPOD+AI item number, or the CLEAR section
+    number: str
+    section: str
     topic: str
-    rule: Callable[[ReportContext], Judgement]
+    judge: str = "authors"
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class Row:
     topic: str
     status: str
     where: str
+    section: str = ""
 
 
 def _has_eval(name: str, what: str) -> Callable[[ReportContext], Judgement]:
@@ -47,10 +60,6 @@ def _has_eval(name: str, what: str) -> Callable[[ReportContext], Judgement]:
         return MISSING, f"no evaluate/{name}"
 
     return rule
-
-
-def _authors(text: str) -> Callable[[ReportContext], Judgement]:
-    return lambda ctx: (AUTHORS, text)
 
 
 def _participants(ctx: ReportContext) -> Judgement:
@@ -64,7 +73,7 @@ def _participants(ctx: ReportContext) -> Judgement:
 def _outcome(ctx: ReportContext) -> Judgement:
     if ctx.run.manifest is None:
         return MISSING, "no cohort manifest"
-    names = ctx.config.label_names
+    names = ctx.label_names
     return PARTIAL, f"binary outcome ({names[1]} = 1, {names[0]} = 0); definition: authors"
 
 
@@ -207,66 +216,318 @@ def _sample_size(ctx: ReportContext) -> Judgement:
     return PARTIAL, "patients and events per set reported; a priori sample size: authors"
 
 
-ITEMS = (
-    Item("TRIPOD+AI", "5–6", "Data sources and participants", _participants),
-    Item("TRIPOD+AI", "7", "Data preparation", _preprocessing),
-    Item("TRIPOD+AI", "8", "Outcome", _outcome),
-    Item("TRIPOD+AI", "9", "Predictors", _predictors),
-    Item("TRIPOD+AI", "10", "Sample size", _sample_size),
-    Item("TRIPOD+AI", "11", "Missing data", _missing_data),
-    Item("TRIPOD+AI", "12a", "Data splitting without leakage", _leakage),
-    Item("TRIPOD+AI", "12c", "Model building and tuning", _tuning),
-    Item(
-        "TRIPOD+AI",
-        "12e, 23a",
-        "Discrimination with CIs",
-        _has_eval("performance.csv", "AUC with DeLong and bootstrap CIs"),
-    ),
-    Item(
-        "TRIPOD+AI",
-        "12e",
-        "Calibration",
-        _has_eval("calibration.csv", "Brier, intercept, slope, reliability"),
-    ),
-    Item(
-        "TRIPOD+AI", "12e", "Clinical utility", _has_eval("decision_curve.csv", "decision curves")
-    ),
-    Item("TRIPOD+AI", "13", "Class imbalance", _imbalance),
-    Item("TRIPOD+AI", "15", "Model output and threshold", _threshold),
-    Item(
-        "TRIPOD+AI",
-        "16",
-        "Differences between development and evaluation data",
-        _has_eval("cohort_table.csv", "characteristics by split and site with tests"),
-    ),
-    Item("TRIPOD+AI", "22", "Model specification and availability", _model_available),
-    Item("TRIPOD+AI", "18f", "Code availability and provenance", _code),
-    Item(
-        "TRIPOD+AI",
-        "17, 18a–d",
-        "Ethics, funding, conflicts, registration",
-        _authors("not held by a run: report in the manuscript"),
-    ),
-    Item("CLEAR", "Segmentation", "Segmentation method and quality", _segmentation),
-    Item("CLEAR", "Feature extraction", "Feature robustness", _robustness),
-    Item("CLEAR", "Pre-processing", "Harmonisation", _harmonisation),
-    Item("CLEAR", "Data preparation", "Feature selection and stability", _selection),
-    Item("CLEAR", "Evaluation", "Independent external testing", _external),
-    Item("CLEAR", "Evaluation", "Comparison with baseline models", _comparison),
-    Item("CLEAR", "Evaluation", "Explainability", _explain),
-    Item(
-        "CLEAR",
-        "Data",
-        "Imaging protocol (scanners, sequences)",
-        _authors("scanner models and acquisition parameters: report in the manuscript"),
-    ),
-)
+def _design(ctx: ReportContext) -> Judgement:
+    design = str(ctx.run.train.get("card", {}).get("design", "")).replace("_", " ")
+    if design:
+        return PARTIAL, f"development and validation, {design} design (train/model); aims: authors"
+    return AUTHORS, "state the objectives in the manuscript"
+
+
+def _centres(ctx: ReportContext) -> Judgement:
+    if ctx.run.manifest is None:
+        return MISSING, "no cohort manifest"
+    sites = sorted(set(ctx.run.manifest["site"].astype(str)))
+    if len(sites) > 1:
+        return COVERED, f"{len(sites)} centres ({', '.join(sites)}) in cohort/manifest.csv"
+    return PARTIAL, f"single centre ({sites[0]})"
+
+
+def _eligibility(ctx: ReportContext) -> Judgement:
+    if ctx.run.manifest is None:
+        return AUTHORS, "report the eligibility criteria"
+    return (
+        PARTIAL,
+        "exclusions by data checks in the patient-flow figure; clinical criteria: authors",
+    )
+
+
+def _segmentation_readers(ctx: ReportContext) -> Judgement:
+    table = ctx.run.manifest
+    if table is not None and any(c.startswith("mask2_") for c in table.columns):
+        return PARTIAL, "second reader's masks (mask2_*) used for ICC; readers' expertise: authors"
+    return AUTHORS, "who segmented (number, expertise, blinding): report in the manuscript"
+
+
+def _scaling(ctx: ReportContext) -> Judgement:
+    method = get(ctx.run.configs.get("train"), "scale.method")
+    if method:
+        return COVERED, f"{method} scaling inside the training folds (train settings)"
+    return MISSING, "no scaling setting recorded"
+
+
+def _heterogeneity(ctx: ReportContext) -> Judgement:
+    delong = ctx.run.evaluate.get("delong.csv")
+    unpaired = delong is not None and (delong["comparison"] == "unpaired").any()
+    if unpaired:
+        return PARTIAL, "performance per cohort, internal vs external by unpaired DeLong"
+    if len(ctx.splits) > 1:
+        return PARTIAL, "performance per cohort; no per-site heterogeneity analysis"
+    return MISSING, "a single evaluation set"
+
+
+def _measures(ctx: ReportContext) -> Judgement:
+    have = [n for n in ("performance.csv", "calibration.csv", "decision_curve.csv")
+            if n in ctx.run.evaluate]  # fmt: skip
+    if len(have) == 3:
+        return COVERED, "discrimination, calibration and decision curves (evaluate/)"
+    if have:
+        return PARTIAL, f"only {', '.join(have)} (evaluate/)"
+    return MISSING, "no evaluate/ tables"
+
+
+def _no_updating(ctx: ReportContext) -> Judgement:
+    return NOT_APPLICABLE, "no model updating: models are frozen before the test sets"
+
+
+def _data_sharing(ctx: ReportContext) -> Judgement:
+    if ctx.run.features_path is not None:
+        return (
+            PARTIAL,
+            "feature table (extract/; radiopipe export-tables: CSV/XLSX); sharing: authors",
+        )
+    return AUTHORS, "state where the data can be obtained"
+
+
+def _flow(ctx: ReportContext) -> Judgement:
+    if ctx.run.manifest is None:
+        return MISSING, "no cohort manifest"
+    return COVERED, "patient-flow figure: checks, failures, QC flags, events per set (Cohort)"
+
+
+def _numbers(ctx: ReportContext) -> Judgement:
+    if ctx.performance is not None and "n_cases" in ctx.performance:
+        return COVERED, "patients and events per set and model (performance tables)"
+    return MISSING, "no performance table"
+
+
+def _input_checks(ctx: ReportContext) -> Judgement:
+    if ctx.run.problems is not None or "validate" in ctx.run.provenance:
+        return PARTIAL, "radiopipe validate lists unusable inputs per patient; guidance: authors"
+    return AUTHORS, "describe how to handle poor-quality inputs"
+
+
+def _this_checklist(ctx: ReportContext) -> Judgement:
+    return PARTIAL, "this automatic subset; complete the official checklists for submission"
+
+
+def _pipeline_flow(ctx: ReportContext) -> Judgement:
+    if ctx.run.provenance:
+        return PARTIAL, "stage order in the methods and provenance; no drawn pipeline flowchart"
+    return AUTHORS, "draw the technical pipeline"
+
+
+def _imaging_protocol(ctx: ReportContext) -> Judgement:
+    if ctx.run.sequences:
+        names = ", ".join(ctx.sequence_label(s) for s in ctx.run.sequences)
+        return PARTIAL, f"sequences {names}; scanners and acquisition parameters: authors"
+    return AUTHORS, "scanner models and acquisition parameters: report in the manuscript"
+
+
+def _covariates(ctx: ReportContext) -> Judgement:
+    if ctx.run.covariates:
+        return PARTIAL, f"{len(ctx.run.covariates)} clinical variables named; definitions: authors"
+    return NOT_APPLICABLE, "no non-radiomic predictors in the manifest"
+
+
+def _setting(ctx: ReportContext) -> dict:
+    import json
+
+    params = ctx.run.features_meta.get("pyradiomics_params")
+    return json.loads(params) if params else {}
+
+
+def _resampling(ctx: ReportContext) -> Judgement:
+    spacing = (_setting(ctx).get("setting") or {}).get("resampledPixelSpacing")
+    if spacing or get(ctx.run.configs.get("preprocess"), "resample.spacing"):
+        return COVERED, "voxel spacing and interpolators in the preprocess / extraction settings"
+    return PARTIAL if _setting(ctx) else MISSING, "no resampling recorded"
+
+
+def _discretisation(ctx: ReportContext) -> Judgement:
+    setting = _setting(ctx).get("setting") or {}
+    for key in ("binWidth", "binCount"):
+        if key in setting:
+            return COVERED, f"{key} {setting[key]:g} (pyradiomics parameters in the feature table)"
+    if _setting(ctx):
+        return PARTIAL, "pyradiomics default discretisation (binWidth 25)"
+    return MISSING, "no extraction parameters"
+
+
+def _image_types(ctx: ReportContext) -> Judgement:
+    params = _setting(ctx)
+    if params.get("imageType") or params.get("featureClass"):
+        return COVERED, "image types and feature classes in the pyradiomics parameters"
+    return MISSING, "no extraction parameters"
+
+
+def _n_features(ctx: ReportContext) -> Judgement:
+    if ctx.run.features_path is None:
+        return MISSING, "no feature table"
+    import pyarrow.parquet as pq
+
+    n = len(pq.read_schema(ctx.run.features_path).names) - 1
+    return COVERED, f"{n} features (extract/features.parquet) and the selection funnel"
+
+
+def _reference_model(ctx: ReportContext) -> Judgement:
+    if ctx.models:
+        return COVERED, f"reference model {ctx.reference} set in the settings; all models reported"
+    return MISSING, "no evaluated models"
+
+
+def _non_radiomic(ctx: ReportContext) -> Judgement:
+    if "clinical" in ctx.models:
+        return COVERED, "clinical model evaluated alongside (performance tables)"
+    return MISSING, "no clinical model in this run"
+
+
+def _simple_baseline(ctx: ReportContext) -> Judgement:
+    found = [m for m in ctx.models if m in ("lasso_lr", "clinical")]
+    if found:
+        return COVERED, f"{', '.join(found)} compared by DeLong (performance tables)"
+    return MISSING, "no simple baseline model"
+
+
+def _internal(ctx: ReportContext) -> Judgement:
+    found = [s for s in ("internal_test", "cv", "train_oof") if s in ctx.splits]
+    if found:
+        return COVERED, f"internal validation: {', '.join(s.replace('_', ' ') for s in found)}"
+    return MISSING, "no internal validation"
+
+
+def _redundancy(ctx: ReportContext) -> Judgement:
+    if get(ctx.run.configs.get("train"), "pearson.enabled"):
+        return COVERED, "correlation filter inside the training folds (train settings)"
+    return MISSING if ctx.run.configs.get("train") else AUTHORS, "no redundancy filter recorded"
+
+
+def _dimensionality(ctx: ReportContext) -> Judgement:
+    selected, table = ctx.run.train.get("selected"), ctx.run.manifest
+    if selected is None or table is None:
+        return MISSING, "no selected-feature list"
+    train = table.loc[table["split"].astype(str).isin(["train", ""])]
+    labels = train["label"].astype(str)
+    events = min(int((labels == "1").sum()), int((labels == "0").sum()))
+    n = max(len(selected), 1)
+    status = COVERED if events / n >= 10 else PARTIAL
+    return (
+        status,
+        f"{len(selected)} final features, {events} minority-class events (EPV {events / n:.1f})",
+    )
+
+
+def _deep_robustness(ctx: ReportContext) -> Judgement:
+    if not ctx.run.deep:
+        return NOT_APPLICABLE, "no end-to-end deep-learning model"
+    return PARTIAL, "deep models trained on the radiomics folds; perturbation tests: authors"
+
+
+def _automatic_segmentation(ctx: ReportContext) -> Judgement:
+    seg = ctx.run.segmentation
+    if seg.get("metrics") is not None or seg.get("summary") is not None:
+        return COVERED, "Dice/HD95 against reference masks (segment/evaluation/)"
+    if seg:
+        return MISSING, "automatic masks without evaluation"
+    return NOT_APPLICABLE, "masks given with the cohort (no automatic segmentation)"
+
+
+def _settings_saved(ctx: ReportContext) -> Judgement:
+    if ctx.run.configs:
+        return (
+            COVERED,
+            f"resolved settings of {len(ctx.run.configs)} stage(s) (config.resolved.yaml)",
+        )
+    return MISSING, "no resolved settings"
+
+
+def _calibration(ctx: ReportContext) -> Judgement:
+    return _has_eval("calibration.csv", "Brier, intercept, slope, reliability")(ctx)
+
+
+RULES: dict[str, Callable[[ReportContext], Judgement]] = {
+    "authors": lambda ctx: (AUTHORS, "not held by a run: report in the manuscript"),
+    "automatic_segmentation": _automatic_segmentation,
+    "calibration": _calibration,
+    "centres": _centres,
+    "code": _code,
+    "cohort_table": _has_eval("cohort_table.csv", "characteristics by split and site with tests"),
+    "comparison": _comparison,
+    "covariates": _covariates,
+    "data_sharing": _data_sharing,
+    "deep_robustness": _deep_robustness,
+    "design": _design,
+    "dimensionality": _dimensionality,
+    "discretisation": _discretisation,
+    "discrimination": _has_eval("performance.csv", "AUC with DeLong and bootstrap CIs"),
+    "eligibility": _eligibility,
+    "explain": _explain,
+    "external": _external,
+    "flow": _flow,
+    "harmonisation": _harmonisation,
+    "heterogeneity": _heterogeneity,
+    "image_types": _image_types,
+    "imaging_protocol": _imaging_protocol,
+    "imbalance": _imbalance,
+    "input_checks": _input_checks,
+    "internal": _internal,
+    "leakage": _leakage,
+    "measures": _measures,
+    "missing_data": _missing_data,
+    "model_available": _model_available,
+    "n_features": _n_features,
+    "no_updating": _no_updating,
+    "non_radiomic": _non_radiomic,
+    "numbers": _numbers,
+    "outcome": _outcome,
+    "participants": _participants,
+    "pipeline_flow": _pipeline_flow,
+    "predictors": _predictors,
+    "preprocessing": _preprocessing,
+    "redundancy": _redundancy,
+    "reference_model": _reference_model,
+    "resampling": _resampling,
+    "robustness": _robustness,
+    "sample_size": _sample_size,
+    "scaling": _scaling,
+    "segmentation": _segmentation,
+    "segmentation_readers": _segmentation_readers,
+    "selection": _selection,
+    "settings_saved": _settings_saved,
+    "simple_baseline": _simple_baseline,
+    "this_checklist": _this_checklist,
+    "threshold": _threshold,
+    "tuning": _tuning,
+}
+
+
+@cache
+def load_items(name: str) -> tuple[str, str, tuple[Item, ...]]:
+    """(guideline title, reference key, items) of ``checklists/<name>.yaml``."""
+    text = (
+        resources.files("radiopipe.report")
+        .joinpath("checklists", f"{name}.yaml")
+        .read_text("utf-8")
+    )
+    data = yaml.safe_load(text)
+    items = []
+    for entry in data["items"]:
+        judge = entry.get("judge", "authors")
+        if judge not in RULES:
+            raise KeyError(f"checklists/{name}.yaml item {entry['id']}: unknown judge {judge!r}")
+        items.append(
+            Item(
+                data["guideline"], str(entry["id"]), entry.get("section", ""), entry["topic"], judge
+            )
+        )
+    return data["guideline"], data["reference"], tuple(items)
 
 
 def checklist(ctx: ReportContext) -> list[Row]:
-    """Every item judged from the run."""
+    """Every item of every guideline, judged from the run."""
     rows = []
-    for item in ITEMS:
-        status, where = item.rule(ctx)
-        rows.append(Row(item.guideline, item.number, item.topic, status, where))
+    for name in GUIDELINES:
+        _, _, items = load_items(name)
+        for item in items:
+            status, where = RULES[item.judge](ctx)
+            rows.append(Row(item.guideline, item.number, item.topic, status, where, item.section))
     return rows

@@ -82,7 +82,7 @@ def _weasyprint_html() -> type:
 def write_pdf(html: str, path: Path) -> Path:
     """Typeset the HTML into a PDF with WeasyPrint (written atomically); PdfUnavailable when
     WeasyPrint cannot load."""
-    HTML = _weasyprint_html()  # noqa: N806
+    HTML = _weasyprint_html()
     noisy = [logging.getLogger(name) for name in ("fontTools", "weasyprint")]
     levels = [logger.level for logger in noisy]
     for logger in noisy:

@@ -20,6 +20,7 @@ from radiopipe.report.sections import cohort
 pytestmark = pytest.mark.xdist_group("report_run")
 
 SECTIONS = (
+    "flow",
     "cohort",
     "segmentation",
     "features",
@@ -31,7 +32,9 @@ SECTIONS = (
     "shap",
     "deep",
     "methods",
+    "apparent",
     "checklist",
+    "references",
     "provenance",
 )
 
@@ -63,7 +66,7 @@ def test_every_section_is_built_from_a_complete_run(full_report) -> None:
         "Calibration intercept",
         "Net benefit",
         "importance by feature group",
-        "densenet",
+        "3D DenseNet (CNN)",
         "Leakage-safe design",
         "TRIPOD+AI",
         "CLEAR",

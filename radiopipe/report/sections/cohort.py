@@ -51,7 +51,7 @@ def cohort_long_table(ctx: ReportContext) -> pd.DataFrame | None:
         by=by,
         categorical=settings.categorical,
         continuous=settings.continuous,
-        label_names=settings.label_names if ctx.evaluate_config else ctx.config.label_names,
+        label_names=ctx.label_names,
         normality_alpha=settings.normality_alpha,
         digits=settings.digits,
         seed=config.seed if ctx.evaluate_config else ctx.config.seed,

@@ -35,7 +35,9 @@ def build(ctx: ReportContext) -> Section:
             continue
         scale = SCALES.get(info["scale"], info["scale"])
         section.blocks.append(
-            Paragraph(f"{model}: {info['method']}; SHAP values in {scale}.", "lead")
+            Paragraph(
+                f"{ctx.model_label(model)}: {info['method']}; SHAP values in {scale}.", "lead"
+            )
         )
         captions = {
             "bar": "Global importance: mean |SHAP value| per feature.",
@@ -66,7 +68,7 @@ def build(ctx: ReportContext) -> Section:
             section.blocks.append(
                 FigureRow(
                     [Figure(f.uri) for f in shown[:2]],
-                    f"{model}: global importance and SHAP values.",
+                    f"{ctx.model_label(model)}: global importance and SHAP values.",
                 )
             )
     if len(section.blocks) == 1:
@@ -112,7 +114,7 @@ def _grouped_table(ctx: ReportContext, model: str) -> Table | None:
             )
             styles.append("level")
     return Table(
-        f"{model}: importance by feature group",
+        f"{ctx.model_label(model)}: importance by feature group",
         ["Group", "Features", "Mean |group SHAP|", "Share"],
         body,
         row_styles=styles,
