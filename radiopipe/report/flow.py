@@ -80,9 +80,9 @@ def patient_flow(ctx: ReportContext) -> Flow | None:
         )
     flow = Flow(total=len(everyone), analysed=len(analysed))
     explained: set[str] = set()
-    for reason, patients in sources.items():
-        if patients & left_out:
-            flow.excluded[reason] = len(patients & left_out)
+    for reason, patients in sources.items():  # each excluded patient under its first reason
+        if (patients & left_out) - explained:
+            flow.excluded[reason] = len((patients & left_out) - explained)
             explained |= patients & left_out
         if patients & analysed:
             kept = "imputed" if "extraction" in reason else "kept"

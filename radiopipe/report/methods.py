@@ -70,9 +70,9 @@ def _cohort(ctx: ReportContext) -> str:
     sites = table["site"].astype(str).value_counts().sort_index()
     text = (
         f"The run analysed {len(table)} patients from {len(sites)} site(s) "
-        f"({_join([f'{s}: {n}' for s, n in sites.items()])}); {events} had a "
-        f"{ctx.label_name(1)} outcome (label 1) and {int((labels == '0').sum())} an "
-        f"{ctx.label_name(0)} outcome (label 0)."
+        f"({_join([f'{s}: {n}' for s, n in sites.items()])}); outcome “{ctx.label_name(1)}” "
+        f"(label 1): {events} patients, “{ctx.label_name(0)}” (label 0): "
+        f"{int((labels == '0').sum())}."
     )
     splits = table["split"].astype(str)
     named = [s for s in ("train", "internal_test", "external_test") if (splits == s).any()]
