@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "features",
     "segment",
     "report",
+    "export",
     "run",
 ]
 
