@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     importer = typer.Typer(help="Build a manifest from an existing dataset layout.")
     importer.command("nnunet")(import_nnunet)
     importer.command("folders")(import_folders)
+    importer.command("dicom")(import_dicom)
     app.add_typer(importer, name="import")
 
 
@@ -100,6 +101,43 @@ def import_folders(
     table = run(root, clinical, _pairs(image) or None, _pairs(mask) or None)
     write_manifest(table, out)
     console.print(f"wrote {out} ({len(table)} patients)")
+
+
+def import_dicom(
+    root: Path = typer.Argument(..., help="PACS export folder (any nesting, any file names)."),
+    rules: Path = typer.Option(..., help="YAML rules choosing one series per sequence."),
+    clinical: Path = typer.Option(
+        ..., help="CSV with patient_id, site, label[, split, covariates]."
+    ),
+    out: Path = typer.Option(..., help="Folder for images/, masks/ and manifest.csv."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only list each patient's series and the rules' picks."
+    ),
+) -> None:
+    """Convert a DICOM export (series chosen by rules; RTSTRUCT/SEG masks) to a manifest."""
+    from radiopipe.cohort.dicom.importer import import_dicom as run
+    from radiopipe.cohort.dicom.importer import plan_import
+    from radiopipe.config.dicom import load_rules
+
+    settings = load_rules(rules)
+    if dry_run:
+        plan = plan_import(root, settings)
+        table = Table(title=f"series in {root} ({plan.skipped_files} non-DICOM files ignored)")
+        frame = plan.candidates_table()
+        for column in frame.columns:
+            table.add_column(column, overflow="fold")
+        for values in frame.itertuples(index=False):
+            table.add_row(*(str(v) for v in values))
+        console.print(table)
+        for problem in plan.problems:
+            console.print(f"[red]problem[/]: {problem}")
+        if plan.problems:
+            console.print(f"[red]{len(plan.problems)} problem(s)[/]")
+            raise typer.Exit(1)
+        console.print(f"[green]OK[/]: {len(plan.patients)} patients, every rule matched once")
+        return
+    manifest = run(root, settings, clinical, out, show_progress=True)
+    console.print(f"wrote {manifest}")
 
 
 def _split(text: str) -> list[str]:

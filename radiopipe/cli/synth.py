@@ -49,11 +49,19 @@ def synth(
     preview: Path | None = typer.Option(
         None, help="Also save a PNG of middle slices with mask contours for a few patients."
     ),
+    format: str = typer.Option(
+        "nifti",
+        "--format",
+        help="nifti, or dicom: also write OUT/dicom/ (a PACS-style export), "
+        "OUT/import_rules.yaml and OUT/clinical.csv for `radiopipe import dicom`.",
+    ),
 ) -> None:
     """Write a synthetic two-sequence pelvic MRI cohort with masks, outcome and manifest."""
     from radiopipe.config.synth import parse_site_list, parse_sites
     from radiopipe.synth import generate_cohort
 
+    if format not in ("nifti", "dicom"):
+        raise typer.BadParameter(f"--format {format!r}: use nifti or dicom")
     start = time.perf_counter()
     outcome = {"effect_size": effect_size, "positive_fraction": positive_fraction}
     manifest = generate_cohort(
@@ -68,6 +76,10 @@ def synth(
         show_progress=True,
         **{k: v for k, v in outcome.items() if v is not None},
     )
+    if format == "dicom":
+        from radiopipe.synth.dicom_export import export_dicom
+
+        console.print(f"wrote {export_dicom(out, seed, show_progress=True)}")
     elapsed = time.perf_counter() - start
     _print_summary(manifest)
     console.print(f"wrote {manifest} ({elapsed:.1f} s)")

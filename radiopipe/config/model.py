@@ -89,6 +89,9 @@ class HarmonizeSettings(StrictModel):
     reference_site: str | None = None
     unseen_site: Literal["estimate", "passthrough", "error"] = "estimate"
     min_site_size: int = Field(10, ge=2)
+    # ComBat batch: the site, the scanner (manufacturer, model, field strength from the
+    # acquisition metadata `radiopipe import dicom` writes) or any manifest column.
+    batch: str = Field("site", min_length=1)
 
     @field_validator("covariates")
     @classmethod

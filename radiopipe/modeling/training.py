@@ -106,7 +106,13 @@ def train(
 def _train(
     features: Path, manifest: Path | None, config: ModelConfig, run: RunFolder, key: str
 ) -> TrainResult:
-    data = load_model_data(features, manifest, config.harmonize.covariates, require_labels=False)
+    data = load_model_data(
+        features,
+        manifest,
+        config.harmonize.covariates,
+        require_labels=False,
+        batch=config.harmonize.batch,
+    )
     design = resolve_design(config.design, data.splits)
     development = development_patients(data.splits, design)
     _check_labels(data, development)
@@ -157,6 +163,7 @@ def _train(
         "design": design,
         "features": data.features,
         "has_sites": data.has_sites,
+        "batch": config.harmonize.batch,
         "training_sites": sorted(set(data.sites.loc[development])) if data.has_sites else [],
         "covariates": data.covariates,
         "thresholds": thresholds,

@@ -317,6 +317,14 @@ def _pipeline_flow(ctx: ReportContext) -> Judgement:
 
 
 def _imaging_protocol(ctx: ReportContext) -> Judgement:
+    from radiopipe.report.sections.protocol import protocol_frame
+
+    frame = protocol_frame(ctx.run.manifest)
+    if frame is not None:
+        return COVERED, (
+            f"scanner and acquisition parameters of {frame['sequence'].nunique()} sequence(s) at "
+            f"{frame['site'].nunique()} site(s) (Cohort section, from the DICOM headers)"
+        )
     if ctx.run.sequences:
         names = ", ".join(ctx.sequence_label(s) for s in ctx.run.sequences)
         return PARTIAL, f"sequences {names}; scanners and acquisition parameters: authors"

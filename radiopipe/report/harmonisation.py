@@ -180,7 +180,11 @@ def harmonised_features(model_folder: Path, features: Path, manifest: Path) -> p
     if type(step).__name__ != "ComBatHarmonizer":
         return None
     data = load_model_data(
-        features, manifest, model.card.get("covariates", []), require_labels=False
+        features,
+        manifest,
+        model.card.get("covariates", []),
+        require_labels=False,
+        batch=model.card.get("batch", "site"),
     )
     front = pipeline[: names.index(HARMONISE_STEP) + 1]
     out = front.transform(data.X)

@@ -170,9 +170,9 @@ def _prepare_folder(out: Path, params: dict, overwrite: bool) -> None:
             f"(differs in: {', '.join(changed)}); choose another --out or pass --overwrite"
         )
     log.info("overwriting the synthetic cohort in %s", out)
-    for name in (IMAGES_DIR, MASKS_DIR):
+    for name in (IMAGES_DIR, MASKS_DIR, "dicom"):  # dicom/: the --format dicom export
         shutil.rmtree(out / name, ignore_errors=True)
-    for name in OWN_FILES:
+    for name in (*OWN_FILES, "import_rules.yaml", "clinical.csv"):
         (out / name).unlink(missing_ok=True)
 
 

@@ -12,6 +12,7 @@ from radiopipe.report.context import SPLIT_ORDER, ReportContext
 from radiopipe.report.elements import Cell, Paragraph, Section, Table
 from radiopipe.report.figures import cohort_title
 from radiopipe.report.formatting import pct
+from radiopipe.report.sections.protocol import protocol_table
 
 FOOTNOTE = (
     "Continuous variables: mean ± SD when both outcome groups pass a Shapiro–Wilk test "
@@ -82,6 +83,9 @@ def build(ctx: ReportContext) -> Section:
         part = table.loc[table["grouping"] == grouping]
         if not part.empty:
             section.blocks.append(_grouped(part, ctx, f"Patient characteristics by {title}"))
+    protocol = protocol_table(ctx)
+    if protocol is not None:
+        section.blocks.append(protocol)
     if ctx.run.problems is not None and len(ctx.run.problems):
         section.blocks.append(
             Paragraph(

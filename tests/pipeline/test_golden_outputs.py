@@ -1,0 +1,181 @@
+"""A whole study's numbers stay what they were: structure changes must not move a single value.
+
+``tests/data/golden/`` holds the outputs of a tiny three-centre study (every stage, a CNN
+included) recorded with the code as it stood before the spine refactor (commit dabf91a).
+This test runs the same study with today's code and compares every recorded table: the
+features, the ICC table, the folds, the selected features, the thresholds, every model's
+predictions and the evaluation tables. A change that means to move numbers (a new default, a
+fixed leak) re-records them on purpose::
+
+    python tests/pipeline/test_golden_outputs.py --record
+
+and says in its commit which numbers moved and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+
+PARAMS = {
+    "imageType": {"Original": {}, "LoG": {"sigma": [3.0]}},
+    "featureClass": {"shape": None, "firstorder": None, "glcm": None},
+    "setting": {"normalize": True, "normalizeScale": 100, "binWidth": 25,
+                "resampledPixelSpacing": [2, 2, 2], "interpolator": "sitkBSpline", "label": 1},
+}  # fmt: skip
+MODEL = {
+    "seed": 1,
+    "cv": {"outer_folds": 3, "inner_folds": 3},
+    "lasso": {"n_strengths": 5},
+    "learners": {"n_trials": 2, "timeout_s": 600.0},
+}
+CNN = {
+    "name": "densenet",
+    "seed": 0,
+    "crop": {"size": [16, 16, 16], "spacing_mm": [4.0, 4.0, 4.0]},
+    "network": {"architecture": "densenet", "init_features": 4, "growth_rate": 4,
+                "block_config": [1, 1], "bn_size": 2},
+    "training": {"epochs": 2, "batch_size": 8, "learning_rate": 3.0e-3, "patience": 2,
+                 "oof_folds": 3, "device": "cpu"},
+    "explain": {"patients_per_class": 1},
+}  # fmt: skip
+
+# table file (relative to the run) -> the columns that identify a row
+TABLES: dict[str, list[str]] = {
+    "extract/features.parquet": ["patient_id"],
+    "robustness/icc.parquet": ["feature"],
+    "train/folds.csv": ["patient_id", "repeat", "fold"],
+    "train/selected_features.csv": [],
+    "evaluate/predictions.parquet": ["model", "split", "fold", "patient_id"],
+    "evaluate/performance.csv": ["model", "split"],
+    "evaluate/delong.csv": [],
+    "evaluate/calibration.csv": [],
+    "evaluate/decision_curve.csv": [],
+    "evaluate/fold_auc.csv": [],
+}
+JSONS = ["train/thresholds.json", "evaluate/thresholds_used.json"]
+
+
+def write_study(folder: Path) -> Path:
+    """The golden study: three synthetic centres, C external, a tiny CNN beside the stack."""
+    (folder / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    (folder / "model.yaml").write_text(yaml.safe_dump(MODEL))
+    (folder / "cnn.yaml").write_text(yaml.safe_dump(CNN))
+    study = {
+        "name": "golden",
+        "seed": 5,
+        "cohort": {"synth": {"sites": {"A": 14, "B": 12, "C": 10}, "external_sites": ["C"],
+                             "size": "tiny", "effect_size": 4.0}},
+        "extract": {"params": "params.yaml", "execution": {"workers": 0}},
+        "robustness": {"perturbation": {"contour_repeats": 0}, "execution": {"workers": 0}},
+        "train": {"config": "model.yaml"},
+        "deep": {"models": ["cnn.yaml"]},
+        "evaluate": {},
+        "report": {"formats": ["html"], "pages_png": False},
+    }  # fmt: skip
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def run_study(folder: Path) -> Path:
+    from radiopipe.config.pipeline import load_pipeline
+    from radiopipe.pipeline import run_pipeline
+
+    result = run_pipeline(load_pipeline(write_study(folder)), folder / "run")
+    return result.run
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _canonical(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows in a fixed order (by the key columns, else by every column), index dropped."""
+    by = keys or list(table.columns)
+    return table.sort_values(by, kind="mergesort").reset_index(drop=True)
+
+
+def record(run: Path, golden: Path) -> None:
+    """Copy the compared tables of ``run`` into ``golden``."""
+    if golden.exists():
+        shutil.rmtree(golden)
+    for name in [*TABLES, *JSONS]:
+        target = golden / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / name, target)
+
+
+def compare_table(recorded: pd.DataFrame, current: pd.DataFrame, keys: list[str], name: str):
+    missing = [c for c in recorded.columns if c not in current.columns]
+    assert not missing, f"{name}: columns {missing} disappeared"
+    current = current[list(recorded.columns)]
+    assert len(current) == len(recorded), f"{name}: {len(current)} rows, recorded {len(recorded)}"
+    a, b = _canonical(recorded, keys), _canonical(current, keys)
+    for column in a.columns:
+        left, right = a[column], b[column]
+        if pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right):
+            np.testing.assert_allclose(
+                right.to_numpy(float), left.to_numpy(float), rtol=1e-9, atol=1e-12,
+                equal_nan=True, err_msg=f"{name}: column {column!r} changed",
+            )  # fmt: skip
+        else:
+            assert left.astype(str).tolist() == right.astype(str).tolist(), (
+                f"{name}: column {column!r} changed"
+            )
+
+
+@pytest.fixture(scope="module")
+def golden_run(tmp_path_factory) -> Path:
+    if not GOLDEN.is_dir():
+        pytest.fail(f"no recorded outputs at {GOLDEN}; record them with --record")
+    return run_study(tmp_path_factory.mktemp("golden"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(TABLES))
+def test_table_equals_its_recording(golden_run: Path, name: str) -> None:
+    compare_table(_read(GOLDEN / name), _read(golden_run / name), TABLES[name], name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", JSONS)
+def test_thresholds_equal_their_recording(golden_run: Path, name: str) -> None:
+    recorded = json.loads((GOLDEN / name).read_text())
+    current = json.loads((golden_run / name).read_text())
+    assert set(current) >= set(recorded)
+    for model, value in recorded.items():
+        value = value["threshold"] if isinstance(value, dict) else value
+        now = current[model]["threshold"] if isinstance(current[model], dict) else current[model]
+        assert now == pytest.approx(value, rel=1e-9, abs=1e-12), (name, model)
+
+
+def test_comparison_catches_a_changed_value() -> None:
+    """The comparison is not vacuous: one changed probability fails it."""
+    table = pd.DataFrame({"model": ["a", "b"], "probability": [0.25, 0.5]})
+    compare_table(table, table.iloc[::-1].copy(), ["model"], "same rows, other order")
+    moved = table.assign(probability=[0.25, 0.5 + 1e-6])
+    with pytest.raises(AssertionError, match="probability"):
+        compare_table(table, moved, ["model"], "moved")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", action="store_true", help="re-record tests/data/golden/")
+    args = parser.parse_args()
+    if not args.record:
+        sys.exit(pytest.main([__file__, "-q"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        record(run_study(Path(tmp)), GOLDEN)
+    print(f"recorded into {GOLDEN}")
