@@ -4,6 +4,9 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# PyTorch wheel index, e.g. https://download.pytorch.org/whl/cpu (CPU-only) or .../whl/cu128;
+# empty: PyPI (on Linux x86_64 the CUDA build, on macOS the CPU/MPS build)
+TORCH_INDEX ?=
 
 .PHONY: demo test env notebooks lint format clean
 
@@ -27,6 +30,7 @@ notebooks: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel setuptools
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet -c constraints.txt torch --index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 

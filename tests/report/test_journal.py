@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -162,3 +163,31 @@ def test_pdf_is_skipped_with_a_warning_when_weasyprint_cannot_load(
 
     with pytest.raises(RadiopipeError, match="WeasyPrint is not usable"):
         build_report(run, tmp_path / "pdf_only", config.model_copy(update={"formats": ["pdf"]}))
+
+
+def test_outcome_and_model_names_are_set_once_in_the_pipeline(tmp_path) -> None:
+    from radiopipe.config.pipeline import load_pipeline
+    from radiopipe.pipeline.model_stages import evaluate_stage
+
+    repo = Path(__file__).resolve().parents[2]
+    demo = load_pipeline(repo / "pipelines" / "demo.yaml")
+    names = {0: "unfavourable", 1: "favourable"}
+    assert demo.cohort.label_names == names and demo.report.label_names == names
+    stage = evaluate_stage(demo.evaluate, demo.seed, demo.cohort.label_names)
+    written = stage.settings["cohort_table"]["label_names"]
+    assert {int(k): v for k, v in written.items()} == names
+    text = (repo / "pipelines" / "demo.yaml").read_text()
+    own = tmp_path / "study.yaml"
+    own.write_text(
+        text.replace("{0: unfavourable, 1: favourable}", "{0: alive, 1: dead}").replace(
+            "../configs", str(repo / "configs")
+        )
+        + "  label_names: {0: survivor, 1: non-survivor}\n  model_labels: {stack: Ensemble}\n"
+    )
+    config = load_pipeline(own)
+    assert config.cohort.label_names == {0: "alive", 1: "dead"}
+    assert config.report.label_names == {0: "survivor", 1: "non-survivor"}  # report's own wins
+    assert config.report.model_label("stack") == "Ensemble"
+    assert config.report.model_label("rf") == "Random forest"
+    assert config.report.model_label("my_model") == "my_model"
+    assert ReportConfig().label_names == {0: "negative", 1: "positive"}
