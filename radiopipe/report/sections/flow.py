@@ -9,7 +9,7 @@ from radiopipe.report.flow import flow_figure, patient_flow
 
 def build(ctx: ReportContext) -> Section:
     """The flow diagram of the run's patients."""
-    section = Section("flow", "Patient flow", page_break=False)
+    section = Section("flow", "Patient flow")
     flow = patient_flow(ctx)
     if flow is None:
         section.note = "no cohort manifest"
