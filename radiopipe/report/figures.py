@@ -132,7 +132,14 @@ def roc_figure(
         ylabel="Sensitivity (true-positive rate)",
     )
     ax.set_title(split_title(split), loc="left")
-    ax.legend(loc="lower right", frameon=False, title="AUC (95% CI)" if labels else None)
+    ax.legend(
+        loc="lower right",
+        title="AUC (95% CI)" if labels else None,
+        frameon=True,
+        facecolor="white",
+        edgecolor="none",
+        framealpha=0.85,
+    )  # readable over the curves when many models share the panel
     fig.tight_layout()
     return fig
 
