@@ -114,9 +114,12 @@ class ReportContext:
 
     @cached_property
     def label_names(self) -> dict[int, str]:
-        """The outcome's names: report.label_names when given, else the names the run's
-        evaluate stage used (the pipeline's cohort.label_names), else negative / positive."""
-        if "label_names" in self.config.model_fields_set:
+        """The outcome's names: report.label_names when set to other than the default, else
+        the names the run's evaluate stage used (the pipeline's cohort.label_names), else
+        negative / positive."""
+        from radiopipe.config.report import DEFAULT_LABEL_NAMES
+
+        if dict(self.config.label_names) != DEFAULT_LABEL_NAMES:
             return dict(self.config.label_names)
         names = (self.evaluate_config.get("cohort_table") or {}).get("label_names") or {}
         if sorted(str(k) for k in names) == ["0", "1"]:

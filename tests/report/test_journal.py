@@ -191,3 +191,20 @@ def test_outcome_and_model_names_are_set_once_in_the_pipeline(tmp_path) -> None:
     assert config.report.model_label("rf") == "Random forest"
     assert config.report.model_label("my_model") == "my_model"
     assert ReportConfig().label_names == {0: "negative", 1: "positive"}
+
+
+def test_standalone_report_takes_the_outcome_names_the_run_used(run_without) -> None:
+    import yaml
+
+    from radiopipe.config import parse_config
+
+    run = run_without("segment", "deep", "explain")
+    path = run / "evaluate" / "config.resolved.yaml"
+    settings = yaml.safe_load(path.read_text())
+    settings.setdefault("cohort_table", {})["label_names"] = {"0": "alive", "1": "dead"}
+    path.write_text(yaml.safe_dump(settings))
+    as_cli = parse_config(ReportConfig().model_dump(), ReportConfig, source="options")
+    for config in (ReportConfig(), as_cli):
+        assert ReportContext(load_run(run), config).label_names == {0: "alive", 1: "dead"}
+    own = ReportConfig(label_names={0: "no", 1: "yes"})
+    assert ReportContext(load_run(run), own).label_name(1) == "yes"
