@@ -20,7 +20,7 @@ from radiopipe import __version__
 from radiopipe.atomic import write_json
 from radiopipe.config import config_hash, save_resolved
 from radiopipe.errors import RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 PROVENANCE_FILE = "provenance.json"
 RESOLVED_CONFIG_FILE = "config.resolved.yaml"

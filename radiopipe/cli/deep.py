@@ -72,11 +72,13 @@ def explain(
     from radiopipe.config import load_config
     from radiopipe.config.deep import DeepConfig
     from radiopipe.deep.explain_run import explain_run
-    from radiopipe.deep.predict import resolve_device
     from radiopipe.runs import RESOLVED_CONFIG_FILE
+    from radiopipe.torchrun.device import select_device
 
     settings = load_config(run / RESOLVED_CONFIG_FILE, DeepConfig)
-    table = explain_run(run, settings, resolve_device(settings.training.device), patient or None)
+    table = explain_run(
+        run, settings, select_device(settings.training.device, "training.device"), patient or None
+    )
     console.print(f"wrote {len(table)} overlay(s) to {run / 'explanations'}")
 
 

@@ -34,7 +34,7 @@ def preprocess(
     from radiopipe.cohort.manifest import read_manifest
     from radiopipe.config import load_config
     from radiopipe.config.preprocess import PreprocessSettings
-    from radiopipe.preprocess_cohort import run_preprocess
+    from radiopipe.preprocess.stage import run_preprocess
 
     settings = load_config(config, PreprocessSettings) if config else PreprocessSettings()
     cohort = read_manifest(manifest)

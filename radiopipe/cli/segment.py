@@ -36,7 +36,7 @@ def train(
     from radiopipe.cohort import read_manifest
     from radiopipe.config import load_config
     from radiopipe.config.segmentation import SegmentationConfig
-    from radiopipe.segment.train import train as run
+    from radiopipe.segment.runner import train as run
 
     settings = load_config(config, SegmentationConfig)
     cohort = read_manifest(manifest)

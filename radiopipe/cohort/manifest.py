@@ -16,7 +16,7 @@ import pandas as pd
 
 from radiopipe.atomic import write_csv
 from radiopipe.errors import ManifestError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 DEFAULT_SEQUENCES = ("t2w", "cet1w")
 SPLITS = ("train", "internal_test", "external_test", "")

@@ -10,12 +10,12 @@ import pandas as pd
 import torch
 
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import load_weights
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.networks import build_network
 from radiopipe.deep.overlays import append_index, choose_patients, write_overlays
-from radiopipe.deep.train import BEST
+from radiopipe.deep.trainer import BEST
 from radiopipe.errors import RadiopipeError
+from radiopipe.torchrun.checkpoint import load_weights
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
 from radiopipe.config import config_hash, load_config
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import load_weights
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.design import (
     TEST_SPLITS,
@@ -28,15 +27,16 @@ from radiopipe.deep.explain_run import explain_run
 from radiopipe.deep.predict import (
     predict_proba,
     predictions_frame,
-    resolve_device,
     save_model,
 )
-from radiopipe.deep.train import BEST, Trainer
+from radiopipe.deep.trainer import BEST, Trainer
 from radiopipe.errors import ManifestError, RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.progress import progress_bar
 from radiopipe.runs import RunFolder
 from radiopipe.stats.thresholds import youden_threshold
+from radiopipe.torchrun.checkpoint import load_weights
+from radiopipe.torchrun.device import select_device
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def _train(
     labels = _labels(table)
     with_labels = table.assign(label=table["patient_id"].map(labels))
     tasks = plan_tasks(with_labels, design, fold_table, config.training.oof_folds, config.seed)
-    device = resolve_device(config.training.device)
+    device = select_device(config.training.device, "training.device")
     log.info("deep %s (%s design): %d task(s), %d patients, device %s",
              config.model_name, design, len(tasks), len(labels), device)  # fmt: skip
     store = CropStore(run.path("crops"), config.crop, in_memory=config.training.cache_crops)

@@ -22,7 +22,7 @@ from radiopipe.config.explain import ExplainConfig
 from radiopipe.errors import InputError, RadiopipeError
 from radiopipe.explain.core import ShapResult, explain_pipeline
 from radiopipe.explain.outputs import SHAP_PATIENTS, SUMMARY, read_result, write_result
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.runs import RunFolder
 
 log = logging.getLogger(__name__)

@@ -196,7 +196,7 @@ def batch_values(manifest: pd.DataFrame, batch: str, source: object = None) -> p
         columns = [c for c in manifest.columns if c.endswith("__" + SCANNER_FIELDS[0])]
         if not columns:
             raise ConfigError(
-                f"harmonize.batch: scanner needs acquisition metadata columns "
+                f"harmonise.batch: scanner needs acquisition metadata columns "
                 f"(<seq>__manufacturer, __model, __field_strength_t, written by "
                 f"`radiopipe import dicom`); {source} has none"
             )
@@ -210,7 +210,7 @@ def batch_values(manifest: pd.DataFrame, batch: str, source: object = None) -> p
         return joined.where(parts[0].astype(str).str.strip() != "", "")
     if batch not in manifest.columns:
         raise ConfigError(
-            f"harmonize.batch: {batch!r} is neither site, scanner nor a column of {source} "
+            f"harmonise.batch: {batch!r} is neither site, scanner nor a column of {source} "
             f"(columns: {', '.join(map(str, manifest.columns[:30]))})"
         )
     return manifest[batch].astype(str).replace("nan", "")

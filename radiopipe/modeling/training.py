@@ -14,11 +14,11 @@ from radiopipe.config import config_hash
 from radiopipe.config.model import ModelConfig
 from radiopipe.errors import InputError
 from radiopipe.modeling import fusion as late_fusion
-from radiopipe.modeling.checkpoint import Checkpoints, run_key
 from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
 from radiopipe.modeling.persistence import save_model
 from radiopipe.modeling.tables import ModelData, load_model_data
+from radiopipe.modeling.unit_cache import Checkpoints, run_key
 from radiopipe.modeling.validation import (
     development_patients,
     outer_folds,
@@ -109,14 +109,14 @@ def _train(
     data = load_model_data(
         features,
         manifest,
-        config.harmonize.covariates,
+        config.harmonise.covariates,
         require_labels=False,
-        batch=config.harmonize.batch,
+        batch=config.harmonise.batch,
     )
     design = resolve_design(config.design, data.splits)
     development = development_patients(data.splits, design)
     _check_labels(data, development)
-    if config.harmonize.method == "combat" and not data.has_sites:
+    if config.harmonise.method == "combat" and not data.has_sites:
         log.info("no sites (no manifest): ComBat harmonisation skipped")
     if config.icc.enabled and config.icc.table is None:
         log.info("no ICC table given: the ICC robustness filter keeps every feature")
@@ -163,7 +163,7 @@ def _train(
         "design": design,
         "features": data.features,
         "has_sites": data.has_sites,
-        "batch": config.harmonize.batch,
+        "batch": config.harmonise.batch,
         "training_sites": sorted(set(data.sites.loc[development])) if data.has_sites else [],
         "covariates": data.covariates,
         "thresholds": thresholds,

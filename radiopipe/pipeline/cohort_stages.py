@@ -97,7 +97,7 @@ def preprocess_stage(step: PreprocessStep, seed: int | None) -> Stage:
     settings = stage_config(step.config, PreprocessSettings, seed)
 
     def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.preprocess_cohort import run_preprocess
+        from radiopipe.preprocess.stage import run_preprocess
 
         cohort = read_manifest(current_manifest(ctx))
         summary = run_preprocess(cohort, settings, folder, workers=step.workers)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from radiopipe.config.extraction import ExtractionSettings, RobustnessSettings
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.pipeline.cohort_stages import current_manifest
 from radiopipe.stages import Context, Outputs, Stage
 

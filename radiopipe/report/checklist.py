@@ -110,7 +110,7 @@ def _robustness(ctx: ReportContext) -> Judgement:
 
 
 def _harmonisation(ctx: ReportContext) -> Judgement:
-    method = get(ctx.run.configs.get("train"), "harmonize.method")
+    method = get(ctx.run.configs.get("train"), "harmonise.method")
     if method == "combat":
         return COVERED, "ComBat fitted inside training folds (train settings)"
     if method == "none":

@@ -44,7 +44,7 @@ class ReportContext:
         recorded = self.run.provenance.get("evaluate", {}).get("predictions") or {}
         path = Path(recorded.get("path") or "")
         if recorded.get("path") and path.is_file():
-            from radiopipe.imaging import file_sha256
+            from radiopipe.hashing import file_sha256
 
             if file_sha256(path) == recorded.get("sha256"):
                 return path

@@ -20,11 +20,12 @@ import pandas as pd
 
 from radiopipe.errors import RadiopipeError
 from radiopipe.report.contents import RunContents
+from radiopipe.report.methods import get
 
 log = logging.getLogger(__name__)
 
 MAX_COMPONENTS = 10
-HARMONISE_STEP = "harmonize"
+HARMONISE_STEPS = ("harmonise", "harmonize")  # the model step; earlier models: harmonize
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,7 @@ def diagnostics(run: RunContents, seed: int = 0) -> Diagnostics:
 
 def _after(run: RunContents) -> tuple[pd.DataFrame | None, str]:
     """The harmonised features from the trained model, and a sentence on where they come from."""
-    harmonize = run.configs.get("train", {}).get("harmonize", {})
-    if harmonize.get("method") == "none":
+    if get(run.configs.get("train"), "harmonise.method") == "none":
         return None, "ComBat harmonisation was switched off in the modelling settings."
     model = run.path("train", "model")
     if not (model / "model.json").is_file():
@@ -174,10 +174,11 @@ def harmonised_features(model_folder: Path, features: Path, manifest: Path) -> p
     model = load_model(model_folder)
     pipeline = model.pipelines.get("stack")
     names = [name for name, _ in getattr(pipeline, "steps", [])]
-    if HARMONISE_STEP not in names:
+    step_name = next((name for name in HARMONISE_STEPS if name in names), None)
+    if step_name is None:
         return None
-    step = pipeline.named_steps[HARMONISE_STEP]
-    if type(step).__name__ != "ComBatHarmonizer":
+    step = pipeline.named_steps[step_name]
+    if type(step).__name__ != "ComBatHarmoniser":
         return None
     data = load_model_data(
         features,
@@ -186,6 +187,6 @@ def harmonised_features(model_folder: Path, features: Path, manifest: Path) -> p
         require_labels=False,
         batch=model.card.get("batch", "site"),
     )
-    front = pipeline[: names.index(HARMONISE_STEP) + 1]
+    front = pipeline[: names.index(step_name) + 1]
     out = front.transform(data.X)
     return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out, index=data.X.index)

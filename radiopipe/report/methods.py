@@ -28,10 +28,20 @@ LEAKAGE = (
 )
 
 
+# Settings keys renamed since a run may have been written: new spelling -> the one it replaced.
+EARLIER_KEYS = {"harmonise": "harmonize"}
+
+
 def get(mapping: dict[str, Any] | None, path: str, default: Any = None) -> Any:
-    """``mapping['a']['b']`` for path 'a.b', or ``default`` when any key is absent."""
+    """``mapping['a']['b']`` for path 'a.b', or ``default`` when any key is absent.
+
+    A key missing under its current spelling is looked up under its earlier one
+    (``harmonise`` / ``harmonize``), so runs written before a rename still read.
+    """
     node: Any = mapping or {}
     for key in path.split("."):
+        if isinstance(node, dict) and key not in node:
+            key = EARLIER_KEYS.get(key, key)
         if not isinstance(node, dict) or key not in node:
             return default
         node = node[key]
@@ -251,10 +261,10 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
     if get(cfg, "icc.enabled", False):
         steps.append(f"removal of features with ICC ≤ {get(cfg, 'icc.threshold'):g}")
         names.append("the ICC filter")
-    if get(cfg, "harmonize.method") == "combat":
-        covs = get(cfg, "harmonize.covariates") or []
-        kind = "parametric" if get(cfg, "harmonize.parametric", True) else "non-parametric"
-        eb = " empirical-Bayes" if get(cfg, "harmonize.empirical_bayes", True) else ""
+    if get(cfg, "harmonise.method") == "combat":
+        covs = get(cfg, "harmonise.covariates") or []
+        kind = "parametric" if get(cfg, "harmonise.parametric", True) else "non-parametric"
+        eb = " empirical-Bayes" if get(cfg, "harmonise.empirical_bayes", True) else ""
         steps.append(
             f"{kind}{eb} ComBat harmonisation across sites"
             + (f" preserving {_join(covs)}" if covs else "")

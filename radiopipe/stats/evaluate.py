@@ -13,7 +13,7 @@ import pandas as pd
 from radiopipe.atomic import write_csv, write_json, write_parquet
 from radiopipe.config.core import config_hash
 from radiopipe.config.evaluate import EvaluateConfig
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.progress import progress_bar
 from radiopipe.runs import RunFolder, package_versions
 from radiopipe.stats.checks import StatsInputError

@@ -39,7 +39,7 @@ def _features(manifest, seed: int = 0) -> pd.DataFrame:
 def test_cnn_out_of_fold_probabilities_feed_the_stack(toy_manifest, tmp_path) -> None:
     features = write_parquet(tmp_path / "features.parquet", _features(toy_manifest))
     plain = model_config(learners={"names": ["svm"], "n_trials": 1},
-                         harmonize={"method": "none"}, icc={"enabled": False})  # fmt: skip
+                         harmonise={"method": "none"}, icc={"enabled": False})  # fmt: skip
     radiomics = train(features, toy_manifest, plain, tmp_path / "radiomics")
 
     cnn = deep_config("densenet", epochs=2, patience=2)

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from radiopipe.cohort.manifest import read_manifest
 from radiopipe.deep.predict import PREDICTION_COLUMNS, load_model, predict_manifest
 from radiopipe.deep.runner import DeepRun, run_deep_stage, train_deep
-from radiopipe.deep.train import Trainer
+from radiopipe.deep.trainer import Trainer
 from radiopipe.errors import RadiopipeError
 from tests.deep.conftest import tiny_config
 
@@ -119,7 +119,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(
     def crash_after_six(self, *args, **kwargs):
         original(self, *args, **kwargs)
         calls["n"] += 1
-        if calls["n"] == 6:  # final (4 epochs + finish) done, second task in its first epoch
+        if calls["n"] == 5:  # final (4 epochs) done, second task in its first epoch
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "_save", crash_after_six)

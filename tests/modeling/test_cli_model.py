@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_curve
 
-from radiopipe.modeling.simulate import simulate_cohort
+from radiopipe.synth.feature_table import simulate_cohort
 
 from .conftest import tiny_config, write_config
 

@@ -11,8 +11,8 @@ from sklearn.metrics import roc_auc_score
 
 from radiopipe.errors import InputError
 from radiopipe.modeling.predicting import predict_cohort
-from radiopipe.modeling.simulate import simulate_cohort, write_cohort
 from radiopipe.modeling.training import train
+from radiopipe.synth.feature_table import simulate_cohort, write_cohort
 
 from .conftest import tiny_config
 

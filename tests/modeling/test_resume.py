@@ -7,7 +7,7 @@ import pytest
 
 from radiopipe.modeling import training
 from radiopipe.modeling.persistence import load_model
-from radiopipe.modeling.simulate import simulate_cohort, write_cohort
+from radiopipe.synth.feature_table import simulate_cohort, write_cohort
 
 from .conftest import tiny_config
 

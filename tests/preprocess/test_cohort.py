@@ -14,7 +14,7 @@ from radiopipe.cohort.manifest import read_manifest
 from radiopipe.config.preprocess import PreprocessSettings
 from radiopipe.imaging import geometry_mismatches, read_header, read_image
 from radiopipe.preprocess import load_transform
-from radiopipe.preprocess_cohort import patient_folder_name, run_preprocess
+from radiopipe.preprocess.stage import patient_folder_name, run_preprocess
 from tests.preprocess.conftest import CET1W_TINY, T2W_TINY, centre_of, cet1w_motion, write_cohort
 
 FAST = {"bias_correction": {"enabled": False}, "resample": {"spacing": [2.0, 2.0, 2.5]}}
@@ -127,7 +127,7 @@ def test_bad_patients_fail_alone_with_a_clear_reason(manifest: Path, tmp_path: P
 def test_unexpected_errors_are_collected_with_their_traceback(
     manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import radiopipe.preprocess_cohort as module
+    import radiopipe.preprocess.stage as module
 
     real = module.preprocess_patient
 

@@ -1,4 +1,4 @@
-"""harmonize.batch: ComBat batches from the site, the scanner metadata or a manifest column."""
+"""harmonise.batch: ComBat batches from the site, the scanner metadata or a manifest column."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from radiopipe.config.core import parse_config
-from radiopipe.config.model import HarmonizeSettings
+from radiopipe.config.model import HarmoniseSettings
 from radiopipe.errors import ConfigError
 from radiopipe.modeling.columns import SITE_COLUMN
 from radiopipe.modeling.tables import load_model_data
@@ -53,5 +53,5 @@ def test_batch_is_site_scanner_or_a_column(tmp_path: Path) -> None:
 
 
 def test_batch_setting_defaults_to_site() -> None:
-    assert parse_config({}, HarmonizeSettings).batch == "site"
-    assert parse_config({"batch": "scanner"}, HarmonizeSettings).batch == "scanner"
+    assert parse_config({}, HarmoniseSettings).batch == "site"
+    assert parse_config({"batch": "scanner"}, HarmoniseSettings).batch == "scanner"

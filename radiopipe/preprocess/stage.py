@@ -36,8 +36,8 @@ from radiopipe.cohort.manifest import Cohort, write_manifest
 from radiopipe.config import config_hash
 from radiopipe.config.preprocess import PreprocessSettings
 from radiopipe.errors import ConfigError, InputError, ManifestError
-from radiopipe.imaging import file_sha256
-from radiopipe.preprocess_patient import MASK_KINDS, Step, preprocess_patient
+from radiopipe.hashing import file_sha256, json_sha256
+from radiopipe.preprocess.patient import MASK_KINDS, Step, preprocess_patient
 from radiopipe.progress import progress_bar, rate_text
 from radiopipe.runs import RunFolder
 
@@ -182,7 +182,7 @@ def _patient_key(hashes: dict[str, dict[str, object]], settings: PreprocessSetti
         "settings": config_hash(settings),
         "inputs": {column: entry["sha256"] for column, entry in sorted(hashes.items())},
     }
-    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+    return json_sha256(blob)
 
 
 def _input_hashes(job: Job, record: dict | None, step: Step) -> dict[str, dict[str, object]]:
