@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "features",
     "segment",
     "report",
+    "export",
     "run",
     "design",
 ]

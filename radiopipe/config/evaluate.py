@@ -38,8 +38,8 @@ class CohortTableSettings(StrictModel):
     categorical: list[str] = Field(default_factory=list)
     continuous: list[str] = Field(default_factory=list)
     label_names: dict[int, str] = Field(
-        default_factory=lambda: {0: "unfavourable", 1: "favourable"}
-    )
+        default_factory=lambda: {0: "negative", 1: "positive"}
+    )  # a pipeline's cohort.label_names replaces this
     normality_alpha: float = Field(0.05, gt=0, lt=1)
     digits: int = Field(1, ge=0, le=6)
 

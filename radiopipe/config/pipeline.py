@@ -29,6 +29,7 @@ class CohortStep(StrictModel):
 
     manifest: Path | None = None
     synth: SynthConfig | None = None
+    label_names: dict[int, str] | None = None  # outcome names (0, 1) for the report and tables
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CohortStep:
@@ -108,6 +109,18 @@ class PipelineConfig(StrictModel):
     report: ReportConfig = ReportConfig()
 
     model_config = ConfigDict(**StrictModel.model_config, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_set_of_label_names(self) -> PipelineConfig:
+        """cohort.label_names names the outcome once: the report takes it unless its own
+        report.label_names says otherwise."""
+        names = self.cohort.label_names
+        if names is not None:
+            if sorted(names) != [0, 1]:
+                raise ValueError("cohort.label_names must name exactly the labels 0 and 1")
+            if "label_names" not in self.report.model_fields_set:
+                self.report = self.report.model_copy(update={"label_names": dict(names)})
+        return self
 
     @model_validator(mode="after")
     def _plain_name(self) -> PipelineConfig:

@@ -10,6 +10,23 @@ from radiopipe.config.core import StrictModel
 from radiopipe.contracts import PRIMARY_SPLITS, split_values
 
 FORMATS = ("html", "pdf")
+FIGURE_FILE_FORMATS = ("pdf", "png", "tiff")
+# Display names of the models in tables, legends and text; report.model_labels overrides them.
+DEFAULT_MODEL_LABELS = {
+    "stack": "Stacking ensemble",
+    "stack_fusion": "Stacking ensemble with deep models (late fusion)",
+    "lasso_lr": "LASSO logistic regression",
+    "svm": "Support vector machine",
+    "rf": "Random forest",
+    "lightgbm": "LightGBM",
+    "mlp": "Multilayer perceptron",
+    "clinical": "Clinical model",
+    "densenet": "3D DenseNet (CNN)",
+    "resnet": "3D ResNet (CNN)",
+    "vit": "Vision transformer (ViT)",
+}
+# Outcome names when neither cohort.label_names nor report.label_names says otherwise.
+DEFAULT_LABEL_NAMES = {0: "negative", 1: "positive"}
 
 
 class ReportConfig(StrictModel):
@@ -24,9 +41,15 @@ class ReportConfig(StrictModel):
         min_length=1,
     )  # the first split present decides which model is best
     alpha: float = Field(0.05, gt=0, lt=1)
-    label_names: dict[int, str] = Field(
-        default_factory=lambda: {0: "unfavourable", 1: "favourable"}
-    )
+    label_names: dict[int, str] = Field(default_factory=lambda: dict(DEFAULT_LABEL_NAMES))
+    model_labels: dict[str, str] = Field(
+        default_factory=dict
+    )  # code name -> display name; merged over DEFAULT_MODEL_LABELS
+    figure_files: list[Literal["pdf", "png", "tiff"]] = Field(
+        default_factory=lambda: list(FIGURE_FILE_FORMATS)
+    )  # every figure also as report/figures/figure-S<n>.<ext>; [] for none
+    figure_dpi: int = Field(300, ge=72, le=1200)  # PNG / TIFF resolution of those files
+    supplement: bool = True  # "Supplementary Figure S3" / "Supplementary Table S2"; else "Figure 3"
     figure_format: Literal["svg", "png"] = "svg"
     max_overlays: int = Field(6, ge=0, le=50)
     max_features_shown: int = Field(20, ge=5, le=200)
@@ -40,6 +63,10 @@ class ReportConfig(StrictModel):
         if not value:
             raise ValueError(f"give at least one format of {FORMATS}")
         return list(dict.fromkeys(value))
+
+    def model_label(self, model: str) -> str:
+        """The display name of a model (its code name when none is known)."""
+        return self.model_labels.get(model) or DEFAULT_MODEL_LABELS.get(model, model)
 
     @field_validator("label_names")
     @classmethod

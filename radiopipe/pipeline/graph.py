@@ -51,7 +51,6 @@ def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Sta
     catches an error in any of them before anything runs.
     """
     from radiopipe.config.deep import DeepConfig
-    from radiopipe.config.evaluate import EvaluateConfig
     from radiopipe.config.explain import ExplainConfig
     from radiopipe.config.model import ModelConfig
     from radiopipe.modeling.design import DesignSettings
@@ -87,7 +86,7 @@ def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Sta
         robustness_stage(robustness) if robustness is not None else None,
         # Late fusion needs the deep predictions first; otherwise deep follows train.
         *([deep, train] if fusion is not None else [train, deep]),
-        evaluate_stage(stage_config(config.evaluate.config, EvaluateConfig, seed), deep_names),
+        evaluate_stage(_evaluate_config(config, seed), deep_names),
         explain_stage(stage_config(config.explain.config, ExplainConfig, seed))
         if config.explain
         else None,
@@ -126,3 +125,15 @@ def run_pipeline(
         handler.close()
     files = {k: v for k, v in ctx.outputs.get("report", {}).items() if k in ("html", "pdf")}
     return PipelineResult(run.root, reports, files)
+
+
+def _evaluate_config(config: PipelineConfig, seed: int | None):
+    """The evaluate settings, with the outcome names set once in ``cohort.label_names``."""
+    from radiopipe.config.evaluate import EvaluateConfig
+
+    evaluate = stage_config(config.evaluate.config, EvaluateConfig, seed)
+    names = config.cohort.label_names
+    if names is None:
+        return evaluate
+    table = evaluate.cohort_table.model_copy(update={"label_names": dict(names)})
+    return evaluate.model_copy(update={"cohort_table": table})

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,15 @@ from radiopipe.report import render
 from radiopipe.report.contents import load_run
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Section
+from radiopipe.report.figure_files import FigureFiles
+from radiopipe.report.numbering import number_blocks
 from radiopipe.report.sections import (
     appendix,
     cohort,
     curves,
     deep,
     features,
+    flow,
     harmonisation,
     performance,
     segmentation,
@@ -37,8 +41,10 @@ log = logging.getLogger(__name__)
 HTML_FILE, PDF_FILE, PAGES_DIR, SUMMARY_FILE = (
     ReportLayout.FILES[k] for k in ("html", "pdf", "pages", "summary")
 )
+FIGURES_DIR = "figures"
 
 SECTIONS: tuple[tuple[str, str, Callable[[ReportContext], Section]], ...] = (
+    ("flow", "Patient flow", flow.build),
     ("cohort", "Cohort", cohort.build),
     ("segmentation", "Segmentation quality", segmentation.build),
     ("features", "Radiomic features and selection", features.build),
@@ -50,7 +56,9 @@ SECTIONS: tuple[tuple[str, str, Callable[[ReportContext], Section]], ...] = (
     ("shap", "Model explanations (SHAP)", shap.build),
     ("deep", "Deep-learning models: explanation overlays", deep.build),
     ("methods", "Methods", appendix.methods_section),
-    ("checklist", "Reporting checklist (TRIPOD+AI, CLEAR)", appendix.checklist_section),
+    ("apparent", "Appendix: apparent performance", appendix.apparent_section),
+    ("checklist", appendix.CHECKLIST_TITLE, appendix.checklist_section),
+    ("references", "References", appendix.references_section),  # last: cites come before
     ("provenance", "Provenance", appendix.provenance_section),
 )
 
@@ -69,6 +77,15 @@ class ReportResult:
     def shown(self) -> list[str]:
         """Ids of the sections in the report."""
         return [s.id for s in self.sections if s.present]
+
+
+@contextlib.contextmanager
+def _many_open_figures() -> Iterator[None]:
+    """Figures stay open until numbered: no 'more than 20 figures' warning."""
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"figure.max_open_warning": 0}):
+        yield
 
 
 def build_sections(ctx: ReportContext) -> list[Section]:
@@ -127,14 +144,37 @@ def build_report(
             extra={"run": str(contents.root.resolve())},
         )
         ctx = ReportContext(contents, config)
-        sections = build_sections(ctx)
+        if config.figure_files:
+            ctx.figure_files = FigureFiles(
+                folder.path(FIGURES_DIR), tuple(config.figure_files), config.figure_dpi
+            )
+            ctx.figure_files.start()
+        with _many_open_figures():
+            try:
+                sections = build_sections(ctx)
+                counts = number_blocks(sections, config.supplement, ctx.figure_files)
+            finally:
+                index = ctx.figure_files.finish() if ctx.figure_files is not None else None
+        figure_files = [f"{FIGURES_DIR}/{row['file']}" for row in ctx.figure_files.index] if (
+            ctx.figure_files is not None
+        ) else []  # fmt: skip
         html = render.render_html(report_context(ctx, sections))
         result = ReportResult(folder.root, sections=sections)
+        if index is not None:
+            result.files["figures"] = index
         if "html" in config.formats:
             result.files["html"] = write_text(folder.path(HTML_FILE), html)
+        pdf_skipped = ""
         if "pdf" in config.formats:
-            result.files["pdf"] = render.write_pdf(html, folder.path(PDF_FILE))
-            if config.pages_png:
+            try:
+                result.files["pdf"] = render.write_pdf(html, folder.path(PDF_FILE))
+            except render.PdfUnavailable as err:
+                if "html" not in config.formats:
+                    raise
+                pdf_skipped = f"PDF skipped: {err}"
+                log.warning(pdf_skipped)
+                result.notes.append(pdf_skipped)
+            if config.pages_png and "pdf" in result.files:
                 result.pages, why = render.render_pages(
                     result.files["pdf"], folder.path(PAGES_DIR), config.page_dpi
                 )
@@ -148,6 +188,10 @@ def build_report(
                 "shown": result.shown,
                 "skipped": {s.id: s.note for s in sections if not s.present},
                 "pages": [p.name for p in result.pages],
+                "pdf_skipped": pdf_skipped or None,
+                "numbered": counts,
+                "figure_files": figure_files,
+                "references": len(ctx.citations.order),
                 "notes": result.notes,
             },
         )

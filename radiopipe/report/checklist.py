@@ -1,33 +1,99 @@
-"""TRIPOD+AI (Collins et al., BMJ 2024) and CLEAR (Kocak et al., Insights Imaging 2023) items
-this run covers, each judged from what the run folder actually holds.
+"""TRIPOD+AI (Collins et al., BMJ 2024), CLEAR (Kocak et al., Insights Imaging 2023) and
+METRICS (Kocak et al., Insights Imaging 2024): every item of each checklist (the item lists are
+data: ``radiopipe/report/checklists/*.yaml``), each judged from what the run folder holds.
 
-Status: ``covered`` (the run produced the evidence, named in ``where``), ``partial`` (some of
-it), ``missing`` (the run could have produced it but did not) and ``authors`` (information no
-pipeline can hold, e.g. ethics approval or recruitment dates: the authors must report it).
+Status: ``covered`` (the run produced the evidence, named in ``where``), ``partly`` (some of
+it), ``missing`` (the run could have produced it but did not), ``authors`` (information no
+pipeline can hold, e.g. ethics approval or recruitment dates: the authors must report it) and
+``not applicable`` (the run's design does not involve the item). This is an automatic subset,
+not a completed checklist: the authors complete the official ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
-from radiopipe.contracts import EvaluateLayout, Split, StageName
+import yaml
+
+from radiopipe.report.checklist_rules import (
+    AUTHORS,
+    COVERED,
+    MISSING,
+    NOT_APPLICABLE,
+    PARTIAL,
+    STATUSES,
+    SYMBOLS,
+    Judgement,
+    _centres,
+    _code,
+    _comparison,
+    _covariates,
+    _data_sharing,
+    _design,
+    _eligibility,
+    _explain,
+    _external,
+    _flow,
+    _harmonisation,
+    _has_eval,
+    _heterogeneity,
+    _imaging_protocol,
+    _imbalance,
+    _input_checks,
+    _leakage,
+    _measures,
+    _missing_data,
+    _model_available,
+    _no_updating,
+    _numbers,
+    _outcome,
+    _participants,
+    _pipeline_flow,
+    _predictors,
+    _preprocessing,
+    _robustness,
+    _sample_size,
+    _scaling,
+    _segmentation,
+    _segmentation_readers,
+    _selection,
+    _this_checklist,
+    _threshold,
+    _tuning,
+)
 from radiopipe.report.context import ReportContext
 from radiopipe.report.methods import get
 
-COVERED, PARTIAL, MISSING, AUTHORS = "covered", "partial", "missing", "authors"
-SYMBOLS = {COVERED: "✓", PARTIAL: "◐", MISSING: "✗", AUTHORS: "✎"}
-Judgement = tuple[str, str]
+__all__ = [
+    "AUTHORS",
+    "COVERED",
+    "GUIDELINES",
+    "MISSING",
+    "NOT_APPLICABLE",
+    "PARTIAL",
+    "STATUSES",
+    "SYMBOLS",
+    "Item",
+    "Row",
+    "checklist",
+    "load_items",
+]
+
+GUIDELINES = ("tripod_ai", "clear", "metrics")  # files under radiopipe/report/checklists/
 
 
 @dataclass(frozen=True)
 class Item:
-    """One checklist item and the rule that judges it from the run."""
+    """One checklist item and the name of the rule that judges it from the run."""
 
     guideline: str
-    number: str  # TRIPOD+AI item number, or the CLEAR section
+    number: str
+    section: str
     topic: str
-    rule: Callable[[ReportContext], Judgement]
+    judge: str = "authors"
 
 
 @dataclass(frozen=True)
@@ -39,252 +105,208 @@ class Row:
     topic: str
     status: str
     where: str
+    section: str = ""
 
 
-def _has_eval(name: str, what: str) -> Callable[[ReportContext], Judgement]:
-    def rule(ctx: ReportContext) -> Judgement:
-        if name in ctx.run.evaluate:
-            return COVERED, f"{what} (evaluate/{name})"
-        return MISSING, f"no evaluate/{name}"
+def _setting(ctx: ReportContext) -> dict:
+    import json
 
-    return rule
+    params = ctx.run.features_meta.get("pyradiomics_params")
+    return json.loads(params) if params else {}
 
 
-def _authors(text: str) -> Callable[[ReportContext], Judgement]:
-    return lambda ctx: (AUTHORS, text)
+def _resampling(ctx: ReportContext) -> Judgement:
+    spacing = (_setting(ctx).get("setting") or {}).get("resampledPixelSpacing")
+    if spacing or get(ctx.run.configs.get("preprocess"), "resample.spacing"):
+        return COVERED, "voxel spacing and interpolators in the preprocess / extraction settings"
+    return PARTIAL if _setting(ctx) else MISSING, "no resampling recorded"
 
 
-def _participants(ctx: ReportContext) -> Judgement:
-    if ctx.run.manifest is None:
-        return MISSING, "no cohort manifest"
-    n = len(ctx.run.manifest)
-    where = f"{n} patients, sites and splits (cohort/manifest.csv); eligibility: authors"
-    return PARTIAL, where
+def _discretisation(ctx: ReportContext) -> Judgement:
+    setting = _setting(ctx).get("setting") or {}
+    for key in ("binWidth", "binCount"):
+        if key in setting:
+            return COVERED, f"{key} {setting[key]:g} (pyradiomics parameters in the feature table)"
+    if _setting(ctx):
+        return PARTIAL, "pyradiomics default discretisation (binWidth 25)"
+    return MISSING, "no extraction parameters"
 
 
-def _outcome(ctx: ReportContext) -> Judgement:
-    if ctx.run.manifest is None:
-        return MISSING, "no cohort manifest"
-    names = ctx.config.label_names
-    return PARTIAL, f"binary outcome ({names[1]} = 1, {names[0]} = 0); definition: authors"
+def _image_types(ctx: ReportContext) -> Judgement:
+    params = _setting(ctx)
+    if params.get("imageType") or params.get("featureClass"):
+        return COVERED, "image types and feature classes in the pyradiomics parameters"
+    return MISSING, "no extraction parameters"
 
 
-def _predictors(ctx: ReportContext) -> Judgement:
+def _n_features(ctx: ReportContext) -> Judgement:
     if ctx.run.features_path is None:
         return MISSING, "no feature table"
-    if ctx.run.features_meta.get("pyradiomics_params"):
-        return COVERED, "feature table with pyradiomics version and parameters (extract/)"
-    return PARTIAL, "feature table without extraction parameters"
+    import pyarrow.parquet as pq
+
+    n = len(pq.read_schema(ctx.run.features_path).names) - 1
+    return COVERED, f"{n} features (extract/features.parquet) and the selection funnel"
 
 
-def _preprocessing(ctx: ReportContext) -> Judgement:
-    params = ctx.run.features_meta.get("pyradiomics_params")
-    if "preprocess" in ctx.run.configs and params:
-        return COVERED, "preprocess/ settings and pyradiomics resampling/normalisation/binning"
-    if params:
-        return PARTIAL, "pyradiomics resampling, normalisation and bin width only"
-    return MISSING, "no preprocessing or extraction settings"
+def _reference_model(ctx: ReportContext) -> Judgement:
+    if ctx.models:
+        return COVERED, f"reference model {ctx.reference} set in the settings; all models reported"
+    return MISSING, "no evaluated models"
 
 
-def _segmentation(ctx: ReportContext) -> Judgement:
-    seg = ctx.run.segmentation
-    if seg.get("metrics") is not None:
-        return COVERED, "automatic segmentation with Dice/HD95 against reference (segment/)"
-    if seg:
-        return PARTIAL, "automatic segmentation without a quality evaluation"
-    return PARTIAL, "masks given with the cohort; segmentation method: authors"
+def _non_radiomic(ctx: ReportContext) -> Judgement:
+    if "clinical" in ctx.models:
+        return COVERED, "clinical model evaluated alongside (performance tables)"
+    return MISSING, "no clinical model in this run"
 
 
-def _robustness(ctx: ReportContext) -> Judgement:
-    if ctx.run.icc is not None:
-        return COVERED, f"ICC(2,1) of {len(ctx.run.icc)} features (robustness/icc.parquet)"
-    return MISSING, "no robustness/icc.parquet"
+def _simple_baseline(ctx: ReportContext) -> Judgement:
+    found = [m for m in ctx.models if m in ("lasso_lr", "clinical")]
+    if found:
+        return COVERED, f"{', '.join(found)} compared by DeLong (performance tables)"
+    return MISSING, "no simple baseline model"
 
 
-def _harmonisation(ctx: ReportContext) -> Judgement:
-    method = get(ctx.run.configs.get(StageName.TRAIN), "harmonise.method")
-    if method == "combat":
-        return COVERED, "ComBat fitted inside training folds (train settings)"
-    if method == "none":
-        return PARTIAL, "harmonisation switched off; site effects shown in the report"
-    return MISSING, "no modelling settings"
+def _internal(ctx: ReportContext) -> Judgement:
+    found = [s for s in ("internal_test", "cv", "train_oof") if s in ctx.splits]
+    if found:
+        return COVERED, f"internal validation: {', '.join(s.replace('_', ' ') for s in found)}"
+    return MISSING, "no internal validation"
 
 
-def _missing_data(ctx: ReportContext) -> Judgement:
-    if get(ctx.run.configs.get(StageName.TRAIN), "impute.enabled"):
-        return COVERED, "median imputation inside training folds (train settings)"
-    return MISSING, "no imputation setting recorded"
+def _redundancy(ctx: ReportContext) -> Judgement:
+    if get(ctx.run.configs.get("train"), "pearson.enabled"):
+        return COVERED, "correlation filter inside the training folds (train settings)"
+    return MISSING if ctx.run.configs.get("train") else AUTHORS, "no redundancy filter recorded"
 
 
-def _leakage(ctx: ReportContext) -> Judgement:
-    funnel = ctx.run.train.get("funnel")
-    if funnel is not None and (funnel["fold"] >= 0).any():
-        return (
-            COVERED,
-            f"selection refitted in {int((funnel['fold'] >= 0).sum())} folds (train/funnel.csv)",
-        )
-    if ctx.run.train:
-        return PARTIAL, "modelling outputs without per-fold selection records"
-    return MISSING, "no train/ outputs"
-
-
-def _selection(ctx: ReportContext) -> Judgement:
-    train = ctx.run.train
-    if "funnel" in train and ("stability" in train or "selected" in train):
-        return COVERED, "funnel counts and per-fold stability (train/)"
-    if "funnel" in train or "selected" in train:
-        return PARTIAL, "selection results without stability across folds"
-    return MISSING, "no feature-selection records"
-
-
-def _imbalance(ctx: ReportContext) -> Judgement:
-    method = get(ctx.run.configs.get(StageName.TRAIN), "balance.method")
-    if method:
-        return COVERED, f"class balance: {method} (inside training folds)"
-    return MISSING, "no balancing setting recorded"
-
-
-def _tuning(ctx: ReportContext) -> Judgement:
-    if "tuning" in ctx.run.train:
-        return COVERED, f"{len(ctx.run.train['tuning'])} tuning trials (train/tuning.parquet)"
-    if ctx.run.configs.get(StageName.TRAIN):
-        return PARTIAL, "tuning settings without the trial history"
-    return MISSING, "no tuning records"
-
-
-def _threshold(ctx: ReportContext) -> Judgement:
-    if "thresholds" in ctx.run.train:
-        return COVERED, "Youden thresholds frozen from training OOF (train/thresholds.json)"
-    perf = ctx.performance
-    if perf is not None and "threshold_source" in perf:
-        return PARTIAL, "thresholds chosen by the evaluate stage"
-    return MISSING, "no operating thresholds"
-
-
-def _external(ctx: ReportContext) -> Judgement:
-    if Split.EXTERNAL_TEST in ctx.splits:
-        return COVERED, "external test set from another site (performance tables)"
-    if Split.INTERNAL_TEST in ctx.splits:
-        return PARTIAL, "internal test set only"
-    if ctx.splits:
-        return PARTIAL, "cross-validation only"
-    return MISSING, "no evaluation"
-
-
-def _comparison(ctx: ReportContext) -> Judgement:
-    baselines = [m for m in ctx.models if m in ("lasso_lr", "clinical")]
-    if EvaluateLayout.FILES["delong"] in ctx.run.evaluate and baselines:
-        return COVERED, f"DeLong + Holm against {', '.join(baselines)} and base learners"
-    if EvaluateLayout.FILES["delong"] in ctx.run.evaluate:
-        return PARTIAL, "DeLong + Holm between models; no clinical or simple baseline"
-    return MISSING, "no model comparisons"
-
-
-def _explain(ctx: ReportContext) -> Judgement:
-    if ctx.run.explain_dir is not None:
-        return COVERED, "SHAP values, grouped importance, individual explanations (explain/)"
-    return MISSING, "no explain/ outputs"
-
-
-def _model_available(ctx: ReportContext) -> Judgement:
-    if "card" in ctx.run.train:
-        return COVERED, "model artefact with card and safe (skops) files (train/model/)"
-    return MISSING, "no saved model"
-
-
-def _code(ctx: ReportContext) -> Judgement:
-    commits = [p.get("git_commit") for p in ctx.run.provenance.values() if p.get("git_commit")]
-    if commits:
-        return COVERED, f"radiopipe commit {commits[0]}, package versions, seeds (provenance.json)"
-    if ctx.run.provenance:
-        return PARTIAL, "package versions and seeds without a code commit"
-    return MISSING, "no provenance records"
-
-
-def _sample_size(ctx: ReportContext) -> Judgement:
-    perf = ctx.performance
-    if perf is None:
-        return MISSING, "no performance table"
-    return PARTIAL, "patients and events per set reported; a priori sample size: authors"
-
-
-def _protocol(ctx: ReportContext) -> Judgement:
-    from radiopipe.report.sections.protocol import protocol_frame
-
-    frame = protocol_frame(ctx.run.manifest)
-    if frame is None:
-        return AUTHORS, "scanner models and acquisition parameters: report in the manuscript"
-    return COVERED, (
-        f"scanner and acquisition parameters of {frame['sequence'].nunique()} sequence(s) at "
-        f"{frame['site'].nunique()} site(s) (Cohort section, from the DICOM headers)"
+def _dimensionality(ctx: ReportContext) -> Judgement:
+    selected, table = ctx.run.train.get("selected"), ctx.run.manifest
+    if selected is None or table is None:
+        return MISSING, "no selected-feature list"
+    train = table.loc[table["split"].astype(str).isin(["train", ""])]
+    labels = train["label"].astype(str)
+    events = min(int((labels == "1").sum()), int((labels == "0").sum()))
+    n = max(len(selected), 1)
+    status = COVERED if events / n >= 10 else PARTIAL
+    return (
+        status,
+        f"{len(selected)} final features, {events} minority-class events (EPV {events / n:.1f})",
     )
 
 
-ITEMS = (
-    Item("TRIPOD+AI", "5–6", "Data sources and participants", _participants),
-    Item("TRIPOD+AI", "7", "Data preparation", _preprocessing),
-    Item("TRIPOD+AI", "8", "Outcome", _outcome),
-    Item("TRIPOD+AI", "9", "Predictors", _predictors),
-    Item("TRIPOD+AI", "10", "Sample size", _sample_size),
-    Item("TRIPOD+AI", "11", "Missing data", _missing_data),
-    Item("TRIPOD+AI", "12a", "Data splitting without leakage", _leakage),
-    Item("TRIPOD+AI", "12c", "Model building and tuning", _tuning),
-    Item(
-        "TRIPOD+AI",
-        "12e, 23a",
-        "Discrimination with CIs",
-        _has_eval(EvaluateLayout.FILES["performance"], "AUC with DeLong and bootstrap CIs"),
-    ),
-    Item(
-        "TRIPOD+AI",
-        "12e",
-        "Calibration",
-        _has_eval(EvaluateLayout.FILES["calibration"], "Brier, intercept, slope, reliability"),
-    ),
-    Item(
-        "TRIPOD+AI",
-        "12e",
-        "Clinical utility",
-        _has_eval(EvaluateLayout.FILES["decision_curve"], "decision curves"),
-    ),
-    Item("TRIPOD+AI", "13", "Class imbalance", _imbalance),
-    Item("TRIPOD+AI", "15", "Model output and threshold", _threshold),
-    Item(
-        "TRIPOD+AI",
-        "16",
-        "Differences between development and evaluation data",
-        _has_eval(
-            EvaluateLayout.FILES["cohort_table"], "characteristics by split and site with tests"
-        ),
-    ),
-    Item("TRIPOD+AI", "22", "Model specification and availability", _model_available),
-    Item("TRIPOD+AI", "18f", "Code availability and provenance", _code),
-    Item(
-        "TRIPOD+AI",
-        "17, 18a–d",
-        "Ethics, funding, conflicts, registration",
-        _authors("not held by a run: report in the manuscript"),
-    ),
-    Item("CLEAR", "Segmentation", "Segmentation method and quality", _segmentation),
-    Item("CLEAR", "Feature extraction", "Feature robustness", _robustness),
-    Item("CLEAR", "Pre-processing", "Harmonisation", _harmonisation),
-    Item("CLEAR", "Data preparation", "Feature selection and stability", _selection),
-    Item("CLEAR", "Evaluation", "Independent external testing", _external),
-    Item("CLEAR", "Evaluation", "Comparison with baseline models", _comparison),
-    Item("CLEAR", "Evaluation", "Explainability", _explain),
-    Item(
-        "CLEAR",
-        "Data",
-        "Imaging protocol (scanners, sequences)",
-        _protocol,
-    ),
-)
+def _deep_robustness(ctx: ReportContext) -> Judgement:
+    if not ctx.run.deep:
+        return NOT_APPLICABLE, "no end-to-end deep-learning model"
+    return PARTIAL, "deep models trained on the radiomics folds; perturbation tests: authors"
+
+
+def _automatic_segmentation(ctx: ReportContext) -> Judgement:
+    seg = ctx.run.segmentation
+    if seg.get("metrics") is not None or seg.get("summary") is not None:
+        return COVERED, "Dice/HD95 against reference masks (segment/evaluation/)"
+    if seg:
+        return MISSING, "automatic masks without evaluation"
+    return NOT_APPLICABLE, "masks given with the cohort (no automatic segmentation)"
+
+
+def _settings_saved(ctx: ReportContext) -> Judgement:
+    if ctx.run.configs:
+        return (
+            COVERED,
+            f"resolved settings of {len(ctx.run.configs)} stage(s) (config.resolved.yaml)",
+        )
+    return MISSING, "no resolved settings"
+
+
+def _calibration(ctx: ReportContext) -> Judgement:
+    return _has_eval("calibration.csv", "Brier, intercept, slope, reliability")(ctx)
+
+
+RULES: dict[str, Callable[[ReportContext], Judgement]] = {
+    "authors": lambda ctx: (AUTHORS, "not held by a run: report in the manuscript"),
+    "automatic_segmentation": _automatic_segmentation,
+    "calibration": _calibration,
+    "centres": _centres,
+    "code": _code,
+    "cohort_table": _has_eval("cohort_table.csv", "characteristics by split and site with tests"),
+    "comparison": _comparison,
+    "covariates": _covariates,
+    "data_sharing": _data_sharing,
+    "deep_robustness": _deep_robustness,
+    "design": _design,
+    "dimensionality": _dimensionality,
+    "discretisation": _discretisation,
+    "discrimination": _has_eval("performance.csv", "AUC with DeLong and bootstrap CIs"),
+    "eligibility": _eligibility,
+    "explain": _explain,
+    "external": _external,
+    "flow": _flow,
+    "harmonisation": _harmonisation,
+    "heterogeneity": _heterogeneity,
+    "image_types": _image_types,
+    "imaging_protocol": _imaging_protocol,
+    "imbalance": _imbalance,
+    "input_checks": _input_checks,
+    "internal": _internal,
+    "leakage": _leakage,
+    "measures": _measures,
+    "missing_data": _missing_data,
+    "model_available": _model_available,
+    "n_features": _n_features,
+    "no_updating": _no_updating,
+    "non_radiomic": _non_radiomic,
+    "numbers": _numbers,
+    "outcome": _outcome,
+    "participants": _participants,
+    "pipeline_flow": _pipeline_flow,
+    "predictors": _predictors,
+    "preprocessing": _preprocessing,
+    "redundancy": _redundancy,
+    "reference_model": _reference_model,
+    "resampling": _resampling,
+    "robustness": _robustness,
+    "sample_size": _sample_size,
+    "scaling": _scaling,
+    "segmentation": _segmentation,
+    "segmentation_readers": _segmentation_readers,
+    "selection": _selection,
+    "settings_saved": _settings_saved,
+    "simple_baseline": _simple_baseline,
+    "this_checklist": _this_checklist,
+    "threshold": _threshold,
+    "tuning": _tuning,
+}
+
+
+@cache
+def load_items(name: str) -> tuple[str, str, tuple[Item, ...]]:
+    """(guideline title, reference key, items) of ``checklists/<name>.yaml``."""
+    text = (
+        resources.files("radiopipe.report")
+        .joinpath("checklists", f"{name}.yaml")
+        .read_text("utf-8")
+    )
+    data = yaml.safe_load(text)
+    items = []
+    for entry in data["items"]:
+        judge = entry.get("judge", "authors")
+        if judge not in RULES:
+            raise KeyError(f"checklists/{name}.yaml item {entry['id']}: unknown judge {judge!r}")
+        items.append(
+            Item(
+                data["guideline"], str(entry["id"]), entry.get("section", ""), entry["topic"], judge
+            )
+        )
+    return data["guideline"], data["reference"], tuple(items)
 
 
 def checklist(ctx: ReportContext) -> list[Row]:
-    """Every item judged from the run."""
+    """Every item of every guideline, judged from the run."""
     rows = []
-    for item in ITEMS:
-        status, where = item.rule(ctx)
-        rows.append(Row(item.guideline, item.number, item.topic, status, where))
+    for name in GUIDELINES:
+        _, _, items = load_items(name)
+        for item in items:
+            status, where = RULES[item.judge](ctx)
+            rows.append(Row(item.guideline, item.number, item.topic, status, where, item.section))
     return rows

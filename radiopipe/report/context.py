@@ -12,6 +12,8 @@ from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout
 from radiopipe.explain.groups import SEQUENCE_LABELS
 from radiopipe.report import figures
 from radiopipe.report.contents import RunContents
+from radiopipe.report.figure_files import FigureFiles
+from radiopipe.report.references import Citations
 
 
 @dataclass
@@ -22,6 +24,8 @@ class ReportContext:
     config: ReportConfig
     warnings: list[str] = field(default_factory=list)
     memo: dict[str, object] = field(default_factory=dict)  # results computed once per report
+    citations: Citations = field(default_factory=Citations)  # numbered references, in order
+    figure_files: FigureFiles | None = None  # set: figures are kept for report/figures/
 
     def warn(self, message: str) -> None:
         """Record a warning for the report (once, however often it is raised)."""
@@ -66,6 +70,21 @@ class ReportContext:
         return [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
 
     @cached_property
+    def main_splits(self) -> list[str]:
+        """Splits shown in the main tables and figures: all but the apparent (training
+        resubstitution) performance, which goes to the appendix."""
+        return [s for s in self.splits if s != "train"]
+
+    def model_label(self, model: str) -> str:
+        """A model's display name ('Stacking ensemble' for stack; report.model_labels)."""
+        return self.config.model_label(str(model))
+
+    @cached_property
+    def model_labels(self) -> dict[str, str]:
+        """Display names of the models in the performance table."""
+        return {m: self.model_label(m) for m in self.models}
+
+    @cached_property
     def colours(self) -> dict[str, str]:
         """A fixed colour per model across every figure."""
         return figures.model_colours(self.models, self.reference)
@@ -74,10 +93,29 @@ class ReportContext:
         """'T2WI' for t2w, etc."""
         return SEQUENCE_LABELS.get(sequence, sequence)
 
+    @cached_property
+    def label_names(self) -> dict[int, str]:
+        """The outcome's names: report.label_names when set to other than the default, else
+        the names the run's evaluate stage used (the pipeline's cohort.label_names), else
+        negative / positive."""
+        from radiopipe.config.report import DEFAULT_LABEL_NAMES
+
+        if dict(self.config.label_names) != DEFAULT_LABEL_NAMES:
+            return dict(self.config.label_names)
+        names = (self.evaluate_config.get("cohort_table") or {}).get("label_names") or {}
+        if sorted(str(k) for k in names) == ["0", "1"]:
+            return {int(k): str(v) for k, v in names.items()}
+        return dict(self.config.label_names)
+
     def label_name(self, label: int) -> str:
         """The outcome's name for label 0 or 1."""
-        return self.config.label_names[int(label)]
+        return self.label_names[int(label)]
 
     def figure(self, fig: object) -> str:
-        """A figure as an embeddable data URI in the configured format."""
-        return figures.data_uri(fig, self.config.figure_format)
+        """A figure as an embeddable data URI in the configured format (kept open for
+        report/figures/ when ``figure_files`` is set)."""
+        if self.figure_files is None:
+            return figures.data_uri(fig, self.config.figure_format)
+        uri = figures.data_uri(fig, self.config.figure_format, close=False)
+        self.figure_files.hold(uri, fig)
+        return uri

@@ -38,6 +38,7 @@ class Table:
     row_styles: list[str] = field(default_factory=list)  # "", "subhead", "best", "muted"
     wide: bool = False
     kind: str = "table"
+    number: str = ""  # "Supplementary Table S2", given when the report is assembled
 
     def alignment(self, column: int) -> str:
         """'l', 'r' or 'c' for a column."""
@@ -58,6 +59,7 @@ class Figure:
     caption: str | Markup = ""
     width: str = "100%"
     kind: str = "figure"
+    number: str = ""  # "Supplementary Figure S3", given when the report is assembled
 
 
 @dataclass
@@ -67,6 +69,7 @@ class FigureRow:
     figures: list[Figure]
     caption: str | Markup = ""
     kind: str = "figure_row"
+    number: str = ""  # one number for the row; its figures are panels a, b, ...
 
 
 @dataclass

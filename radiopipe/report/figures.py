@@ -134,7 +134,14 @@ def roc_figure(
         ylabel="Sensitivity (true-positive rate)",
     )
     ax.set_title(split_title(split), loc="left")
-    ax.legend(loc="lower right", frameon=False, title="AUC (95% CI)" if labels else None)
+    ax.legend(
+        loc="lower right",
+        title="AUC (95% CI)" if labels else None,
+        frameon=True,
+        facecolor="white",
+        edgecolor="none",
+        framealpha=0.85,
+    )  # readable over the curves when many models share the panel
     fig.tight_layout()
     return fig
 
@@ -145,8 +152,10 @@ def calibration_figure(
     split: str,
     models: Sequence[str],
     colours: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
 ) -> object:
-    """Observed event rate against mean predicted probability (quantile bins, Wilson CIs)."""
+    """Observed event rate against mean predicted probability (quantile bins, Wilson CIs);
+    ``names``: display names of the models for the legend."""
     part = reliability.loc[(reliability["split"] == split) & reliability["model"].isin(models)]
     colours = colours or model_colours(list(models))
     fig, (ax,) = _figure(4.2, 4.0)
@@ -171,7 +180,7 @@ def calibration_figure(
             lw=1.2,
             capsize=2,
             elinewidth=0.7,
-            label=model,
+            label=(names or {}).get(model, model),
         )
     ax.set(
         xlim=(0, 1),
@@ -193,8 +202,10 @@ def decision_figure(
     models: Sequence[str],
     reference: str | None = None,
     colours: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
 ) -> object:
-    """Net benefit against threshold probability, with treat-all and treat-none."""
+    """Net benefit against threshold probability, with treat-all and treat-none; ``names``:
+    display names of the models for the legend."""
     part = curves.loc[curves["split"] == split]
     colours = colours or model_colours(list(models), reference)
     fig, (ax,) = _figure(5.2, 3.6)
@@ -206,7 +217,7 @@ def decision_figure(
         style = {
             "treat_all": ("#7f7f7f", ":", "Treat all"),
             "treat_none": ("#000000", "-", "Treat none"),
-        }.get(model, (colours.get(model, "#333333"), "-", model))
+        }.get(model, (colours.get(model, "#333333"), "-", (names or {}).get(model, model)))
         width = 2.0 if model == reference else 1.1
         ax.plot(
             rows["threshold"],
@@ -314,14 +325,16 @@ def segmentation_figure(metrics: pd.DataFrame, labels: dict[str, str]) -> object
     return fig
 
 
-def data_uri(fig: object, fmt: str = "svg", dpi: int = 200) -> str:
-    """A figure as a base64 ``data:`` URI (SVG with text as text, or PNG); closes it."""
+def data_uri(fig: object, fmt: str = "svg", dpi: int = 200, close: bool = True) -> str:
+    """A figure as a base64 ``data:`` URI (SVG with text as text, or PNG); closes it unless
+    ``close`` is False."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     with plt.rc_context({"svg.fonttype": STYLE["svg.fonttype"]}):
         fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white")  # type: ignore[attr-defined]
-    plt.close(fig)
+    if close:
+        plt.close(fig)
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 

@@ -81,9 +81,9 @@ def _cohort(ctx: ReportContext) -> str:
     sites = table["site"].astype(str).value_counts().sort_index()
     text = (
         f"The run analysed {len(table)} patients from {len(sites)} site(s) "
-        f"({_join([f'{s}: {n}' for s, n in sites.items()])}); {events} had a "
-        f"{ctx.label_name(1)} outcome (label 1) and {int((labels == '0').sum())} an "
-        f"{ctx.label_name(0)} outcome (label 0)."
+        f"({_join([f'{s}: {n}' for s, n in sites.items()])}); outcome “{ctx.label_name(1)}” "
+        f"(label 1): {events} patients, “{ctx.label_name(0)}” (label 0): "
+        f"{int((labels == '0').sum())}."
     )
     splits = table["split"].astype(str)
     named = [s for s in (Split.TRAIN, *TEST_SPLITS) if (splits == s).any()]
@@ -237,7 +237,7 @@ def _modelling(ctx: ReportContext) -> str:
     if get(cfg, "baseline.enabled"):
         sentences.append(
             "An L1-penalised logistic regression on the same preprocessing "
-            "(lasso_lr) served as a simple baseline."
+            f"({ctx.model_label('lasso_lr')}) served as a simple baseline."
         )
     sentences.append(
         "Each model's operating threshold was the maximum Youden index of its "
@@ -306,10 +306,10 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
 def _deep(ctx: ReportContext) -> str:
     if not ctx.run.deep:
         return ""
+    names = _join([ctx.model_label(m) for m in ctx.run.deep])
     return (
-        f"End-to-end deep-learning classifiers ({_join(list(ctx.run.deep))}) were trained on "
-        "lesion-centred crops on the same splits and folds as the radiomics models, and "
-        "explained by saliency maps."
+        f"End-to-end deep-learning classifiers ({names}) were trained on lesion-centred crops "
+        "on the same splits and folds as the radiomics models, and explained by saliency maps."
     )
 
 
@@ -324,7 +324,8 @@ def _statistics(ctx: ReportContext) -> str:
         f"Discrimination was measured by the AUC with DeLong {level} confidence intervals and "
         f"stratified bootstrap intervals ({boot} resamples, seed {seed}); accuracy, sensitivity, "
         f"specificity, precision, NPV and F1 at the frozen thresholds have bootstrap intervals. "
-        f"Each model was compared with {ctx.reference} on the same patients by the paired DeLong "
+        f"Each model was compared with the {ctx.model_label(ctx.reference).lower()} on the same "
+        "patients by the paired DeLong "
         f"test, with Holm's correction over the models of each set"
     )
     pairs = cfg.get("unpaired") or []
@@ -354,7 +355,8 @@ def _explain(ctx: ReportContext) -> str:
         return ""
     return (
         f"SHAP values (Shapley additive explanations) were computed for "
-        f"{_join(cfg.get('models', []))} in the selected feature space against "
+        f"{_join([ctx.model_label(m).lower() for m in cfg.get('models', [])])} in the selected "
+        "feature space against "
         f"{cfg.get('background_size')} training patients (seed {cfg.get('seed')}): the "
         f"ensemble by antithetic permutation sampling ({cfg.get('permutations')} ordering "
         f"pair(s) per background patient, {str(cfg.get('scale', '')).replace('_', '-')} scale), "

@@ -62,15 +62,27 @@ def _legacy_fetcher(url: str, *args: object, **kwargs: object) -> dict:
     return default_url_fetcher(url, *args, **kwargs)
 
 
-def write_pdf(html: str, path: Path) -> Path:
-    """Typeset the HTML into a PDF with WeasyPrint (written atomically)."""
+class PdfUnavailable(RadiopipeError):
+    """WeasyPrint cannot be loaded (not installed, or its system library Pango is missing)."""
+
+
+def _weasyprint_html() -> type:
+    """WeasyPrint's HTML class; PdfUnavailable naming the cause when it cannot load."""
     try:
         from weasyprint import HTML
-    except (ImportError, OSError) as err:  # OSError: Pango missing
-        raise RadiopipeError(
-            f"cannot write the PDF: WeasyPrint is not usable ({err}); install WeasyPrint and "
-            "Pango, or ask for --format html"
+    except (ImportError, OSError) as err:  # OSError: Pango (libpango/libpangoft2) missing
+        raise PdfUnavailable(
+            f"cannot write the PDF: WeasyPrint is not usable ({err}); install Pango "
+            "(Debian/Ubuntu: apt-get install libpango-1.0-0 libpangoft2-1.0-0; macOS: brew "
+            "install pango), or ask for --format html"
         ) from None
+    return HTML
+
+
+def write_pdf(html: str, path: Path) -> Path:
+    """Typeset the HTML into a PDF with WeasyPrint (written atomically); PdfUnavailable when
+    WeasyPrint cannot load."""
+    HTML = _weasyprint_html()
     noisy = [logging.getLogger(name) for name in ("fontTools", "weasyprint")]
     levels = [logger.level for logger in noisy]
     for logger in noisy:

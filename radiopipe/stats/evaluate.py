@@ -96,7 +96,7 @@ def evaluate(
 
 def provenance_extra() -> dict:
     """What the evaluate stage adds to its provenance record."""
-    return {"stats_packages": package_versions(("statsmodels", "dcurves"))}
+    return {"stats_packages": package_versions(("statsmodels",))}
 
 
 Step = tuple[str, Callable[[dict[str, pd.DataFrame]], pd.DataFrame], Callable[..., Path]]

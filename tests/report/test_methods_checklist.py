@@ -6,10 +6,11 @@ import pytest
 import yaml
 
 from radiopipe.config.report import ReportConfig
-from radiopipe.report.checklist import checklist
+from radiopipe.report.checklist import GUIDELINES, STATUSES, checklist, load_items
 from radiopipe.report.contents import load_run
 from radiopipe.report.context import ReportContext
 from radiopipe.report.methods import methods
+from radiopipe.report.references import load_references
 
 # the tests of this module share a session fixture: keep them on one xdist worker
 pytestmark = pytest.mark.xdist_group("report_run")
@@ -55,25 +56,46 @@ def test_methods_are_written_from_the_resolved_settings(run_without) -> None:
     assert "7 trials each" in changed and "999 resamples" in changed
 
 
-def status_of(run) -> dict[str, str]:
+def status_of(run) -> dict[tuple[str, str], str]:
     ctx = ReportContext(load_run(run), ReportConfig())
-    return {row.topic: row.status for row in checklist(ctx)}
+    return {(row.guideline, row.number): row.status for row in checklist(ctx)}
+
+
+def test_checklists_list_every_item_of_the_three_guidelines() -> None:
+    sizes = {}
+    for name in GUIDELINES:
+        guideline, reference, items = load_items(name)
+        numbers = [i.number for i in items]
+        assert len(numbers) == len(set(numbers)), name
+        assert reference in load_references(), name
+        sizes[guideline] = len(items)
+    # TRIPOD+AI: items 1-27 with their sub-items; CLEAR: 58 items; METRICS: 30 items
+    assert sizes == {"TRIPOD+AI": 52, "CLEAR": 58, "METRICS": 30}
+    assert [i.number for i in load_items("clear")[2]] == [str(n) for n in range(1, 59)]
+    assert [i.number for i in load_items("metrics")[2]] == [str(n) for n in range(1, 31)]
 
 
 def test_checklist_is_judged_from_what_the_run_holds(run_without) -> None:
     full = status_of(run_without())
-    assert full["Feature robustness"] == "covered"
-    assert full["Explainability"] == "covered"
-    assert full["Segmentation method and quality"] == "covered"
-    assert full["Calibration"] == "covered"
-    assert full["Independent external testing"] == "covered"
-    assert full["Ethics, funding, conflicts, registration"] == "authors"
-    assert full["Model building and tuning"] == "partial"  # no tuning.parquet in this run
+    assert len(full) == 52 + 58 + 30
+    assert set(full.values()) <= set(STATUSES)
+    assert full["CLEAR", "31"] == "covered"  # segmentation reliability (ICC)
+    assert full["CLEAR", "43"] == "covered"  # explainability
+    assert full["CLEAR", "19"] == "covered"  # segmentation strategy
+    assert full["METRICS", "22"] == "covered"  # calibration
+    assert full["CLEAR", "38"] == "covered"  # external testing
+    assert full["METRICS", "9"] == "covered"  # automatic segmentation evaluated
+    assert full["TRIPOD+AI", "17"] == "authors"  # ethics
+    assert full["TRIPOD+AI", "12f"] == "not applicable"  # no model updating
+    assert full["TRIPOD+AI", "12c"] == "partly"  # no tuning.parquet in this run
 
-    reduced_run = run_without("robustness", "explain", "segment")
+    reduced_run = run_without("robustness", "explain", "segment", "deep")
     (reduced_run / "evaluate" / "calibration.csv").unlink()
     reduced = status_of(reduced_run)
-    assert reduced["Feature robustness"] == "missing"
-    assert reduced["Explainability"] == "missing"
-    assert reduced["Calibration"] == "missing"
-    assert reduced["Segmentation method and quality"] == "partial"
+    assert reduced["CLEAR", "31"] == "missing"
+    assert reduced["CLEAR", "43"] == "missing"
+    assert reduced["METRICS", "22"] == "missing"
+    assert reduced["CLEAR", "19"] == "partly"
+    assert reduced["METRICS", "9"] == "not applicable"
+    assert reduced["METRICS", "17"] == "not applicable"  # no deep model
+    assert full["METRICS", "17"] == "partly"

@@ -35,8 +35,11 @@ def test_protocol_frame_lists_values_per_site() -> None:
 
 def test_checklist_and_cohort_section_use_the_metadata(run_without) -> None:
     run = run_without()
-    before = {r.topic: r.status for r in checklist(ReportContext(load_run(run), ReportConfig()))}
-    assert before["Imaging protocol (scanners, sequences)"] == "authors"
+    before = {
+        (r.guideline, r.number): r.status
+        for r in checklist(ReportContext(load_run(run), ReportConfig()))
+    }
+    assert before["CLEAR", "16"] == "partly"  # sequences known; scanners: authors
     path = run / "cohort" / "manifest.csv"
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     table["t2w__manufacturer"] = "GE MEDICAL SYSTEMS"
@@ -44,8 +47,8 @@ def test_checklist_and_cohort_section_use_the_metadata(run_without) -> None:
     table["t2w__field_strength_t"] = table["site"].map({"A": "3"}).fillna("1.5")
     table.to_csv(path, index=False)
     ctx = ReportContext(load_run(run), ReportConfig())
-    after = {r.topic: r.status for r in checklist(ctx)}
-    assert after["Imaging protocol (scanners, sequences)"] == "covered"
+    after = {(r.guideline, r.number): r.status for r in checklist(ctx)}
+    assert after["CLEAR", "16"] == "covered" and after["METRICS", "6"] == "covered"
     tables = [b for b in cohort.build(ctx).blocks if isinstance(b, Table)]
     protocol = [t for t in tables if t.caption.startswith("Imaging protocol")]
     assert len(protocol) == 1

@@ -20,6 +20,7 @@ from radiopipe.report.sections import cohort
 pytestmark = pytest.mark.xdist_group("report_run")
 
 SECTIONS = (
+    "flow",
     "cohort",
     "segmentation",
     "features",
@@ -31,7 +32,9 @@ SECTIONS = (
     "shap",
     "deep",
     "methods",
+    "apparent",
     "checklist",
+    "references",
     "provenance",
 )
 
@@ -63,7 +66,7 @@ def test_every_section_is_built_from_a_complete_run(full_report) -> None:
         "Calibration intercept",
         "Net benefit",
         "importance by feature group",
-        "densenet",
+        "3D DenseNet (CNN)",
         "Leakage-safe design",
         "TRIPOD+AI",
         "CLEAR",
@@ -95,6 +98,10 @@ def pdf_pages(pdf: bytes) -> int:
 
 @pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
 def test_pdf_is_valid_with_several_pages(full_report) -> None:
+    if not full_report.files["pdf"].is_file():  # WeasyPrint/Pango missing: HTML only, a note
+        skipped = [n for n in full_report.notes if n.startswith("PDF skipped")]
+        assert skipped, "no PDF and no note saying why"
+        pytest.skip(skipped[0])
     pdf = full_report.files["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     pages = pdf_pages(pdf)

@@ -39,15 +39,24 @@ def test_net_benefit_equals_formula(outcome) -> None:
     assert set(table["model"]) == {"stack", "all", "treat_all", "treat_none"}
 
 
-def test_same_numbers_as_calling_dcurves_directly(outcome) -> None:
+def test_same_numbers_as_dcurves(outcome) -> None:
+    """Our own net-benefit code reproduces every column dcurves computes, for each model and
+    for treat-all / treat-none (dcurves is a test dependency only)."""
     y, models = outcome
-    data = pd.DataFrame({"event": y, "stack": models["stack"]})
-    direct = dca(data=data, outcome="event", modelnames=["stack"], thresholds=[0.1, 0.3, 0.5])
-    ours = decision_curve(y, {"stack": models["stack"]}, [0.1, 0.3, 0.5])
-    np.testing.assert_allclose(ours["net_benefit"], direct["net_benefit"], rtol=1e-12)
-    np.testing.assert_allclose(
-        ours["net_intervention_avoided"], direct["net_intervention_avoided"], rtol=1e-12
-    )
+    grid = [0.01, 0.1, 0.25, 0.3, 0.5, 0.77, 0.99]
+    data = pd.DataFrame({"event": y, "stack": models["stack"], "weak": models["all"]})
+    direct = dca(data=data, outcome="event", modelnames=["stack", "weak"], thresholds=grid)
+    direct["model"] = direct["model"].replace({"all": "treat_all", "none": "treat_none"})
+    ours = decision_curve(y, {"stack": models["stack"], "weak": models["all"]}, grid)
+    key = ["model", "threshold"]
+    merged = ours.merge(direct, on=key, suffixes=("", "_dcurves"), validate="one_to_one")
+    assert len(merged) == len(ours) == 4 * len(grid)
+    for column in ("net_benefit", "net_intervention_avoided", "tp_rate", "fp_rate",
+                   "test_pos_rate", "prevalence"):  # fmt: skip
+        np.testing.assert_allclose(
+            merged[column], merged[f"{column}_dcurves"], rtol=1e-12, atol=1e-15, err_msg=column
+        )
+    np.testing.assert_array_equal(merged["n"], merged["n_dcurves"])
 
 
 def test_decision_curve_rejects_bad_input(outcome) -> None:

@@ -9,9 +9,16 @@ from radiopipe.report.formatting import ci, num
 from radiopipe.report.summary import best_model
 
 
-def _pairs(figs: list[Figure], caption: str) -> list[FigureRow]:
-    """Figures two per row."""
-    return [FigureRow(figs[i : i + 2], caption if i == 0 else "") for i in range(0, len(figs), 2)]
+def _pairs(figs: list[tuple[str, Figure]], what: str, caption: str) -> list[FigureRow]:
+    """(split, figure) pairs two per row, each row captioned with its sets (one numbered figure
+    per row). The apparent (training resubstitution) split never reaches here."""
+    rows = []
+    for i in range(0, len(figs), 2):
+        part = figs[i : i + 2]
+        sets = " and ".join(figures.split_title(split).lower() for split, _ in part)
+        text = f"{what}, {sets}." + (f" {caption}" if caption else "")
+        rows.append(FigureRow([f for _, f in part], text))
+    return rows
 
 
 def roc(ctx: ReportContext) -> Section:
@@ -25,21 +32,23 @@ def roc(ctx: ReportContext) -> Section:
     bands = {ctx.reference, verdict.best} if verdict else {ctx.reference}
     perf = ctx.performance
     figs = []
-    for split in [s for s in ctx.splits if s in set(table["split"])]:
-        labels = None
+    for split in [s for s in ctx.main_splits if s in set(table["split"])]:
+        labels = dict(ctx.model_labels)
         if perf is not None:
             rows = perf.loc[perf["split"] == split]
-            labels = {
-                r.model: f"{r.model}: {num(r.auc)} ({ci(r.auc_ci_low, r.auc_ci_high)})"
+            labels |= {
+                r.model: f"{ctx.model_label(r.model)}: {num(r.auc)} "
+                f"({ci(r.auc_ci_low, r.auc_ci_high)})"
                 for r in rows.itertuples()
             }
         fig = figures.roc_figure(table, split, labels, sorted(bands), ctx.reference, ctx.colours)
-        figs.append(Figure(ctx.figure(fig)))
+        figs.append((split, Figure(ctx.figure(fig))))
     caption = (
-        f"Shaded: pointwise 95% bootstrap confidence band of the sensitivity at each "
-        f"false-positive rate for {', '.join(sorted(bands))}."
+        f"Legend: AUC (95% CI). Shaded: pointwise 95% bootstrap confidence band of the "
+        f"sensitivity at each false-positive rate for "
+        f"{', '.join(ctx.model_label(b) for b in sorted(bands))}."
     )
-    section.blocks += _pairs(figs, caption)
+    section.blocks += _pairs(figs, "ROC curves of every model", caption)
     return section
 
 
@@ -57,12 +66,22 @@ def calibration(ctx: ReportContext) -> Section:
             [verdict.best] if verdict and verdict.best != ctx.reference else []
         )
         figs = [
-            Figure(ctx.figure(figures.calibration_figure(reliability, s, shown, ctx.colours)))
-            for s in ctx.splits
+            (
+                s,
+                Figure(
+                    ctx.figure(
+                        figures.calibration_figure(
+                            reliability, s, shown, ctx.colours, ctx.model_labels
+                        )
+                    )
+                ),
+            )
+            for s in ctx.main_splits
             if s in set(reliability["split"])
         ]
         section.blocks += _pairs(
             figs,
+            f"Calibration of {' and '.join(ctx.model_label(m) for m in shown)}",
             "Observed event rate in quantile bins of the predicted "
             "probability (95% Wilson intervals); dashed: perfect calibration.",
         )
@@ -74,9 +93,11 @@ def calibration(ctx: ReportContext) -> Section:
 def _calibration_table(ctx: ReportContext, summary) -> Table:
     body = []
     for r in summary.itertuples():
+        if str(r.split) == "train":  # apparent calibration: not a main result
+            continue
         body.append(
             [
-                str(r.model),
+                ctx.model_label(r.model),
                 figures.split_title(str(r.split)),
                 num(r.brier),
                 num(r.brier_reference),
@@ -121,11 +142,23 @@ def decision(ctx: ReportContext) -> Section:
         )
     )
     figs = [
-        Figure(
-            ctx.figure(figures.decision_figure(curves, s, ctx.models, ctx.reference, ctx.colours))
+        (
+            s,
+            Figure(
+                ctx.figure(
+                    figures.decision_figure(
+                        curves, s, ctx.models, ctx.reference, ctx.colours, ctx.model_labels
+                    )
+                )
+            ),
         )
-        for s in ctx.splits
+        for s in ctx.main_splits
         if s in set(curves["split"])
     ]
-    section.blocks += _pairs(figs, "")
+    section.blocks += _pairs(
+        figs,
+        "Decision curves",
+        "Net benefit of treating the patients whose predicted probability exceeds each "
+        "threshold, against treating all and treating none.",
+    )
     return section

@@ -36,6 +36,11 @@ def build(ctx: ReportContext) -> Section:
             caption = f"{r.patient_id}, {where}, outcome {r.label}, p = {num(r.probability, 2)}"
             figs.append(Figure(file_uri(path), caption))
         method = str(rows["method"].iloc[0]).replace("_", " ") if "method" in rows else "saliency"
-        section.blocks.append(Paragraph(f"{model} ({method}; {evaluated}).", "lead"))
-        section.blocks += [FigureRow(figs[i : i + 2]) for i in range(0, len(figs), 2)]
+        name = ctx.model_label(model)
+        section.blocks.append(Paragraph(f"{name} ({method}; {evaluated}).", "lead"))
+        caption = (
+            f"{name}: {method} overlays on lesion-centred crops (each panel: patient, set, "
+            "outcome, predicted probability)."
+        )
+        section.blocks += [FigureRow(figs[i : i + 2], caption) for i in range(0, len(figs), 2)]
     return section

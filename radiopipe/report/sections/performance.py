@@ -29,7 +29,7 @@ def build(ctx: ReportContext) -> Section:
         section.note = ctx.run.notes.get("evaluate", "no evaluate/performance.csv")
         return section
     section.blocks.append(Paragraph(_intro(ctx), "small"))
-    for split in ctx.splits:
+    for split in ctx.main_splits:  # apparent (train) performance: appendix only
         section.blocks.append(_split_table(ctx, table.loc[table["split"] == split], split))
     unpaired = _unpaired(ctx)
     if unpaired is not None:
@@ -46,7 +46,8 @@ def _intro(ctx: ReportContext) -> str:
     return (
         f"AUC with its DeLong 95% confidence interval; threshold metrics at each model's frozen "
         f"operating threshold with stratified bootstrap 95% CIs ({boot} resamples). ΔAUC and p "
-        f"compare each model with the reference model ({ctx.reference}) on the same patients "
+        f"compare each model with the reference model ({ctx.model_label(ctx.reference)}) on the "
+        "same patients "
         "(paired DeLong test; p adjusted by Holm's method over the models of each split)."
     )
 
@@ -60,13 +61,13 @@ def _split_table(ctx: ReportContext, rows: pd.DataFrame, split: str) -> Table:
         "n (events)",
         "AUC (95% CI)",
         *[t for _, t in METRICS],
-        f"ΔAUC vs {ctx.reference}",
+        f"ΔAUC vs {ctx.model_label(ctx.reference)}",
         "p (Holm)",
     ]
     body, styles = [], []
     for r in rows.itertuples():
         cells: list[Cell | str] = [
-            Cell(str(r.model), strong=r.model == ctx.reference),
+            Cell(ctx.model_label(r.model), strong=r.model == ctx.reference),
             f"{int(r.n)} ({int(r.n_cases)})",
             Cell(num(r.auc), ci(r.auc_ci_low, r.auc_ci_high), strong=r.auc == best),
         ]
@@ -83,12 +84,14 @@ def _split_table(ctx: ReportContext, rows: pd.DataFrame, split: str) -> Table:
         body.append(cells)
         styles.append("best" if r.auc == best else "")
     thresholds = ", ".join(
-        f"{r.model} {num(r.threshold, 3)}" for r in rows.itertuples() if pd.notna(r.threshold)
+        f"{ctx.model_label(r.model)} {num(r.threshold, 3)}"
+        for r in rows.itertuples()
+        if pd.notna(r.threshold)
     )
     sources = ", ".join(sorted(set(rows["threshold_source"].dropna().astype(str))))
     note = Markup("Thresholds (from {}): {}. Bold: highest AUC.").format(sources, thresholds)
     return Table(
-        f"{split_title(split)}",
+        f"Discrimination and threshold metrics, {split_title(split).lower()}",
         header,
         body,
         align="lcc" + "c" * len(METRICS) + "rr",
@@ -107,7 +110,7 @@ def _unpaired(ctx: ReportContext) -> Table | None:
         return None
     body = [
         [
-            str(r.model),
+            ctx.model_label(r.model),
             str(r.split).replace("_", " "),
             num(r.auc_model),
             num(r.auc_reference),
@@ -130,10 +133,10 @@ def _unpaired(ctx: ReportContext) -> Table | None:
 def _fold_table(ctx: ReportContext, table: pd.DataFrame) -> Table | None:
     if "fold_auc_mean" not in table or table["fold_auc_mean"].isna().all():
         return None
-    rows = table.loc[table["fold_auc_mean"].notna()]
+    rows = table.loc[table["fold_auc_mean"].notna() & (table["split"] != "train")]
     body = [
         [
-            str(r.model),
+            ctx.model_label(r.model),
             split_title(str(r.split)),
             str(int(r.n_folds)),
             f"{num(r.fold_auc_mean)} ± {num(r.fold_auc_sd)}",

@@ -27,7 +27,8 @@ def build(ctx: ReportContext) -> Section:
     settings = summary.get("settings", {})
     plots = folder / PLOTS
     order = summary.get("model_order", list(models))
-    section.blocks.append(Paragraph(_intro(models, settings, summary), "small"))
+    names = {m: ctx.model_label(m) for m in models}
+    section.blocks.append(Paragraph(_intro(models, settings, summary, names), "small"))
     for rank, model in enumerate(order):
         info = models[model]
         figures = {kind: plots / f"{model}_{kind}.png" for kind in ("bar", "beeswarm", "groups")}
@@ -35,7 +36,9 @@ def build(ctx: ReportContext) -> Section:
             continue
         scale = SCALES.get(info["scale"], info["scale"])
         section.blocks.append(
-            Paragraph(f"{model}: {info['method']}; SHAP values in {scale}.", "lead")
+            Paragraph(
+                f"{ctx.model_label(model)}: {info['method']}; SHAP values in {scale}.", "lead"
+            )
         )
         captions = {
             "bar": "Global importance: mean |SHAP value| per feature.",
@@ -66,7 +69,7 @@ def build(ctx: ReportContext) -> Section:
             section.blocks.append(
                 FigureRow(
                     [Figure(f.uri) for f in shown[:2]],
-                    f"{model}: global importance and SHAP values.",
+                    f"{ctx.model_label(model)}: global importance and SHAP values.",
                 )
             )
     if len(section.blocks) == 1:
@@ -75,10 +78,11 @@ def build(ctx: ReportContext) -> Section:
     return section
 
 
-def _intro(models: dict, settings: dict, summary: dict) -> str:
+def _intro(models: dict, settings: dict, summary: dict, names: dict | None = None) -> str:
     background = len(summary.get("background_patients", []))
+    shown = ", ".join((names or {}).get(m, m) for m in models)
     return (
-        f"SHAP values were computed for {', '.join(models)} in the selected feature space: the "
+        f"SHAP values were computed for {shown} in the selected feature space: the "
         f"stacking ensemble model-agnostically (antithetic permutation sampling, "
         f"{settings.get('permutations', 1)} ordering pair(s) per background patient), tree "
         f"base learners exactly with interventional TreeSHAP; the background was {background} "
@@ -112,7 +116,7 @@ def _grouped_table(ctx: ReportContext, model: str) -> Table | None:
             )
             styles.append("level")
     return Table(
-        f"{model}: importance by feature group",
+        f"{ctx.model_label(model)}: importance by feature group",
         ["Group", "Features", "Mean |group SHAP|", "Share"],
         body,
         row_styles=styles,
