@@ -167,14 +167,14 @@ def test_pdf_is_skipped_with_a_warning_when_weasyprint_cannot_load(
 
 def test_outcome_and_model_names_are_set_once_in_the_pipeline(tmp_path) -> None:
     from radiopipe.config.pipeline import load_pipeline
-    from radiopipe.pipeline.model_stages import evaluate_stage
+    from radiopipe.pipeline.graph import build_stages
 
     repo = Path(__file__).resolve().parents[2]
     demo = load_pipeline(repo / "pipelines" / "demo.yaml")
     names = {0: "unfavourable", 1: "favourable"}
     assert demo.cohort.label_names == names and demo.report.label_names == names
-    stage = evaluate_stage(demo.evaluate, demo.seed, demo.cohort.label_names)
-    written = stage.settings["cohort_table"]["label_names"]
+    stage = next(s for s in build_stages(demo) if s.name == "evaluate")
+    written = stage.settings.model_dump(mode="json")["cohort_table"]["label_names"]
     assert {int(k): v for k, v in written.items()} == names
     text = (repo / "pipelines" / "demo.yaml").read_text()
     own = tmp_path / "study.yaml"
