@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 
 from radiopipe.config.report import ReportConfig
-from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout
+from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout, Split
 from radiopipe.explain.groups import SEQUENCE_LABELS
 from radiopipe.report import figures
 from radiopipe.report.contents import RunContents
@@ -31,6 +32,16 @@ class ReportContext:
         """Record a warning for the report (once, however often it is raised)."""
         if message not in self.warnings:
             self.warnings.append(message)
+
+    @cached_property
+    def evaluated_predictions(self) -> Path | None:
+        """The predictions table of every model: the evaluate stage's merged table, else the
+        train stage's, else None (the report reads it, never recomputes from it)."""
+        layout = self.run.layout
+        for path in (layout.evaluate.predictions, layout.train.predictions):
+            if path.is_file():
+                return path
+        return None
 
     @cached_property
     def performance(self) -> pd.DataFrame | None:
@@ -73,7 +84,7 @@ class ReportContext:
     def main_splits(self) -> list[str]:
         """Splits shown in the main tables and figures: all but the apparent (training
         resubstitution) performance, which goes to the appendix."""
-        return [s for s in self.splits if s != "train"]
+        return [s for s in self.splits if s != Split.TRAIN]
 
     def model_label(self, model: str) -> str:
         """A model's display name ('Stacking ensemble' for stack; report.model_labels)."""

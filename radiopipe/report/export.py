@@ -68,7 +68,7 @@ def _features(ctx: ReportContext) -> pd.DataFrame | None:
 
 
 def _thresholds(ctx: ReportContext) -> dict[str, float]:
-    used = ctx.run.path("evaluate", "thresholds_used.json")
+    used = ctx.run.layout.evaluate.thresholds_used
     if used.is_file():
         data = json.loads(used.read_text(encoding="utf-8"))
         return {m: float(v["threshold"]) for m, v in data.items() if "threshold" in v}
@@ -77,9 +77,6 @@ def _thresholds(ctx: ReportContext) -> dict[str, float]:
 
 def _predictions(ctx: ReportContext) -> pd.DataFrame | None:
     path = ctx.evaluated_predictions
-    if path is None:
-        trained = ctx.run.path("train", "predictions.parquet")
-        path = trained if trained.is_file() else None
     if path is None:
         return None
     table = pd.read_parquet(path)

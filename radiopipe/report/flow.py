@@ -63,7 +63,7 @@ def patient_flow(ctx: ReportContext) -> Flow | None:
     everyone = set(manifest["patient_id"].astype(str))
     analysed = _analysed(ctx, manifest) & everyone
     left_out = everyone - analysed
-    preprocess = ctx.run.path("preprocess", "failures.csv")
+    preprocess = ctx.run.layout.preprocess.failures
     sources = {
         "input validation problems": _patients(ctx.run.problems),
         "preprocessing failed": _patients(

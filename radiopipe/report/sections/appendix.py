@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from radiopipe.contracts import Split
 from radiopipe.report.checklist import (
     AUTHORS,
     COVERED,
@@ -113,7 +114,7 @@ def apparent_section(ctx: ReportContext) -> Section:
     """Training resubstitution performance, kept out of the main tables and figures."""
     section = Section("apparent", "Appendix: apparent performance (apparent, optimistic)")
     perf = ctx.performance
-    rows = perf.loc[perf["split"] == "train"] if perf is not None else None
+    rows = perf.loc[perf["split"] == Split.TRAIN] if perf is not None else None
     if rows is None or rows.empty:
         section.note = "no apparent (training resubstitution) performance in this run"
         return section

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from radiopipe.contracts import Split
 from radiopipe.report import figures
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Figure, FigureRow, Paragraph, Section, Table
@@ -93,7 +94,7 @@ def calibration(ctx: ReportContext) -> Section:
 def _calibration_table(ctx: ReportContext, summary) -> Table:
     body = []
     for r in summary.itertuples():
-        if str(r.split) == "train":  # apparent calibration: not a main result
+        if str(r.split) == Split.TRAIN:  # apparent calibration: not a main result
             continue
         body.append(
             [

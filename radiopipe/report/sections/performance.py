@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from markupsafe import Markup
 
-from radiopipe.contracts import EvaluateLayout
+from radiopipe.contracts import EvaluateLayout, Split
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Cell, Paragraph, Section, Table
 from radiopipe.report.figures import split_title
@@ -133,7 +133,7 @@ def _unpaired(ctx: ReportContext) -> Table | None:
 def _fold_table(ctx: ReportContext, table: pd.DataFrame) -> Table | None:
     if "fold_auc_mean" not in table or table["fold_auc_mean"].isna().all():
         return None
-    rows = table.loc[table["fold_auc_mean"].notna() & (table["split"] != "train")]
+    rows = table.loc[table["fold_auc_mean"].notna() & (table["split"] != Split.TRAIN)]
     body = [
         [
             ctx.model_label(r.model),
