@@ -40,7 +40,7 @@ def test_a_killed_worker_is_a_failure_of_its_task() -> None:
 
     spec = TaskSpec("P1", "t2w", "/data/p1.nii.gz", "/data/m1.nii.gz", {}, ())
     options = ExecutorOptions(workers=2, memory_limit="3GiB")
-    result = executor._result_of(DeadFuture(), spec, options)
+    [result] = executor._results_of(DeadFuture(), [spec], options)
     assert not result.ok and result.patient_id == "P1" and result.sequence == "t2w"
     assert "died" in result.error and "3GiB" in result.error and "--memory-limit" in result.error
 
