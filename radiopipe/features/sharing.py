@@ -95,7 +95,7 @@ class _Group:
     def __init__(self, image: sitk.Image, uses: collections.Counter) -> None:
         self.image = image  # kept so that id(image) stays unique while the group lives
         self.normalised: sitk.Image | None = None
-        self.uses = uses  # grid -> masks still to come on that grid
+        self.uses = uses  # grid -> masks not yet done on that grid (this one included)
         self.resampled: dict[tuple, sitk.Image] = {}
         self.filtered: dict[tuple, list] = {}
 
@@ -278,13 +278,14 @@ class SharedExtractor(RadiomicsFeatureExtractor):
             args = settings.copy()
             args.update(custom)
             make = getattr(imageoperations, f"get{image_type}Image")
-            if grid is None or image_type not in MASK_FREE_IMAGE_TYPES or group.uses[grid] < 2:
-                yield from make(image, mask, **args)
-                continue
             key = (grid, image_type)
-            if key not in group.filtered:
+            if key in group.filtered:
+                yield from group.filtered[key]
+            elif grid is None or image_type not in MASK_FREE_IMAGE_TYPES or group.uses[grid] < 2:
+                yield from make(image, mask, **args)  # one at a time, as pyradiomics does
+            else:  # another mask on this grid comes later: keep them until then
                 group.filtered[key] = list(make(image, mask, **args))
-            yield from group.filtered[key]
+                yield from group.filtered[key]
 
 
 def get_mask(mask: sitk.Image, settings: dict[str, Any]) -> sitk.Image:
