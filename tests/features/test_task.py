@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,28 @@ def test_one_paper_task_filters_each_image_type_and_sigma_once(tmp_path: Path, m
     assert len(images) == len(set(images)) == 1 + 4 + 8
     assert sorted(computed) == sorted(images)
     assert all(result.units[u.describe()] for u in units)  # every unit got its features
+
+
+def test_a_group_on_one_image_gives_each_mask_its_own_result(tmp_path: Path) -> None:
+    from radiopipe.features.task import run_group
+
+    rng = np.random.default_rng(2)
+    image = write_volume(tmp_path / "image.nrrd", rng.normal(100, 10, (8, 12, 12)))
+    masks = {
+        "small": sphere_mask((8, 12, 12), 2.5), "large": sphere_mask((8, 12, 12), 3.5),
+        "empty": np.zeros((8, 12, 12), np.uint8),
+    }  # fmt: skip
+    specs = []
+    for name, mask in masks.items():
+        path = write_volume(tmp_path / f"{name}.nrrd", mask)
+        specs.append(replace(spec_for(image, path), variant=name))
+    results = run_group(specs)
+    assert [r.variant for r in results] == ["small", "large", "empty"]
+    alone = [run_task(spec) for spec in specs]
+    for grouped, single in zip(results[:2], alone[:2], strict=True):
+        assert grouped.ok and grouped.units == single.units
+    assert results[0].units["k"] != results[1].units["k"]
+    assert not results[2].ok and results[2].file.endswith("empty.nrrd")
+    assert "mask is empty" in results[2].error and results[2].error == alone[2].error
+    with pytest.raises(ValueError, match="same image"):
+        run_group([specs[0], replace(specs[1], image=str(tmp_path / "other.nrrd"))])
