@@ -95,6 +95,7 @@ class _Group:
     def __init__(self, image: sitk.Image, uses: collections.Counter) -> None:
         self.image = image  # kept so that id(image) stays unique while the group lives
         self.normalised: sitk.Image | None = None
+        self.remaining = 0  # masks not yet done (this one included)
         self.uses = uses  # grid -> masks not yet done on that grid (this one included)
         self.resampled: dict[tuple, sitk.Image] = {}
         self.filtered: dict[tuple, list] = {}
@@ -136,27 +137,27 @@ class SharedExtractor(RadiomicsFeatureExtractor):
         Masks are done grouped by resampling grid, so at most one grid's images are held.
         """
         settings = self.settings.copy()
-        prepared: list[sitk.Image | Exception] = []
         grids: list[tuple | None] = []
-        for mask in masks:
+        for mask in masks:  # the raw mask has the label's bounding box: no UInt32 copies yet
             try:
-                prepared.append(get_mask(mask, settings))
-                grids.append(self._grid(image, prepared[-1], settings))
-            except Exception as err:
-                if len(prepared) == len(grids):
-                    prepared.append(err)
+                grids.append(self._grid(image, mask, settings))
+            except Exception:  # the mask fails in its turn below, with pyradiomics' message
                 grids.append(None)
         group = _Group(image, collections.Counter(g for g in grids if g is not None))
+        group.remaining = len(masks)
         order = sorted(range(len(masks)), key=lambda i: _first(grids, grids[i]))
         for index in order:
             try:
-                if isinstance(prepared[index], Exception):
-                    raise prepared[index]
-                yield index, self._execute_one(image, prepared[index], group, settings)
+                # no reference kept here: the full-size UInt32 mask goes once it is resampled
+                yield (
+                    index,
+                    self._execute_one(image, get_mask(masks[index], settings), group, settings),
+                )
             except Exception as err:
                 yield index, err
             finally:
                 group.done_with(grids[index])
+                group.remaining -= 1
                 self._bins.clear()
 
     def computeFeatures(self, image, mask, imageTypeName, **kwargs):
@@ -222,9 +223,13 @@ class SharedExtractor(RadiomicsFeatureExtractor):
             info.addImageElements(image)
             info.addMaskElements(None, mask, label)
         if settings.get("normalize", False):
-            if group.normalised is None:
-                group.normalised = imageoperations.normalizeImage(image, **settings)
-            image = group.normalised
+            normalised = group.normalised
+            if normalised is None:
+                normalised = imageoperations.normalizeImage(image, **settings)
+            # kept while other masks follow; the last one lets it go after resampling, as
+            # pyradiomics does, so a single mask needs no more memory than execute()
+            group.normalised = normalised if group.remaining > 1 else None
+            image = normalised
         grid: tuple | None = ("whole",)  # filters then see the whole image, whatever the mask
         if _resamples(settings):
             image, mask, grid = self._resample(image, mask, settings, group)
