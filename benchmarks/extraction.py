@@ -7,14 +7,22 @@ settings (configs/extraction/paper.yaml) this script times, in one run:
 2. ``radiopipe extract --workers 1``,
 3. ``radiopipe extract --workers N``,
 4. the same command again (every task cached),
+5. ``radiopipe robustness --workers N`` (erosion, dilation, one contour perturbation of each
+   training patient's masks; the reference masks come from step 3's cache),
+6. ``pyradiomics batch -j N`` on those perturbed masks (one pyradiomics run per mask: what
+   the robustness stage did before it shared the mask-free work between the masks of one
+   image),
 
 checks that radiopipe's values equal pyradiomics' (max relative difference <= 1e-9), and
-prints the timings and ratios against the targets. It also measures the peak memory of one
-task on an 8 cm lesion with wavelets at paper settings (a fresh process per measurement).
+prints the timings and each ratio with PASS/MISS against its target. With ``--threads`` it
+first compares SimpleITK thread counts per worker on a few tasks. It also measures the peak
+memory of one task on an 8 cm lesion with wavelets at paper settings (a fresh process per
+measurement).
 
     python benchmarks/extraction.py                  # 24 patients, N = cores
     python benchmarks/extraction.py --patients 48 --workers 4 --work /scratch/bench
     python benchmarks/extraction.py --memory-only
+    python benchmarks/extraction.py --threads --skip-memory --skip-robustness
 
 Run it on a quiet machine: the timings are wall-clock and the load average is printed.
 """
@@ -37,6 +45,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "configs" / "extraction" / "paper.yaml"
 TOLERANCE = 1e-9
+SPEEDUP_VS_PYRADIOMICS = 1.25  # radiopipe N workers at least this much faster than -j N
+SCALING = 0.9  # N workers at least SCALING * N times as fast as 1 worker
+CACHED_FRACTION = 0.05  # a fully cached re-run takes less than this fraction of the first
 
 
 def main() -> None:
@@ -50,6 +61,16 @@ def main() -> None:
     parser.add_argument("--cohort", type=Path, help="use this manifest instead of synthesising")
     parser.add_argument("--memory-only", action="store_true", help="only the memory measurement")
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument("--skip-robustness", action="store_true", help="skip steps 5 and 6")
+    parser.add_argument(
+        "--threads", action="store_true", help="also compare SimpleITK threads per worker"
+    )
+    parser.add_argument("--thread-tasks", type=int, default=8, help="tasks in --threads runs")
+    parser.add_argument(
+        "--cpu", type=int, default=0, metavar="K",
+        help="also: CPU seconds per task in one process, first K patients (load-independent)",
+    )  # fmt: skip
+    parser.add_argument("--cpu-only", action="store_true", help="only the --cpu measurement")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="radiopipe-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -59,7 +80,13 @@ def main() -> None:
     if args.memory_only:
         return
     manifest = args.cohort or synthesise(work / "cohort", args.patients, args.size)
-    speed_table(manifest, args.config, work, args.workers)
+    if args.cpu:
+        cpu_table(manifest, args.config, work / "cpu", args.cpu)
+    if args.cpu_only:
+        return
+    if args.threads:
+        threads_table(manifest, args.config, work / "threads", args.workers, args.thread_tasks)
+    speed_table(manifest, args.config, work, args.workers, not args.skip_robustness)
     print(f"load average after: {_load()}")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
@@ -81,37 +108,205 @@ def synthesise(folder: Path, patients: int, size: str) -> Path:
     return manifest
 
 
-def speed_table(manifest: Path, config: Path, work: Path, n: int) -> None:
-    """Time the four runs, compare values with pyradiomics, print the table and ratios."""
+def speed_table(manifest: Path, config: Path, work: Path, n: int, robustness: bool) -> None:
+    """Time the runs, compare values with pyradiomics, print the table and ratios."""
     from radiopipe.cohort.manifest import read_manifest
 
     cohort = read_manifest(manifest)
     batch = write_batch(cohort, work / "batch.csv")
     tasks = len(pd.read_csv(batch))
+    pyrad, one, many = (
+        f"pyradiomics batch -j {n}",
+        "radiopipe extract, 1 worker",
+        (f"radiopipe extract, {n} workers"),
+    )
+    cached = "radiopipe extract, cached re-run"
     times = {}
-    times[f"pyradiomics batch -j {n}"] = run_pyradiomics(batch, config, work / "pyrad.csv", n)
-    times["radiopipe extract, 1 worker"] = run_radiopipe(manifest, config, work / "rp1", 1)
-    times[f"radiopipe extract, {n} workers"] = run_radiopipe(manifest, config, work / "rpn", n)
-    times["radiopipe extract, cached re-run"] = run_radiopipe(manifest, config, work / "rpn", n)
-    worst, compared = compare(work / "pyrad.csv", work / "rpn" / "features.parquet", cohort)
+    times[pyrad] = run_pyradiomics(batch, config, work / "pyrad.csv", n)
+    times[one] = run_radiopipe(manifest, config, work / "rp1", 1)
+    times[many] = run_radiopipe(manifest, config, work / "rpn", n)
+    times[cached] = run_radiopipe(manifest, config, work / "rpn", n)
+    worst, compared = compare(work / "pyrad.csv", work / "rpn" / "features.parquet")
+    counts = {name: tasks for name in times}
+    if robustness:
+        variants = robustness_runs(manifest, config, work, n, times, counts)
+        worst_r, compared_r = compare(
+            work / "pyrad_variants.csv", work / "robustness" / "robustness_features.parquet",
+            rater_column="variant",
+        )  # fmt: skip
     print(f"\n{tasks} tasks ({len(cohort.table)} patients x {len(cohort.sequences)} sequences), "
-          f"settings {config.name}")  # fmt: skip
-    print(f"{'run':<36}{'seconds':>10}{'s/task':>9}")
+          f"settings {config.name}, N = {n}")  # fmt: skip
+    print(f"{'run':<52}{'tasks':>6}{'seconds':>10}{'s/task':>9}")
     for name, seconds in times.items():
-        print(f"{name:<36}{seconds:>10.1f}{seconds / tasks:>9.2f}")
-    first = times[f"radiopipe extract, {n} workers"]
+        print(f"{name:<52}{counts[name]:>6}{seconds:>10.1f}{seconds / counts[name]:>9.2f}")
     ratios = [
-        ("pyradiomics -j N / radiopipe N", times[f"pyradiomics batch -j {n}"] / first, ">= 1"),
-        ("radiopipe 1 / radiopipe N", times["radiopipe extract, 1 worker"] / first,
-         f">= {0.8 * n:.1f} (0.8 N)"),
-        ("cached / first run", times["radiopipe extract, cached re-run"] / first, "< 0.05"),
+        (f"pyradiomics -j {n} / radiopipe {n}", times[pyrad] / times[many],
+         SPEEDUP_VS_PYRADIOMICS, ">="),
+        (f"radiopipe 1 / radiopipe {n}", times[one] / times[many], SCALING * n, ">="),
+        ("cached re-run / first run", times[cached] / times[many], CACHED_FRACTION, "<"),
     ]  # fmt: skip
-    print(f"\n{'ratio':<36}{'value':>10}  target")
-    for name, value, target in ratios:
-        print(f"{name:<36}{value:>10.3f}  {target}")
-    status = "OK" if worst <= TOLERANCE else "FAILED"
-    print(f"\nvalues vs pyradiomics: {compared} compared, max relative difference "
-          f"{worst:.2e} ({status}, limit {TOLERANCE:g})")  # fmt: skip
+    if robustness:
+        ratios.append(
+            (f"robustness: pyradiomics -j {n} / radiopipe {n}",
+             times[variants[1]] / times[variants[0]], SPEEDUP_VS_PYRADIOMICS, ">=")
+        )  # fmt: skip
+    print(f"\n{'ratio':<44}{'value':>8}  {'target':<10}result")
+    for name, value, target, sense in ratios:
+        ok = value >= target if sense == ">=" else value < target
+        print(f"{name:<44}{value:>8.3f}  {sense} {target:<7.3g}{'PASS' if ok else 'MISS'}")
+    _print_agreement("extract", worst, compared)
+    if robustness:
+        _print_agreement("robustness variants", worst_r, compared_r)
+
+
+def _print_agreement(what: str, worst: float, compared: int) -> None:
+    status = "PASS" if worst <= TOLERANCE else "MISS"
+    print(f"values vs pyradiomics ({what}): {compared} compared, max relative difference "
+          f"{worst:.2e} (limit {TOLERANCE:g}) {status}")  # fmt: skip
+
+
+def robustness_runs(
+    manifest: Path, config: Path, work: Path, n: int, times: dict, counts: dict
+) -> tuple[str, str]:
+    """Time ``radiopipe robustness`` and pyradiomics on the same perturbed masks."""
+    out = work / "robustness"
+    command = [
+        sys.executable, "-m", "radiopipe", "robustness", "--manifest", str(manifest),
+        "--config", str(config), "--out", str(out), "--workers", str(n),
+        "--cache", str(work / "rpn" / "cache"),
+    ]  # fmt: skip
+    ours = f"radiopipe robustness, {n} workers (variants)"
+    times[ours] = _timed(command)
+    rows = []
+    for path in sorted((out / "robustness_masks").glob("*/*.nii.gz")):
+        sequence, variant = path.name.split("_")[:2]
+        patient = _patient_of(path.parent.name, manifest)
+        image = _image_of(manifest, patient, sequence)
+        rows.append({"patient_id": patient, "sequence": sequence, "variant": variant,
+                     "Image": image, "Mask": str(path)})  # fmt: skip
+    batch = work / "batch_variants.csv"
+    pd.DataFrame(rows).to_csv(batch, index=False)
+    theirs = f"pyradiomics batch -j {n} on the same variant masks"
+    times[theirs] = run_pyradiomics(batch, config, work / "pyrad_variants.csv", n)
+    counts[ours] = counts[theirs] = len(rows)
+    return ours, theirs
+
+
+def _patient_of(folder: str, manifest: Path) -> str:
+    from radiopipe.features.cache import safe_name
+
+    ids = pd.read_csv(manifest, dtype={"patient_id": str})["patient_id"]
+    return next(pid for pid in ids if safe_name(pid) == folder)
+
+
+def _image_of(manifest: Path, patient: str, sequence: str) -> str:
+    from radiopipe.cohort.manifest import read_manifest
+
+    table = read_manifest(manifest).table.set_index("patient_id")
+    return str(table.loc[patient, f"image_{sequence}"])
+
+
+def cpu_table(manifest: Path, config: Path, work: Path, k: int) -> None:
+    """CPU seconds (this process, one SimpleITK thread) per task and per robustness variant.
+
+    pyradiomics: ``RadiomicsFeatureExtractor.execute(image_path, mask_path)`` per mask.
+    radiopipe: ``run_task`` per task, ``run_group`` for the variants of one image. CPU time
+    hardly depends on what else runs on the machine, unlike the wall-clock table.
+    """
+    import logging
+
+    import radiomics
+    import SimpleITK as sitk
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    from radiopipe.cohort.manifest import read_manifest
+    from radiopipe.config.extraction import PerturbationSettings
+    from radiopipe.features.params import load_params
+    from radiopipe.features.perturb import make_perturbed
+    from radiopipe.features.task import TaskSpec, run_group
+    from radiopipe.features.units import params_for, plan_units
+    from radiopipe.imaging import file_sha256
+
+    radiomics.setVerbosity(logging.ERROR)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    params = load_params(config)
+    units = plan_units(params)
+    run = params_for(units, params)
+    keyed = tuple((u.describe(), u) for u in units)
+    cohort = read_manifest(manifest)
+    reference = RadiomicsFeatureExtractor(str(config))
+    totals = {"pyradiomics": [0.0, 0.0], "radiopipe": [0.0, 0.0]}  # extract, variants
+    counts = [0, 0]
+    worst, compared = 0.0, 0
+    for row in cohort.table.to_dict("records")[:k]:
+        for seq in cohort.sequences:
+            image, mask = row[f"image_{seq}"], row[f"mask_{seq}"]
+            masks = make_perturbed(
+                mask, work / str(row["patient_id"]), str(row["patient_id"]), seq, params.label,
+                PerturbationSettings(), file_sha256(mask),
+            )  # fmt: skip
+            all_masks = [mask, *[str(p) for p in masks.values()]]
+            theirs = []
+            for index, path in enumerate(all_masks):
+                start = time.process_time()
+                theirs.append(reference.execute(image, path))
+                totals["pyradiomics"][min(index, 1)] += time.process_time() - start
+            specs = [TaskSpec(str(row["patient_id"]), seq, image, p, run, keyed) for p in all_masks]
+            start = time.process_time()
+            ours = run_group(specs[:1])
+            middle = time.process_time()
+            ours += run_group(specs[1:])
+            totals["radiopipe"][0] += middle - start
+            totals["radiopipe"][1] += time.process_time() - middle
+            counts[0] += 1
+            counts[1] += len(all_masks) - 1
+            for expected, result in zip(theirs, ours, strict=True):
+                got = {k: v for unit in result.units.values() for k, v in unit.items()}
+                compared += len(got)
+                for name, value in got.items():
+                    want = float(np.real(expected[name]))
+                    scale = max(abs(want), abs(value)) or 1.0
+                    worst = max(worst, abs(value - want) / scale)
+    print(f"\nCPU seconds per task in one process ({counts[0]} tasks, {counts[1]} variant masks, "
+          f"load {_load()}):")  # fmt: skip
+    print(f"{'':<28}{'pyradiomics':>12}{'radiopipe':>11}{'ratio':>8}")
+    for index, name in enumerate(("extract, per task", "robustness, per variant")):
+        mine, theirs = totals["radiopipe"][index], totals["pyradiomics"][index]
+        n = max(counts[index], 1)
+        print(f"{name:<28}{theirs / n:>12.2f}{mine / n:>11.2f}{theirs / max(mine, 1e-9):>8.2f}")
+    _print_agreement("in-process runs", worst, compared)
+
+
+def threads_table(manifest: Path, config: Path, work: Path, n: int, n_tasks: int) -> None:
+    """SimpleITK threads per worker: 1, cores // workers, and SimpleITK's default (all cores)."""
+    from radiopipe.cohort.manifest import read_manifest
+    from radiopipe.features.executor import ExecutorOptions
+    from radiopipe.features.extract import extract_cohort
+    from radiopipe.features.params import load_params
+
+    cohort = read_manifest(manifest)
+    patients = list(cohort.patients)[: max(1, n_tasks // len(cohort.sequences))]
+    subset = cohort.subset(patients=patients)
+    params = load_params(config)
+    cores = _cores()
+    print(f"\nSimpleITK threads per worker ({len(patients) * len(cohort.sequences)} tasks, "
+          f"{cores} cores, load before {_load()}):")  # fmt: skip
+    print(f"{'workers':>8}{'threads':>9}  {'meaning':<34}{'seconds':>9}")
+    for workers in sorted({1, n}):
+        choices: dict[int, list[str]] = {}
+        for threads, meaning in ((1, "1"), (max(1, cores // workers), "cores // workers"),
+                                 (cores, "SimpleITK default (cores)")):  # fmt: skip
+            choices.setdefault(threads, []).append(meaning)
+        for threads, meanings in sorted(choices.items()):
+            label = " = ".join(meanings)
+            out = work / f"w{workers}t{threads}"
+            shutil.rmtree(out, ignore_errors=True)
+            options = ExecutorOptions(workers=workers, threads=threads)
+            start = time.perf_counter()
+            extract_cohort(subset, params, out, options, show_progress=False)
+            seconds = time.perf_counter() - start
+            print(f"{workers:>8}{threads:>9}  {label:<34}{seconds:>9.1f}")
+    print(f"load after: {_load()}")
 
 
 def write_batch(cohort, path: Path) -> Path:
@@ -149,19 +344,33 @@ def run_radiopipe(manifest: Path, config: Path, out: Path, workers: int) -> floa
     return _timed(command)
 
 
-def compare(pyradiomics_csv: Path, features: Path, cohort) -> tuple[float, int]:
-    """Max relative difference between pyradiomics' batch output and our features table."""
-    theirs = pd.read_csv(pyradiomics_csv)
-    ours = pd.read_parquet(features).set_index("patient_id")
+def compare(
+    pyradiomics_csv: Path, features: Path, rater_column: str | None = None
+) -> tuple[float, int]:
+    """Max relative difference between pyradiomics' batch output and our table.
+
+    ``features`` is a features table (one row per patient) or, with ``rater_column``, the
+    robustness ratings (one row per patient and rater; the CSV's column names the rater).
+    """
+    theirs = pd.read_csv(pyradiomics_csv, dtype={"patient_id": str})
+    table = pd.read_parquet(features)
+    keys = ["patient_id"] + (["rater"] if rater_column else [])
+    ours = table.set_index(keys)
+    skip = {"patient_id", "sequence", "Image", "Mask", rater_column}
     worst, compared = 0.0, 0
     for row in theirs.to_dict("records"):
+        key = (
+            str(row["patient_id"])
+            if not rater_column
+            else (str(row["patient_id"]), row[rater_column])
+        )
         for name, text in row.items():
             if not isinstance(name, str) or name.startswith("diagnostics_") or name.count("_") != 2:
                 continue
-            if name in ("patient_id", "sequence", "Image", "Mask"):
+            if name in skip:
                 continue
             expected = _number(text)
-            actual = ours.loc[str(row["patient_id"]), f"{row['sequence']}__{name}"]
+            actual = ours.loc[key, f"{row['sequence']}__{name}"]
             compared += 1
             if np.isnan(expected) and np.isnan(actual):
                 continue

@@ -1,13 +1,21 @@
 """Run extraction tasks: in this process, on an embedded Dask cluster, or on an existing one.
 
-Each Dask worker is one process running one task at a time (one thread, SimpleITK limited to
-one thread), so a task's memory is bounded by the worker memory limit; a worker that exceeds
-it is restarted by its nanny and the task comes back as a failure, not a crash of the batch.
+Each Dask worker is one process running one task at a time (one Dask thread), so a task's
+memory is bounded by the worker memory limit; a worker that exceeds it is restarted by its
+nanny and the task comes back as a failure, not a crash of the batch. Tasks on the same
+image (robustness' mask variants) travel as one group, so the image is read, normalised and
+resampled once (see :func:`radiopipe.features.task.run_group`).
+
+SimpleITK threads per worker (:func:`sitk_threads`): cores // workers on a local cluster
+(one thread with one worker per core), one on an existing cluster (``dask worker --nthreads
+1``, one process per core), SimpleITK's default (all cores) in this process. Measured in
+benchmarks/README.md (extraction): more threads than that only oversubscribe the cores.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import uuid
@@ -16,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from radiopipe.errors import RadiopipeError
-from radiopipe.features.task import TaskResult, TaskSpec, run_task
+from radiopipe.features.task import TaskResult, TaskSpec, run_group
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,7 @@ class ExecutorOptions:
     scheduler: str | None = None  # address of an existing Dask scheduler, e.g. tcp://host:8786
     memory_limit: str = "auto"  # per worker, e.g. "4GiB"; "auto": system memory / workers
     connect_timeout: float = 30.0  # seconds to reach an existing scheduler
+    threads: int | None = None  # SimpleITK threads per worker; None: see sitk_threads()
 
     @property
     def n_workers(self) -> int:
@@ -55,38 +64,59 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def sitk_threads(options: ExecutorOptions, n_tasks: int | None = None) -> int | None:
+    """SimpleITK threads per worker: cores // workers locally, 1 on a cluster (None: default)."""
+    if options.threads is not None:
+        return options.threads
+    if options.scheduler:
+        return 1
+    if options.n_workers == 0:
+        return None
+    workers = min(options.n_workers, n_tasks) if n_tasks else options.n_workers
+    return max(1, default_workers() // max(1, workers))
+
+
+def group_specs(specs: Sequence[TaskSpec]) -> list[list[TaskSpec]]:
+    """Tasks on the same image with the same parameters, as groups, the costliest first."""
+    groups: dict[tuple[str, str], list[TaskSpec]] = {}
+    for spec in specs:
+        groups.setdefault((spec.image, json.dumps(spec.run, sort_keys=True)), []).append(spec)
+    return sorted(groups.values(), key=lambda g: -sum(s.cost for s in g))
+
+
 def execute(specs: Sequence[TaskSpec], options: ExecutorOptions) -> Iterator[TaskResult]:
-    """Run ``specs`` (largest first) and yield each result as it finishes."""
-    ordered = sorted(specs, key=lambda s: -s.cost)
-    if not ordered:
+    """Run ``specs`` (largest first, grouped by image) and yield each result as it finishes."""
+    groups = group_specs(specs)
+    if not groups:
         return
+    threads = sitk_threads(options, len(groups))
+    groups = [[replace(spec, threads=threads) for spec in group] for group in groups]
     if options.scheduler is None and options.n_workers == 0:
-        for spec in ordered:
-            yield run_task(spec)
+        for group in groups:
+            yield from run_group(group)
         return
-    yield from _execute_dask(ordered, options)
+    yield from _execute_dask(groups, options)
 
 
-def _execute_dask(specs: list[TaskSpec], options: ExecutorOptions) -> Iterator[TaskResult]:
+def _execute_dask(groups: list[list[TaskSpec]], options: ExecutorOptions) -> Iterator[TaskResult]:
     import dask
     from distributed import as_completed
 
-    specs = [replace(spec, threads=1) for spec in specs]
     with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet_dask_logs())
         stack.enter_context(
             dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS})
         )
-        client = _client(options, len(specs), stack)
+        client = _client(options, len(groups), stack)
         futures = {}
-        for rank, spec in enumerate(specs):
+        for rank, group in enumerate(groups):
             key = f"extract-{uuid.uuid4().hex[:12]}"
-            future = client.submit(run_task, spec, key=key, pure=False, priority=-rank)
-            futures[future] = spec
+            future = client.submit(run_group, group, key=key, pure=False, priority=-rank)
+            futures[future] = group
         try:
             for future in as_completed(futures, loop=client.loop):
-                spec = futures.pop(future)
-                yield _result_of(future, spec, options)
+                group = futures.pop(future)
+                yield from _results_of(future, group, options)
                 future.release()
         finally:
             for future in futures:
@@ -135,20 +165,20 @@ def _client(options: ExecutorOptions, n_tasks: int, stack: contextlib.ExitStack)
         raise RadiopipeError(f"cannot start Dask ({options.describe()}): {err}") from None
 
 
-def _result_of(future, spec: TaskSpec, options: ExecutorOptions) -> TaskResult:
+def _results_of(future, group: list[TaskSpec], options: ExecutorOptions) -> list[TaskResult]:
     from distributed import KilledWorker
 
     try:
         return future.result()
     except KilledWorker:
         limit = "" if options.scheduler else f" (memory limit {options.memory_limit} per worker)"
-        return _failed(
-            spec,
+        message = (
             f"the worker process died while extracting{limit}: out of memory or a crash; "
-            "raise --memory-limit or use fewer workers",
+            "raise --memory-limit or use fewer workers"
         )
     except Exception as err:  # e.g. the task could not be unpickled on a remote worker
-        return _failed(spec, f"task failed on the Dask cluster: {type(err).__name__}: {err}")
+        message = f"task failed on the Dask cluster: {type(err).__name__}: {err}"
+    return [_failed(spec, message) for spec in group]
 
 
 def _failed(spec: TaskSpec, message: str) -> TaskResult:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import f as f_dist
 
 ICC_COLUMNS = ["icc", "ci95_low", "ci95_high", "f", "df1", "df2", "pval", "n_patients", "n_raters"]
 
@@ -46,6 +45,8 @@ def icc2_1(ratings: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def _fill(out: dict[str, np.ndarray], where: np.ndarray, x: np.ndarray, alpha: float) -> None:
+    from scipy.stats import f as f_dist  # scipy.stats takes seconds to import: not at start-up
+
     n, k, _ = x.shape
     # ICC is invariant to a common shift and scale: standardise each feature for stability.
     centre = x.mean(axis=(0, 1))

@@ -2,7 +2,9 @@
 
 Everything a worker needs travels in :class:`TaskSpec`; everything it learns comes back in
 :class:`TaskResult`, with an error message instead of an exception, so one bad case never
-stops the batch. The driver owns the cache and all writing.
+stops the batch. The driver owns the cache and all writing. Tasks on the same image (the
+mask variants of robustness) run together in :func:`run_group`, which reads the image once
+and lets :mod:`radiopipe.features.sharing` do the mask-free work once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,41 +77,77 @@ class TaskResult:
 
 def run_task(spec: TaskSpec) -> TaskResult:
     """Extract one task; never raises for a problem with the case (it is returned instead)."""
+    return run_group([spec])[0]
+
+
+def run_group(specs: Sequence[TaskSpec]) -> list[TaskResult]:
+    """Extract tasks that share one image and one parameter mapping (masks of one image).
+
+    The image is read once and :class:`~radiopipe.features.sharing.SharedExtractor` does the
+    mask-free steps once; each task's values are those of its own pyradiomics run. Each
+    result's ``seconds`` is its own extraction plus an equal share of the shared reading.
+    """
+    if not specs:
+        return []
+    first = specs[0]
+    if any(s.image != first.image or s.run != first.run for s in specs):
+        raise ValueError("run_group needs tasks with the same image and parameters")
     start, cpu_start = time.perf_counter(), time.process_time()
     _reset_peak_rss()
     _quiet_pyradiomics()
-    if spec.threads:
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(spec.threads)
-    result = TaskResult(spec.patient_id, spec.sequence, spec.variant)
+    if first.threads:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(first.threads)
+    results = [TaskResult(s.patient_id, s.sequence, s.variant) for s in specs]
+    seconds = [0.0] * len(specs)
+    cpu = [0.0] * len(specs)
+    todo: list[int] = []
+    masks: list[sitk.Image] = []
     try:
-        features, diagnostics = _extract(spec)
-        result.units = {}
-        by_unit = assign(features, [unit for _, unit in spec.units])
-        for key, unit in spec.units:
-            result.units[key] = by_unit[unit]
-        result.diagnostics = diagnostics
-    except InputError as err:
-        result.error, result.file = err.problem, err.file
-    except MemoryError:
-        result.error, result.file = "ran out of memory during extraction", spec.image
-    except Exception as err:  # pyradiomics raises ValueError/RuntimeError for invalid ROIs
-        result.error = f"pyradiomics failed: {type(err).__name__}: {_first_line(err)}"
-        result.file = spec.mask if isinstance(err, ValueError) else spec.image
-    result.seconds = time.perf_counter() - start
-    result.peak_rss_mb = _peak_rss_mb()
-    result.diagnostics["radiopipe_seconds"] = round(result.seconds, 3)
-    result.diagnostics["radiopipe_cpu_seconds"] = round(time.process_time() - cpu_start, 3)
-    if result.peak_rss_mb is not None:
-        result.diagnostics["radiopipe_peak_rss_mb"] = round(result.peak_rss_mb, 1)
-    return result
+        image = read_image(first.image, patient=first.patient_id)
+        for index, spec in enumerate(specs):
+            try:
+                mask = read_image(spec.mask, patient=spec.patient_id)
+                check_inputs(image, mask, spec, spec.run.get("setting") or {})
+            except Exception as err:
+                _fail(results[index], err, spec)
+                continue
+            todo.append(index)
+            masks.append(mask)
+    except Exception as err:
+        for result, spec in zip(results, specs, strict=True):
+            _fail(result, err, spec)
+        todo, masks = [], []
+    shared = (time.perf_counter() - start) / len(specs)
+    shared_cpu = (time.process_time() - cpu_start) / len(specs)
+    mark, cpu_mark = time.perf_counter(), time.process_time()
+    if todo:
+        try:
+            for position, outcome in _extractor(json.dumps(first.run)).execute_masks(image, masks):
+                index = todo[position]
+                now, cpu_now = time.perf_counter(), time.process_time()
+                seconds[index], cpu[index] = now - mark, cpu_now - cpu_mark
+                mark, cpu_mark = now, cpu_now
+                if isinstance(outcome, Exception):
+                    _fail(results[index], outcome, specs[index])
+                else:
+                    _fill(results[index], outcome, specs[index])
+        except MemoryError as err:
+            for index in todo:
+                if results[index].error is None and not results[index].units:
+                    _fail(results[index], err, specs[index])
+    peak = _peak_rss_mb()
+    for index, result in enumerate(results):
+        result.seconds = seconds[index] + shared
+        result.peak_rss_mb = peak
+        result.diagnostics["radiopipe_seconds"] = round(result.seconds, 3)
+        result.diagnostics["radiopipe_cpu_seconds"] = round(cpu[index] + shared_cpu, 3)
+        if peak is not None:
+            result.diagnostics["radiopipe_peak_rss_mb"] = round(peak, 1)
+    return results
 
 
-def _extract(spec: TaskSpec) -> tuple[dict[str, float], dict[str, Any]]:
-    image = read_image(spec.image, patient=spec.patient_id)
-    mask = read_image(spec.mask, patient=spec.patient_id)
-    settings = spec.run.get("setting") or {}
-    check_inputs(image, mask, spec, settings)
-    raw = _extractor(json.dumps(spec.run)).execute(image, mask)
+def _fill(result: TaskResult, raw: dict[str, Any], spec: TaskSpec) -> None:
+    """File a pyradiomics result under the spec's units (features) and diagnostics."""
     features: dict[str, float] = {}
     diagnostics: dict[str, Any] = {}
     for name, value in raw.items():
@@ -117,15 +156,28 @@ def _extract(spec: TaskSpec) -> tuple[dict[str, float], dict[str, Any]]:
                 diagnostics[name[len(DIAGNOSTIC_PREFIX) :]] = _plain(value)
         else:  # shape axes come back complex (imaginary part ~1e-17) when eigenvalues tie
             features[name] = float(np.real(value))
-    return features, diagnostics
+    by_unit = assign(features, [unit for _, unit in spec.units])
+    result.units = {key: by_unit[unit] for key, unit in spec.units}
+    result.diagnostics = diagnostics
+
+
+def _fail(result: TaskResult, err: BaseException, spec: TaskSpec) -> None:
+    """Record why a task failed, naming the file at fault."""
+    if isinstance(err, InputError):
+        result.error, result.file = err.problem, err.file
+    elif isinstance(err, MemoryError):
+        result.error, result.file = "ran out of memory during extraction", spec.image
+    else:  # pyradiomics raises ValueError/RuntimeError for invalid ROIs
+        result.error = f"pyradiomics failed: {type(err).__name__}: {_first_line(err)}"
+        result.file = spec.mask if isinstance(err, ValueError) else spec.image
 
 
 @functools.lru_cache(maxsize=8)
 def _extractor(run_json: str) -> Any:
-    """A pyradiomics extractor per parameter mapping, reused by the tasks of a worker."""
-    from radiomics.featureextractor import RadiomicsFeatureExtractor
+    """A :class:`SharedExtractor` per parameter mapping, reused by the tasks of a worker."""
+    from radiopipe.features.sharing import SharedExtractor  # imports pyradiomics
 
-    return RadiomicsFeatureExtractor(json.loads(run_json))
+    return SharedExtractor(json.loads(run_json))
 
 
 def check_inputs(

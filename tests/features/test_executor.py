@@ -40,7 +40,7 @@ def test_a_killed_worker_is_a_failure_of_its_task() -> None:
 
     spec = TaskSpec("P1", "t2w", "/data/p1.nii.gz", "/data/m1.nii.gz", {}, ())
     options = ExecutorOptions(workers=2, memory_limit="3GiB")
-    result = executor._result_of(DeadFuture(), spec, options)
+    [result] = executor._results_of(DeadFuture(), [spec], options)
     assert not result.ok and result.patient_id == "P1" and result.sequence == "t2w"
     assert "died" in result.error and "3GiB" in result.error and "--memory-limit" in result.error
 
@@ -61,3 +61,29 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
             ExecutorOptions(scheduler="tcp://127.0.0.1:9", connect_timeout=1),
             show_progress=False,
         )  # fmt: skip
+
+
+def test_thread_policy_uses_the_cores_without_oversubscribing(monkeypatch) -> None:
+    monkeypatch.setattr(executor, "default_workers", lambda: 8)
+    assert executor.sitk_threads(ExecutorOptions(workers=2)) == 4
+    assert executor.sitk_threads(ExecutorOptions(workers=8)) == 1
+    assert executor.sitk_threads(ExecutorOptions(workers=16)) == 1
+    assert executor.sitk_threads(ExecutorOptions(workers=8), n_tasks=2) == 4  # 2 workers start
+    assert executor.sitk_threads(ExecutorOptions(scheduler="tcp://h:8786")) == 1
+    assert executor.sitk_threads(ExecutorOptions(workers=0)) is None  # SimpleITK's default
+    assert executor.sitk_threads(ExecutorOptions(workers=2, threads=3)) == 3
+
+
+def test_tasks_on_one_image_travel_together_costliest_first() -> None:
+    def spec(pid: str, image: str, variant: str = "", cost: float = 1.0, run=None) -> TaskSpec:
+        return TaskSpec(pid, "t2w", image, f"/m/{pid}{variant}", run or {}, (), variant, cost=cost)
+
+    specs = [
+        spec("P1", "/i/1", cost=1), spec("P2", "/i/2", cost=5), spec("P1", "/i/1", "erode"),
+        spec("P1", "/i/1", "dilate"), spec("P3", "/i/3", run={"setting": {"binWidth": 5}}),
+        spec("P3", "/i/3", "erode"),
+    ]  # fmt: skip
+    groups = executor.group_specs(specs)
+    assert [[s.patient_id + s.variant for s in g] for g in groups] == [
+        ["P2"], ["P1", "P1erode", "P1dilate"], ["P3"], ["P3erode"],
+    ]  # fmt: skip

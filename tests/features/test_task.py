@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,80 @@ def test_wrong_dimension(tmp_path: Path) -> None:
     mask = write_volume(tmp_path / "mask.nii.gz", sphere_mask((8, 12, 12), 3))
     result = run_task(spec_for(flat, mask))
     assert "is 2-D; expected 3-D" in result.error and result.file == str(flat)
+
+
+def test_one_paper_task_filters_each_image_type_and_sigma_once(tmp_path: Path, monkeypatch) -> None:
+    """All units of the paper settings in one task: one LoG call yielding each sigma once, one
+    wavelet call, and each derived image's features computed once."""
+    from radiomics import imageoperations
+
+    from radiopipe.features import sharing
+    from radiopipe.features.params import load_params
+    from radiopipe.features.units import params_for
+    from tests.features.conftest import PAPER
+
+    calls: dict[str, int] = {}
+    images: list[str] = []
+
+    def counted(name):
+        real = getattr(imageoperations, name)
+
+        def wrapped(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            for item in real(*args, **kwargs):
+                images.append(item[1])
+                yield item
+
+        return wrapped
+
+    for name in ("getOriginalImage", "getLoGImage", "getWaveletImage"):
+        monkeypatch.setattr(imageoperations, name, counted(name))
+    computed: list[str] = []
+    real_compute = sharing.SharedExtractor.computeFeatures
+
+    def compute(self, image, mask, name, **kwargs):
+        computed.append(name)
+        return real_compute(self, image, mask, name, **kwargs)
+
+    monkeypatch.setattr(sharing.SharedExtractor, "computeFeatures", compute)
+    params = load_params(PAPER)
+    units = plan_units(params)
+    rng = np.random.default_rng(1)
+    mask = sphere_mask((14, 20, 20), 5)
+    image = rng.normal(300, 40, mask.shape) + 200 * mask
+    spec = TaskSpec(
+        "P1", "t2w", str(write_volume(tmp_path / "i.nrrd", image, (0.9, 0.9, 1.5))),
+        str(write_volume(tmp_path / "m.nrrd", mask, (0.9, 0.9, 1.5))),
+        params_for(units, params), tuple((u.describe(), u) for u in units),
+    )  # fmt: skip
+    result = run_task(spec)
+    assert result.ok, result.error
+    assert calls == {"getOriginalImage": 1, "getLoGImage": 1, "getWaveletImage": 1}
+    assert len(images) == len(set(images)) == 1 + 4 + 8
+    assert sorted(computed) == sorted(images)
+    assert all(result.units[u.describe()] for u in units)  # every unit got its features
+
+
+def test_a_group_on_one_image_gives_each_mask_its_own_result(tmp_path: Path) -> None:
+    from radiopipe.features.task import run_group
+
+    rng = np.random.default_rng(2)
+    image = write_volume(tmp_path / "image.nrrd", rng.normal(100, 10, (8, 12, 12)))
+    masks = {
+        "small": sphere_mask((8, 12, 12), 2.5), "large": sphere_mask((8, 12, 12), 3.5),
+        "empty": np.zeros((8, 12, 12), np.uint8),
+    }  # fmt: skip
+    specs = []
+    for name, mask in masks.items():
+        path = write_volume(tmp_path / f"{name}.nrrd", mask)
+        specs.append(replace(spec_for(image, path), variant=name))
+    results = run_group(specs)
+    assert [r.variant for r in results] == ["small", "large", "empty"]
+    alone = [run_task(spec) for spec in specs]
+    for grouped, single in zip(results[:2], alone[:2], strict=True):
+        assert grouped.ok and grouped.units == single.units
+    assert results[0].units["k"] != results[1].units["k"]
+    assert not results[2].ok and results[2].file.endswith("empty.nrrd")
+    assert "mask is empty" in results[2].error and results[2].error == alone[2].error
+    with pytest.raises(ValueError, match="same image"):
+        run_group([specs[0], replace(specs[1], image=str(tmp_path / "other.nrrd"))])

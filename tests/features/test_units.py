@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from radiopipe.features.params import load_params, validate_params
@@ -106,3 +108,14 @@ def test_assign_files_features_by_image_type_and_class() -> None:
     }
     with pytest.raises(RuntimeError, match="matches no planned unit"):
         assign({"log-sigma-9-0-mm-3D_glcm_Contrast": 1.0}, units)
+
+
+def test_paper_run_mapping_names_each_image_type_class_and_sigma_once() -> None:
+    params = load_params(PAPER)
+    run = params_for(plan_units(params), params)
+    assert list(run["imageType"]) == ["Original", "LoG", "Wavelet"]
+    assert run["imageType"]["LoG"] == {"sigma": [2.0, 3.0, 4.0, 5.0]}
+    assert run["imageType"]["Wavelet"] == {} and run["imageType"]["Original"] == {}
+    assert list(run["featureClass"]) == list(params.feature_classes)
+    # the mapping round-trips through JSON (as it travels to the worker) unchanged
+    assert json.loads(json.dumps(run)) == run
