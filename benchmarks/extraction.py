@@ -225,7 +225,7 @@ def cpu_table(manifest: Path, config: Path, work: Path, k: int) -> None:
     from radiopipe.features.perturb import make_perturbed
     from radiopipe.features.task import TaskSpec, run_group
     from radiopipe.features.units import params_for, plan_units
-    from radiopipe.imaging import file_sha256
+    from radiopipe.hashing import file_sha256
 
     radiomics.setVerbosity(logging.ERROR)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
