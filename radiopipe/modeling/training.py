@@ -17,6 +17,7 @@ from radiopipe.modeling import fusion as late_fusion
 from radiopipe.modeling.checkpoint import Checkpoints, run_key
 from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
+from radiopipe.modeling.guards import check_before_fitting
 from radiopipe.modeling.persistence import save_model
 from radiopipe.modeling.tables import ModelData, load_model_data
 from radiopipe.modeling.validation import (
@@ -110,6 +111,7 @@ def _train(
     design = resolve_design(config.design, data.splits)
     development = development_patients(data.splits, design)
     _check_labels(data, development)
+    check_before_fitting(data, development, config)
     if config.harmonize.method == "combat" and not data.has_sites:
         log.info("no sites (no manifest): ComBat harmonisation skipped")
     if config.icc.enabled and config.icc.table is None:
