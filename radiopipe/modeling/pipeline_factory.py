@@ -166,4 +166,3 @@ def front_of(pipeline: Pipeline) -> Pipeline | None:
     """
     steps = [(n, s) for n, s in pipeline.steps[:-1] if not hasattr(s, "fit_resample")]
     return Pipeline(steps) if steps else None
-
