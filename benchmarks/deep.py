@@ -25,7 +25,8 @@ from radiopipe.config.deep import DeepConfig
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, augmentation, loader
 from radiopipe.deep.networks import build_network, count_parameters
-from radiopipe.deep.predict import predict_proba, resolve_device
+from radiopipe.deep.predict import predict_proba
+from radiopipe.torchrun.device import select_device
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "deep"
 
@@ -170,7 +171,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    device = resolve_device("auto")
+    device = select_device("auto")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(
         f"device: {name}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads; "

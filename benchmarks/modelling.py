@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from radiopipe.config import load_config  # noqa: E402
 from radiopipe.config.model import ModelConfig  # noqa: E402
-from radiopipe.modeling.simulate import simulate_cohort, write_cohort  # noqa: E402
 from radiopipe.modeling.training import train  # noqa: E402
+from radiopipe.synth.feature_table import simulate_cohort, write_cohort  # noqa: E402
 
 RADMLBENCH = REPO.parent / "shared" / "refdata" / "radmlbench"
 SYNTHETIC = "synthetic-300x2400"
@@ -73,7 +73,7 @@ def combat_comparison(features: Path, manifest: Path, repeats: int = 3) -> dict[
 
     from neuroHarmonize import harmonizationLearn
 
-    from radiopipe.modeling.harmonize import ComBatHarmonizer
+    from radiopipe.modeling.harmonise import ComBatHarmoniser
 
     table = pd.read_parquet(features).set_index("patient_id")
     sites = pd.read_csv(manifest).set_index("patient_id").loc[table.index, "site"].astype(str)
@@ -82,7 +82,7 @@ def combat_comparison(features: Path, manifest: Path, repeats: int = 3) -> dict[
     ours_s, theirs_s = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        ours = ComBatHarmonizer().fit(frame).transform(frame).to_numpy()
+        ours = ComBatHarmoniser().fit(frame).transform(frame).to_numpy()
         ours_s.append(time.perf_counter() - start)
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -101,7 +101,7 @@ def combat_comparison(features: Path, manifest: Path, repeats: int = 3) -> dict[
 def run_case(name: str, features: Path, manifest: Path | None, config: ModelConfig, out: Path):
     """Train one case; return its row of the results table."""
     start = time.perf_counter()
-    result = train(features, manifest, config, out / name, force=True)
+    result = train(features, manifest, config, out / name)
     wall = time.perf_counter() - start
     stack, stack_folds = auc_summary(result.predictions, "stack")
     lasso, lasso_folds = auc_summary(result.predictions, "lasso_lr")

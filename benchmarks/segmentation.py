@@ -30,10 +30,11 @@ import torch
 
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.segmentation import SegmentationConfig
-from radiopipe.imaging import file_sha256
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.hashing import file_sha256
+from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.network import build_network, count_parameters
-from radiopipe.segment.runtime import autocast, select_device, use_amp
+from radiopipe.torchrun.checkpoint import save_tensors
+from radiopipe.torchrun.device import autocast, select_device, use_amp
 
 
 def synchronize(device: torch.device) -> None:
@@ -85,7 +86,7 @@ def random_model_folder(config: SegmentationConfig, folder: Path) -> Path:
         weights = folder / name / ckpt.WEIGHTS_FILE
         weights.parent.mkdir(parents=True, exist_ok=True)
         network = build_network(config.network, len(config.model_inputs(name)))
-        ckpt.save_tensors(weights, network.state_dict())
+        save_tensors(weights, network.state_dict())
         models[name] = {"weights": f"{name}/{ckpt.WEIGHTS_FILE}", "done": True,
                         "weights_sha256": file_sha256(weights)}  # fmt: skip
     ckpt.write_card(folder, config, models)
@@ -169,7 +170,7 @@ def quality(config: SegmentationConfig, sites: str, size: str, device: str, out:
     from radiopipe.cohort import read_manifest
     from radiopipe.segment.evaluate import run_evaluation
     from radiopipe.segment.predict import predict
-    from radiopipe.segment.train import train
+    from radiopipe.segment.runner import train
 
     generate_cohort = synth_generator()
     manifest = generate_cohort(out / "cohort", sites=sites, seed=0, size=size)

@@ -20,7 +20,7 @@ from radiopipe import __version__
 from radiopipe.atomic import write_json
 from radiopipe.config import config_hash, save_resolved
 from radiopipe.errors import RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 PROVENANCE_FILE = "provenance.json"
 RESOLVED_CONFIG_FILE = "config.resolved.yaml"
@@ -70,6 +70,7 @@ class RunFolder:
         seed: int | None = None,
         manifest: str | Path | None = None,
         extra: dict[str, Any] | None = None,
+        started: dt.datetime | None = None,
     ) -> dict[str, Any]:
         """Save the resolved config and a provenance record; return the record."""
         if config is not None:
@@ -77,7 +78,7 @@ class RunFolder:
         prov: dict[str, Any] = {
             "command": command,
             "argv": sys.argv,
-            "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "started": (started or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
             "radiopipe": __version__,
             "git_commit": git_commit(),
             "python": platform.python_version(),
@@ -114,7 +115,7 @@ class RunFolder:
         if not marker.is_file():
             return False
         record = json.loads(marker.read_text())
-        outputs = [self.root / p for p in record.get("outputs", [])]
+        outputs = [self.root / p for p in record.get("outputs", [])]  # absolute paths stay
         return record.get("key") == key and all(p.exists() for p in outputs)
 
     def mark_stage(
@@ -135,11 +136,13 @@ class RunFolder:
         write_json(self.path(STAGES_DIR, f"{stage}.json"), record)
 
     def _relative(self, path: str | Path) -> str:
+        """Inside the run folder: relative (the folder may move); outside (a shared cache):
+        absolute."""
         resolved = Path(path).resolve()
         try:
             return str(resolved.relative_to(self.root.resolve()))
         except ValueError:
-            raise RadiopipeError(f"{path}: stage output lies outside the run folder") from None
+            return str(resolved)
 
 
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:

@@ -1,4 +1,10 @@
-"""The ``radiopipe`` command line: one thin Typer command per stage (parse, call, print)."""
+"""The ``radiopipe`` command line: one thin Typer command per stage (parse, call, print).
+
+Exit codes: 0 done; 1 the command found problems (``validate``, failed cases without
+``--allow-failures``); 2 a usage or input error (one line naming the flag, file or patient);
+3 an unexpected error (one line, the traceback in the log file it names).
+Results go to stdout; logs and progress to stderr.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,10 @@ import importlib
 import logging
 import sys
 
-import click
 import typer
-from rich.markup import escape
-from typer.core import TyperGroup
 
-from radiopipe.errors import RadiopipeError
-from radiopipe.progress import console
+from radiopipe import __version__
+from radiopipe.cli.group import UNEXPECTED_EXIT, USER_ERROR_EXIT, Group
 
 # Each module registers its commands on the app; heavy imports stay inside the commands.
 COMMAND_MODULES = [
@@ -26,27 +29,21 @@ COMMAND_MODULES = [
     "segment",
     "report",
     "run",
+    "design",
 ]
 
-USER_ERROR_EXIT = 2
+__all__ = ["UNEXPECTED_EXIT", "USER_ERROR_EXIT", "app", "main"]
 
 
-class _Group(TyperGroup):
-    """Root group: a RadiopipeError prints one clear message and exits with status 2."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except RadiopipeError as err:
-            console.print(
-                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
-            )
-            ctx.exit(USER_ERROR_EXIT)
+def _version(value: bool) -> None:
+    if value:
+        print(f"radiopipe {__version__}")
+        raise typer.Exit()
 
 
 app = typer.Typer(
     name="radiopipe",
-    cls=_Group,
+    cls=Group,
     help="Multi-centre MRI radiomics: segment, extract, harmonise, model, validate, report.",
     no_args_is_help=True,
     add_completion=False,
@@ -56,7 +53,12 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log debug messages (also accepted after the command)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -75,4 +77,4 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Console entry point."""
-    app()
+    app(prog_name="radiopipe")

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 
+from radiopipe.cli.group import Group
 from radiopipe.progress import console
 
 deep_app = typer.Typer(
+    cls=Group,
     help="3D CNN and ViT outcome classifiers on lesion-centred crops (same splits as radiomics).",
     no_args_is_help=True,
 )
@@ -24,32 +26,46 @@ def train(
     manifest: Path = typer.Option(..., help="Cohort manifest CSV (with mask_<seq> columns)."),
     config: Path = typer.Option(..., help="Deep config YAML, e.g. configs/deep/densenet.yaml."),
     out: Path = typer.Option(..., help="Run folder for checkpoints, predictions and overlays."),
+    design_dir: Path | None = typer.Option(
+        None, help="Folder of `radiopipe design` (design.json, folds.csv): its design and folds."
+    ),
     folds: Path | None = typer.Option(
-        None, help="folds.csv of the radiomics run: its out-of-fold fits, fold for fold."
+        None, help="A folds.csv (patient_id, repeat, fold) to reproduce, fold for fold."
     ),
     design: str = typer.Option(
-        "auto", help="auto, fixed_split or nested_cv: the design of the radiomics run."
+        "auto", help="auto, fixed_split or nested_cv (with --folds; --design-dir sets it)."
     ),
+    seed: int | None = typer.Option(None, help="Override the config's seed."),
     resume: bool = typer.Option(False, help="Continue an interrupted run in --out."),
     overwrite: bool = typer.Option(False, help="Discard a previous deep run in --out."),
+    force: bool = typer.Option(False, help="Train again even if --out is up to date."),
     merge_into: Path | None = typer.Option(
         None, help="Radiomics run folder whose predictions.parquet gets these rows too."
     ),
 ) -> None:
-    """Train a final network and one per out-of-fold fit of the radiomics design."""
+    """Train a final network and one per out-of-fold fit of the design."""
     from sklearn.metrics import roc_auc_score
 
+    from radiopipe.cli.stage import run_stage
     from radiopipe.config import load_config
     from radiopipe.config.deep import DeepConfig
     from radiopipe.deep.merge import merge_predictions
-    from radiopipe.deep.runner import train_deep
 
     if resume and overwrite:
         raise typer.BadParameter("choose --resume or --overwrite, not both")
+    if design_dir is not None and folds is not None:
+        raise typer.BadParameter("give --design-dir or --folds, not both")
     settings = load_config(config, DeepConfig)
-    result = train_deep(
-        manifest, settings, out, folds=folds, resume=resume, overwrite=overwrite, design=design
+    if seed is not None:
+        settings = settings.model_copy(update={"seed": seed})
+    results: list = []
+    stage = _train_stage(
+        settings, design_dir, folds, design, resume, overwrite or force, results.append
     )
+    run_stage(stage, out, force or overwrite, {"cohort": {"manifest": manifest}})
+    if not results:
+        return
+    result = results[0]
     for split, rows in result.predictions.groupby("split", sort=False):
         auc = (
             f"AUC {roc_auc_score(rows['label'], rows['probability']):.3f}"
@@ -63,6 +79,34 @@ def train(
         console.print(f"merged into {merge_into / 'predictions.parquet'}")
 
 
+def _train_stage(settings, design_dir, folds, design, resume, overwrite, on_result):
+    """The one-model deep stage of ``deep train`` (design from --design-dir or the flags)."""
+    from radiopipe.deep.runner import PREDICTIONS, train_deep
+    from radiopipe.pipeline.engine import MANIFEST, Stage
+
+    def run(call):
+        fold_file, chosen = call.get("folds"), design
+        if design_dir is not None:
+            from radiopipe.modeling.design import FOLDS_FILE, read_design
+
+            chosen = read_design(design_dir)[0].design
+            fold_file = design_dir / FOLDS_FILE
+        result = train_deep(
+            call["manifest"], settings, call.folder, fold_file, resume=resume,
+            overwrite=overwrite, design=chosen,
+        )  # fmt: skip
+        on_result(result)
+        return {settings.model_name: call.folder / PREDICTIONS}
+
+    inputs = {"manifest": MANIFEST, "folds": folds}
+    if design_dir is not None:
+        inputs |= {"design": design_dir / "design.json", "folds": design_dir / "folds.csv"}
+    identity = {"config": settings.model_dump(mode="json"), "design": design}
+    return Stage(
+        "deep", run, settings=settings, inputs=inputs, command="deep train", identity=identity
+    )
+
+
 @deep_app.command("explain")
 def explain(
     run: Path = typer.Option(..., help="Folder of a finished `radiopipe deep train`."),
@@ -72,11 +116,13 @@ def explain(
     from radiopipe.config import load_config
     from radiopipe.config.deep import DeepConfig
     from radiopipe.deep.explain_run import explain_run
-    from radiopipe.deep.predict import resolve_device
     from radiopipe.runs import RESOLVED_CONFIG_FILE
+    from radiopipe.torchrun.device import select_device
 
     settings = load_config(run / RESOLVED_CONFIG_FILE, DeepConfig)
-    table = explain_run(run, settings, resolve_device(settings.training.device), patient or None)
+    table = explain_run(
+        run, settings, select_device(settings.training.device, "training.device"), patient or None
+    )
     console.print(f"wrote {len(table)} overlay(s) to {run / 'explanations'}")
 
 
@@ -96,14 +142,16 @@ def predict(
 @deep_app.command("merge")
 def merge(
     sources: list[Path] = typer.Argument(..., help="Deep run folders (or predictions files)."),
-    into: Path = typer.Option(..., help="Radiomics run folder holding predictions.parquet."),
+    run: Path = typer.Option(
+        ..., "--run", help="Radiomics run folder (or train folder) holding predictions.parquet."
+    ),
     out: Path | None = typer.Option(
-        None, help="Write the combined table here instead of replacing the one in --into."
+        None, help="Write the combined table here instead of replacing the one in --run."
     ),
 ) -> None:
     """Add deep predictions to a radiomics run's table, after checking the splits match."""
     from radiopipe.deep.merge import write_combined
 
-    target = out or into
-    merged = write_combined(into, sources, target)
+    target = out or run
+    merged = write_combined(run, sources, target)
     console.print(f"{target / 'predictions.parquet'}: models {', '.join(merged['model'].unique())}")

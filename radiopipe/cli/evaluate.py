@@ -34,10 +34,11 @@ def evaluate(
     force: bool = typer.Option(False, help="Recompute even if the outputs are up to date."),
 ) -> None:
     """Validation tables: AUC CIs, DeLong + Holm, metrics, calibration, DCA, ROC, cohort."""
+    from radiopipe.cli.stage import run_stage
     from radiopipe.config import load_config, parse_config
     from radiopipe.config.evaluate import EvaluateConfig
+    from radiopipe.pipeline.model_stages import evaluate_stage
     from radiopipe.stats.evaluate import PERFORMANCE
-    from radiopipe.stats.evaluate import evaluate as run_evaluation
 
     settings = load_config(config, EvaluateConfig) if config else EvaluateConfig()
     overrides = {"n_bootstrap": bootstrap, "seed": seed, "reference": reference}
@@ -45,7 +46,16 @@ def evaluate(
     if overrides:
         data = settings.model_dump() | overrides
         settings = parse_config(data, EvaluateConfig, source="command-line options")
-    result = run_evaluation(predictions, out, thresholds, manifest, settings, force=force)
+    results: list = []
+    given = {
+        "train": {"predictions": predictions, "thresholds": thresholds},
+        "cohort": {"manifest": manifest},
+    }
+    stage = evaluate_stage(settings, combine=False, on_result=results.append)
+    run_stage(stage, out, force, given)
+    if not results:
+        return
+    result = results[0]
     _print_summary(result.tables.get(PERFORMANCE))
     for path in result.files.values():
         console.print(f"wrote {path}")

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from radiopipe.cli.stage import FORCE_HELP
 from radiopipe.progress import console
 
 if TYPE_CHECKING:
@@ -21,14 +22,14 @@ MEMORY_HELP = "Memory limit per local worker, e.g. 4GiB ('auto': RAM / workers).
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``extract`` and ``robustness`` to the app."""
+    """Add ``extract`` and ``robustness`` to the app (``--config``: old name of ``--params``)."""
     app.command("extract")(extract)
     app.command("robustness")(robustness)
 
 
 def extract(
     manifest: Path = typer.Option(..., help="Cohort manifest CSV (with mask_<seq> columns)."),
-    config: Path = typer.Option(..., help="pyradiomics parameter file, e.g. paper.yaml."),
+    params: Path = typer.Option(..., help="pyradiomics parameter file, e.g. paper.yaml."),
     out: Path = typer.Option(..., help="Output folder (features.parquet, cache/, ...)."),
     workers: int | None = typer.Option(None, min=0, help=WORKERS_HELP),
     scheduler: str | None = typer.Option(None, help=SCHEDULER_HELP),
@@ -36,48 +37,42 @@ def extract(
     sequences: str = typer.Option("", help="Comma-separated sequences (default: all)."),
     cache: Path | None = typer.Option(None, help="Cache folder (default: OUT/cache)."),
     allow_failures: bool = typer.Option(False, help="Exit 0 even if some cases failed."),
+    force: bool = typer.Option(False, help=FORCE_HELP),
 ) -> None:
     """Extract pyradiomics features for every patient and sequence (cached, resumable)."""
-    from radiopipe.config import parse_config
     from radiopipe.config.extraction import ExtractionSettings
-    from radiopipe.features.extract import FEATURES_FILE
-    from radiopipe.features.stage import extract_features
-    from radiopipe.runs import RunFolder
+    from radiopipe.features.extract import FAILURES_FILE, FEATURES_FILE
+    from radiopipe.pipeline.feature_stages import extract_stage
 
-    settings = parse_config(
+    settings = _parse(
         {
-            "params": config,
+            "params": params,
             "sequences": _split(sequences) or None,
             "allow_failures": allow_failures,
             "cache": cache,
             "execution": _execution(workers, scheduler, memory_limit),
         },
         ExtractionSettings,
-        source="command line",
     )
-    run = RunFolder.at(out)
-    run.attach_log()
-    result = extract_features(manifest, settings, run.root, check=False)
-    params_sha = result.settings_sha256
-    run.record(
-        "extract",
-        config=settings,
-        manifest=manifest,
-        extra={"settings_sha256": params_sha, "extraction": result.summary.as_dict()},
-    )
+    results: list = []
+    stage = extract_stage(settings, on_result=results.append, strict=False)
+    _run(stage, out, force, manifest)
+    if not results:
+        return
+    result = results[0]
     s = result.summary
     console.print(
         f"{len(result.features)} patients x {len(result.features.columns) - 1} features -> "
-        f"{escape(str(run.path(FEATURES_FILE)))}\n"
+        f"{escape(str(out / FEATURES_FILE))}\n"
         f"{s.tasks} tasks: {s.computed} computed, {s.cached} from cache, {s.failed} failed "
-        f"({s.seconds:.1f} s on {s.executor}); settings hash {params_sha[:12]}"
+        f"({s.seconds:.1f} s on {s.executor}); settings hash {result.settings_sha256[:12]}"
     )
-    _finish(result.failures, allow_failures, run.path("failures.csv"))
+    _finish(result.failures, allow_failures, out / FAILURES_FILE)
 
 
 def robustness(
     manifest: Path = typer.Option(..., help="Cohort manifest CSV (mask_<seq>, mask2_<seq>)."),
-    config: Path = typer.Option(..., help="pyradiomics parameter file (as for extract)."),
+    params: Path = typer.Option(..., help="pyradiomics parameter file (as for extract)."),
     out: Path = typer.Option(..., help="Output folder (icc.parquet, perturbed masks)."),
     source: str = typer.Option("auto", help="auto | second_mask | perturbation."),
     include_test: bool = typer.Option(
@@ -98,17 +93,16 @@ def robustness(
         None, help="Cache folder (default: OUT/cache); give extract's to reuse its features."
     ),
     allow_failures: bool = typer.Option(False, help="Exit 0 even if some cases failed."),
+    force: bool = typer.Option(False, help=FORCE_HELP),
 ) -> None:
     """ICC(2,1) of every feature between two segmentations (or perturbed masks)."""
-    from radiopipe.config import parse_config
     from radiopipe.config.extraction import RobustnessSettings
     from radiopipe.features.robustness import FAILURES_FILE, ICC_FILE
-    from radiopipe.features.stage import robustness_icc
-    from radiopipe.runs import RunFolder
+    from radiopipe.pipeline.feature_stages import robustness_stage
 
-    settings = parse_config(
+    settings = _parse(
         {
-            "params": config,
+            "params": params,
             "source": source,
             "include_test": include_test,
             "max_patients": max_patients,
@@ -121,21 +115,48 @@ def robustness(
             "execution": _execution(workers, scheduler, memory_limit),
         },
         RobustnessSettings,
-        source="command line",
     )
-    run = RunFolder.at(out)
-    run.attach_log()
-    result = robustness_icc(manifest, settings, run.root, check=False)
-    run.record(
-        "robustness",
-        config=settings,
-        seed=seed,
-        manifest=manifest,
-        extra={"settings_sha256": result.settings_sha256, "robustness": result.summary.as_dict()},
-    )
+    results: list = []
+    stage = robustness_stage(settings, on_result=results.append, strict=False)
+    _run(stage, out, force, manifest)
+    if not results:
+        return
+    result = results[0]
     _print_icc(result.icc, threshold, result.source, result.n_patients)
-    console.print(f"wrote {escape(str(run.path(ICC_FILE)))}")
-    _finish(result.failures, allow_failures, run.path(FAILURES_FILE))
+    console.print(f"wrote {escape(str(out / ICC_FILE))}")
+    _finish(result.failures, allow_failures, out / FAILURES_FILE)
+
+
+# Settings keys the command line sets, and the flag that sets each (for error messages).
+FLAGS = {
+    "params": "--params", "sequences": "--sequences", "cache": "--cache", "source": "--source",
+    "max_patients": "--max-patients", "sample_seed": "--seed", "threshold": "--threshold",
+    "execution.workers": "--workers", "execution.scheduler": "--scheduler",
+    "execution.memory_limit": "--memory-limit", "perturbation.contour_repeats": "--repeats",
+    "perturbation.radius_mm": "--radius-mm", "perturbation.seed": "--seed",
+}  # fmt: skip
+
+
+def _parse(data: dict, model: type):
+    """Validate the command line's settings; an error names the flag, not the settings key."""
+    from radiopipe.config import parse_config
+    from radiopipe.errors import ConfigError
+
+    try:
+        return parse_config(data, model, source="command line")
+    except ConfigError as err:
+        problems = [ln.strip().removeprefix("- ") for ln in str(err).splitlines()[1:]]
+        text = "; ".join(problems) or str(err)
+        for key, flag in sorted(FLAGS.items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(f"key '{key}'", flag).replace(f"'{key}'", flag)
+        text = text.replace(" in command line", "").replace("Value error, ", "")
+        raise ConfigError(f"invalid option {text}") from None
+
+
+def _run(stage, out: Path, force: bool, manifest: Path) -> None:
+    from radiopipe.cli.stage import run_stage
+
+    run_stage(stage, out, force=force, given={"cohort": {"manifest": manifest}})
 
 
 def _execution(workers: int | None, scheduler: str | None, memory_limit: str) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from radiopipe.contracts import OOF_SPLITS, TEST_SPLITS
 from radiopipe.progress import console
 
 
@@ -19,26 +20,39 @@ def register(app: typer.Typer) -> None:
 
 def train(
     features: Path = typer.Option(..., help="Feature table: features.parquet or radMLBench CSV."),
-    out: Path = typer.Option(..., help="Run folder for predictions, folds, model artefact."),
+    out: Path = typer.Option(..., help="Output folder for predictions, folds, model artefact."),
     manifest: Path | None = typer.Option(None, help="Cohort manifest (site, split, label)."),
     config: Path | None = typer.Option(None, help="Model settings YAML (default: built-in)."),
     design: str | None = typer.Option(None, help="Override: auto, fixed_split or nested_cv."),
+    design_dir: Path | None = typer.Option(
+        None, help="Folder of `radiopipe design` (design.json, folds.csv): use its folds."
+    ),
     seed: int | None = typer.Option(None, help="Override the seed."),
     icc: Path | None = typer.Option(
         None, help="ICC table (icc.parquet) for the robustness filter."
     ),
-    n_jobs: int | None = typer.Option(None, help="Outer folds fitted in parallel."),
+    workers: int | None = typer.Option(
+        None, min=0, help="Outer folds fitted in parallel (0 or 1: in this process)."
+    ),
     force: bool = typer.Option(False, help="Retrain even if the outputs are up to date."),
 ) -> None:
     """Validate the leakage-safe radiomics pipeline and save the final model."""
-    from radiopipe.modeling.training import train as run
+    from radiopipe.cli.stage import run_stage
+    from radiopipe.pipeline.model_stages import train_stage
 
+    n_jobs = max(workers, 1) if workers is not None else None
     settings = _settings(config, design=design, seed=seed, n_jobs=n_jobs, icc=icc)
     start = time.perf_counter()
-    result = run(features, manifest, settings, out, force=force)
-    if result.skipped:
-        console.print(f"[green]up to date[/]: {out} (use --force to retrain)")
+    results: list = []
+    given = {
+        "extract": {"features": features},
+        "cohort": {"manifest": manifest},
+        "design": {"design": design_dir / "design.json" if design_dir else None},
+    }
+    run_stage(train_stage(settings, on_result=results.append), out, force, given)
+    if not results:
         return
+    result = results[0]
     console.print(_summary(result.predictions, result.thresholds, result.design))
     console.print(
         f"wrote {out} (design {result.design}; model in {out / 'model'}) "
@@ -49,7 +63,7 @@ def train(
 def predict(
     model: Path = typer.Option(..., help="Model folder written by train (…/model)."),
     features: Path = typer.Option(..., help="Feature table of the cohort to score."),
-    out: Path = typer.Option(..., help="Predictions Parquet to write."),
+    out: Path = typer.Option(..., help="Output folder (OUT/predictions.parquet)."),
     manifest: Path | None = typer.Option(None, help="Manifest with sites (needed for ComBat)."),
     fusion: Path | None = typer.Option(None, help="External predictions for a late-fusion model."),
 ) -> None:
@@ -57,10 +71,20 @@ def predict(
     from radiopipe.atomic import write_parquet
     from radiopipe.modeling.predicting import predict_cohort
 
+    target = _predictions_path(out)
     predictions = predict_cohort(model, features, manifest, fusion)
-    write_parquet(out, predictions)
+    write_parquet(target, predictions)
     n = predictions["patient_id"].nunique()
-    console.print(f"wrote {out}: {n} patients x {predictions['model'].nunique()} models")
+    console.print(f"wrote {target}: {n} patients x {predictions['model'].nunique()} models")
+    print(target)
+
+
+def _predictions_path(out: Path) -> Path:
+    """``OUT/predictions.parquet``; an ``OUT`` ending in .parquet (the old meaning) is kept."""
+    if out.suffix == ".parquet":
+        console.print(f"[yellow]note:[/] --out is a folder now; writing {out} as given (old usage)")
+        return out
+    return out / "predictions.parquet"
 
 
 def _settings(config: Path | None, **overrides: object):
@@ -82,11 +106,7 @@ def _summary(predictions, thresholds: dict[str, float], design: str) -> Table:
     from sklearn.metrics import roc_auc_score
 
     table = Table(title=f"AUC by model and split ({design})")
-    splits = [
-        s
-        for s in ("train_oof", "cv", "internal_test", "external_test")
-        if s in set(predictions["split"])
-    ]
+    splits = [s for s in (*OOF_SPLITS, *TEST_SPLITS) if s in set(predictions["split"])]
     table.add_column("model")
     for split in splits:
         table.add_column(split, justify="right")

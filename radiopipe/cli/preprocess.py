@@ -25,20 +25,34 @@ def preprocess(
         None, help="Preprocessing settings YAML (default: built-in, as configs/preprocess)."
     ),
     out: Path = typer.Option(..., help="Output folder (volumes, transforms, manifest.csv)."),
-    workers: int = typer.Option(1, min=1, help="Patients processed in parallel."),
+    workers: int = typer.Option(
+        1, min=0, help="Patients processed in parallel (0 or 1: in this process)."
+    ),
+    force: bool = typer.Option(
+        False, help="Redo every patient, even those finished before with the same settings."
+    ),
+    seed: int | None = typer.Option(None, help="Override the settings' seed."),
     allow_failures: bool = typer.Option(
         False, help="Exit 0 even if some patients failed (they are left out of manifest.csv)."
     ),
 ) -> None:
     """Preprocess every patient; write volumes, transforms and a new manifest under --out."""
-    from radiopipe.cohort.manifest import read_manifest
+    from radiopipe.cli.stage import run_stage
     from radiopipe.config import load_config
+    from radiopipe.config.pipeline import PreprocessStep
     from radiopipe.config.preprocess import PreprocessSettings
-    from radiopipe.preprocess_cohort import run_preprocess
+    from radiopipe.pipeline.cohort_stages import preprocess_stage
 
     settings = load_config(config, PreprocessSettings) if config else PreprocessSettings()
-    cohort = read_manifest(manifest)
-    summary = run_preprocess(cohort, settings, out, workers=workers)
+    if seed is not None:
+        settings = settings.model_copy(update={"seed": seed})
+    step = PreprocessStep(workers=max(workers, 1), allow_failures=allow_failures)
+    results: list = []
+    stage = preprocess_stage(step, None, settings, on_result=results.append, strict=False)
+    run_stage(stage, out, force, {"cohort": {"manifest": manifest}})
+    if not results:
+        return
+    summary = results[0]
     console.print(
         f"preprocess: {summary.processed} processed, {summary.skipped} skipped (up to date), "
         f"{len(summary.failures)} failed; manifest {summary.manifest}"

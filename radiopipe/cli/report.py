@@ -64,21 +64,36 @@ def explain(
     out: Path | None = typer.Option(None, help="Output folder (default: RUN/explain)."),
     patient: list[str] = typer.Option([], help="Patient to draw a waterfall for (repeatable)."),
     seed: int | None = typer.Option(None, help="Seed of the background draw and orderings."),
-    jobs: int | None = typer.Option(None, help="Worker processes (default 2)."),
+    workers: int | None = typer.Option(
+        None, min=0, help="Worker processes (default 2; 0: in this process)."
+    ),
     force: bool = typer.Option(False, help="Recompute even if the outputs are up to date."),
 ) -> None:
     """SHAP values of the stacking ensemble and its tree base learners, grouped by sequence,
     image type and feature class."""
+    from radiopipe.cli.stage import run_stage
     from radiopipe.config import load_config, parse_config
     from radiopipe.config.explain import ExplainConfig
-    from radiopipe.explain.stage import ExplainInputs, explain_run
+    from radiopipe.explain.stage import ExplainInputs
+    from radiopipe.pipeline.model_stages import explain_stage
 
     settings = load_config(config, ExplainConfig) if config else ExplainConfig()
+    jobs = max(workers, 1) if workers is not None else None
     overrides = {"seed": seed, "n_jobs": jobs, "waterfall_patients": patient or None}
     data = settings.model_dump() | {k: v for k, v in overrides.items() if v is not None}
     settings = parse_config(data, ExplainConfig, source="command-line options")
     inputs = ExplainInputs.from_run(run, model=model, features=features, manifest=manifest, out=out)
-    result = explain_run(inputs, settings, force=force)
+    inputs.check()
+    results: list = []
+    given = {
+        "train": {"model": inputs.model / "model.json", "thresholds": inputs.thresholds},
+        "extract": {"features": inputs.features},
+        "cohort": {"manifest": inputs.manifest},
+    }
+    run_stage(explain_stage(settings, on_result=results.append), inputs.out, force, given)
+    if not results:
+        return
+    result = results[0]
     for name, ex in result.models.items():
         top = ex.importance().head(3)["label"].tolist()
         console.print(

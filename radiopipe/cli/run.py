@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from radiopipe.cli.group import results
 from radiopipe.progress import console
 
 
@@ -22,25 +23,32 @@ def run(
     ),
     out: Path | None = typer.Option(None, help="Run folder (default: runs/<name>)."),
     force: str = typer.Option(
-        "", help="Comma-separated stages to redo even if up to date ('all' for every stage)."
+        "",
+        help="Comma-separated stages to redo from scratch, with every stage that reads them "
+        "('all' for every stage).",
     ),
     workers: int | None = typer.Option(
         None, min=0, help="Worker processes for synthesis and extraction (default: the YAML's)."
+    ),
+    seed: int | None = typer.Option(
+        None, min=0, help="Seed of every seeded stage (default: the pipeline's `seed`)."
     ),
     dry_run: bool = typer.Option(False, help="List the stages that would run, then stop."),
 ) -> None:
     """Run a whole study from a pipeline YAML, skipping stages already done for the same inputs.
 
-    Stages: cohort, validate, preprocess*, segment*, extract, robustness*, train, deep*,
-    evaluate, explain*, report (* when the pipeline configures them).
+    Stages: cohort, validate, preprocess*, segment*, design, extract, robustness*, train,
+    deep*, evaluate, explain*, report (* when the pipeline configures them).
     """
     from radiopipe.config.pipeline import load_pipeline
     from radiopipe.pipeline import build_stages, run_pipeline
 
     config = load_pipeline(pipeline, manifest)
+    if seed is not None:
+        config = config.model_copy(update={"seed": seed})
     if dry_run:
         names = [s.name for s in build_stages(config, workers)]
-        console.print(f"{escape(config.name)}: " + " -> ".join(names))
+        results.print(f"{escape(config.name)}: " + " -> ".join(names))
         return
     forced = frozenset(s.strip() for s in force.split(",") if s.strip())
 

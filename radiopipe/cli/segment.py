@@ -31,14 +31,17 @@ def train(
     stop_after: int | None = typer.Option(
         None, min=1, help="Stop after this many epochs per model (resume later)."
     ),
+    seed: int | None = typer.Option(None, help="Override the config's seed."),
 ) -> None:
     """Train one V-Net per sequence (or one on all sequences as channels)."""
     from radiopipe.cohort import read_manifest
     from radiopipe.config import load_config
     from radiopipe.config.segmentation import SegmentationConfig
-    from radiopipe.segment.train import train as run
+    from radiopipe.segment.runner import train as run
 
     settings = load_config(config, SegmentationConfig)
+    if seed is not None:
+        settings = settings.model_copy(update={"seed": seed})
     cohort = read_manifest(manifest)
     try:
         states = run(cohort, settings, out, resume=resume, stop_after=stop_after,

@@ -42,32 +42,53 @@ def synth(
     internal_test_fraction: float = typer.Option(
         0.2, help="Fraction of each non-external site held out as internal test."
     ),
-    workers: int | None = typer.Option(None, help="Worker processes (default: all cores)."),
+    workers: int | None = typer.Option(
+        None, help="Worker processes (default: all cores; 0: in this process)."
+    ),
+    force: bool = typer.Option(False, help="Render every patient again."),
     overwrite: bool = typer.Option(
         False, help="Replace a synthetic cohort made with other settings in --out."
     ),
     preview: Path | None = typer.Option(
         None, help="Also save a PNG of middle slices with mask contours for a few patients."
     ),
+    format: str = typer.Option(
+        "nifti",
+        "--format",
+        help="nifti, or dicom: also write OUT/dicom/ (a PACS-style export), "
+        "OUT/import_rules.yaml and OUT/clinical.csv for `radiopipe import dicom`.",
+    ),
 ) -> None:
     """Write a synthetic two-sequence pelvic MRI cohort with masks, outcome and manifest."""
-    from radiopipe.config.synth import parse_site_list, parse_sites
-    from radiopipe.synth import generate_cohort
+    from radiopipe.cli.stage import run_stage
+    from radiopipe.config import parse_config
+    from radiopipe.config.pipeline import CohortStep
+    from radiopipe.config.synth import SynthConfig, parse_site_list, parse_sites
+    from radiopipe.pipeline.cohort_stages import cohort_stage
 
+    if format not in ("nifti", "dicom"):
+        raise typer.BadParameter(f"--format {format!r}: use nifti or dicom")
     start = time.perf_counter()
     outcome = {"effect_size": effect_size, "positive_fraction": positive_fraction}
-    manifest = generate_cohort(
-        out,
-        sites=parse_sites(sites),
-        seed=seed,
-        size=size,
-        external_sites=parse_site_list(external_sites),
-        internal_test_fraction=internal_test_fraction,
-        workers=workers,
-        overwrite=overwrite,
-        show_progress=True,
-        **{k: v for k, v in outcome.items() if v is not None},
+    data = {
+        "sites": parse_sites(sites),
+        "seed": seed,
+        "size": size,
+        "external_sites": parse_site_list(external_sites),
+        "internal_test_fraction": internal_test_fraction,
+    } | {k: v for k, v in outcome.items() if v is not None}
+    settings = parse_config(data, SynthConfig, source="command line")
+    if workers is not None and workers < 0:
+        raise typer.BadParameter("must be 0 or more", param_hint="--workers")
+    stage = cohort_stage(
+        CohortStep(synth=settings), max(workers, 1) if workers is not None else None, overwrite
     )
+    outputs, _ = run_stage(stage, out, force)
+    manifest = outputs["manifest"]
+    if format == "dicom":
+        from radiopipe.synth.dicom_export import export_dicom
+
+        console.print(f"wrote {export_dicom(out, seed, show_progress=True)}")
     elapsed = time.perf_counter() - start
     _print_summary(manifest)
     console.print(f"wrote {manifest} ({elapsed:.1f} s)")

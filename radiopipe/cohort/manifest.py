@@ -15,13 +15,24 @@ from pathlib import Path
 import pandas as pd
 
 from radiopipe.atomic import write_csv
+from radiopipe.contracts import MANIFEST_SPLITS, split_values
 from radiopipe.errors import ManifestError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 DEFAULT_SEQUENCES = ("t2w", "cet1w")
-SPLITS = ("train", "internal_test", "external_test", "")
+SPLITS = tuple(split_values(MANIFEST_SPLITS))
 REQUIRED_COLUMNS = ("patient_id", "site", "split", "label")
 IMAGE_PREFIX, MASK_PREFIX, MASK2_PREFIX = "image_", "mask_", "mask2_"
+# Acquisition metadata columns `<seq>__<field>` (written by `radiopipe import dicom`).
+ACQUISITION_FIELDS = (
+    "manufacturer",
+    "model",
+    "field_strength_t",
+    "tr_ms",
+    "te_ms",
+    "slice_thickness_mm",
+    "pixel_spacing_mm",
+)
 
 
 @dataclass(frozen=True)
@@ -45,12 +56,20 @@ class Cohort:
 
     @property
     def covariates(self) -> list[str]:
-        """Columns that are neither identifiers, labels nor paths: clinical covariates."""
+        """Columns that are neither identifiers, labels, paths nor acquisition metadata."""
         path_prefixes = (IMAGE_PREFIX, MASK_PREFIX, MASK2_PREFIX)
+        acquisition = set(self.acquisition_columns)
         return [
             c for c in self.table.columns
             if c not in REQUIRED_COLUMNS and not c.startswith(path_prefixes)
+            and c not in acquisition
         ]  # fmt: skip
+
+    @property
+    def acquisition_columns(self) -> list[str]:
+        """The `<seq>__<field>` scanner/protocol columns present (e.g. ``t2w__tr_ms``)."""
+        names = {f"{s}__{f}" for s in self.sequences for f in ACQUISITION_FIELDS}
+        return [c for c in self.table.columns if c in names]
 
     def row(self, patient_id: str) -> pd.Series:
         """The manifest row of one patient."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from radiopipe.atomic import write_yaml
 from radiopipe.errors import ConfigError
+from radiopipe.hashing import settings_hash
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,9 +61,7 @@ def save_resolved(config: BaseModel, path: str | Path) -> Path:
 
 def config_hash(config: BaseModel | dict[str, Any]) -> str:
     """A stable SHA-256 of settings, for cache keys and stage skipping."""
-    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return settings_hash(config)
 
 
 def _describe(error: dict[str, Any], model: type[BaseModel], source: str) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from radiopipe.config.core import StrictModel
+from radiopipe.contracts import TEST_SPLITS, Split, split_values
 
 # Model names the radiomics stage writes; a deep model must not collide with them.
 RESERVED_MODEL_NAMES = ("svm", "rf", "lightgbm", "mlp", "stack", "lasso_lr", "clinical")
@@ -146,7 +147,7 @@ class ExplainSettings(StrictModel):
 
     enabled: bool = True
     patients_per_class: int = Field(3, ge=0)
-    splits: tuple[str, ...] = ("internal_test", "external_test", "cv")  # first present is used
+    splits: tuple[str, ...] = (*split_values(TEST_SPLITS), Split.CV.value)  # first present is used
     gradcam_layer: str | None = None  # CNN layer for Grad-CAM; default: the last feature layer
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from radiopipe.config.core import StrictModel
+from radiopipe.contracts import TEST_SPLITS, split_values
 
 
 class DecisionCurveSettings(StrictModel):
@@ -57,7 +58,7 @@ class EvaluateConfig(StrictModel):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     reference: str = "stack"
     unpaired: list[tuple[str, str]] = Field(
-        default_factory=lambda: [("internal_test", "external_test")]
+        default_factory=lambda: [tuple(split_values(TEST_SPLITS))]
     )
     reliability_bins: int = Field(10, ge=2, le=100)
     reliability_strategy: Literal["quantile", "uniform"] = "quantile"

@@ -7,8 +7,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from radiopipe.config.core import StrictModel
+from radiopipe.contracts import MANIFEST_SPLITS, split_values
 
-EXPLAINABLE_SPLITS = ("train", "internal_test", "external_test", "")
+EXPLAINABLE_SPLITS = tuple(split_values(MANIFEST_SPLITS))
 
 
 class ExplainConfig(StrictModel):

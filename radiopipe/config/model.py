@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from radiopipe.config.core import StrictModel
 
@@ -78,7 +78,7 @@ class ICCSettings(StrictModel):
     missing: Literal["drop", "keep"] = "drop"
 
 
-class HarmonizeSettings(StrictModel):
+class HarmoniseSettings(StrictModel):
     """ComBat (neuroHarmonize) across sites; skipped with a note when the data have no sites."""
 
     method: Literal["combat", "none"] = "combat"
@@ -89,6 +89,9 @@ class HarmonizeSettings(StrictModel):
     reference_site: str | None = None
     unseen_site: Literal["estimate", "passthrough", "error"] = "estimate"
     min_site_size: int = Field(10, ge=2)
+    # ComBat batch: the site, the scanner (manufacturer, model, field strength from the
+    # acquisition metadata `radiopipe import dicom` writes) or any manifest column.
+    batch: str = Field("site", min_length=1)
 
     @field_validator("covariates")
     @classmethod
@@ -200,7 +203,11 @@ class ModelConfig(StrictModel):
     impute: Toggle = Field(default_factory=Toggle)
     constant: ConstantSettings = Field(default_factory=ConstantSettings)
     icc: ICCSettings = Field(default_factory=ICCSettings)
-    harmonize: HarmonizeSettings = Field(default_factory=HarmonizeSettings)
+    # Written as `harmonise:`; `harmonize:` (the earlier spelling) is still read.
+    harmonise: HarmoniseSettings = Field(
+        default_factory=HarmoniseSettings,
+        validation_alias=AliasChoices("harmonise", "harmonize"),
+    )
     scale: ScaleSettings = Field(default_factory=ScaleSettings)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     ttest: TTestSettings = Field(default_factory=TTestSettings)
@@ -210,6 +217,11 @@ class ModelConfig(StrictModel):
     stack: StackSettings = Field(default_factory=StackSettings)
     baseline: Toggle = Field(default_factory=Toggle)
     fusion: FusionSettings = Field(default_factory=FusionSettings)
+
+    @property
+    def harmonize(self) -> HarmoniseSettings:
+        """The earlier spelling of :attr:`harmonise` (read-only alias)."""
+        return self.harmonise
 
     def search_space(self, learner: str) -> dict[str, dict[str, Any]] | None:
         """The configured search space of a learner (None: the built-in default)."""

@@ -67,7 +67,13 @@ class SegmentStep(StrictModel):
 
 
 class TrainStep(ConfigFileStep):
-    """The leakage-safe radiomics models (configs/model/*.yaml)."""
+    """The leakage-safe radiomics models (configs/model/*.yaml).
+
+    ``fusion`` names a deep model of this pipeline (its config's ``name``) whose predictions
+    feed late fusion (``stack_fusion``); the deep stage then runs before train.
+    """
+
+    fusion: str | None = None
 
 
 class DeepStep(StrictModel):
@@ -105,6 +111,11 @@ class PipelineConfig(StrictModel):
 
     @model_validator(mode="after")
     def _plain_name(self) -> PipelineConfig:
+        if self.train.fusion is not None and self.deep is None:
+            raise ValueError(
+                f"train.fusion names the deep model {self.train.fusion!r}, but the pipeline has "
+                "no deep section"
+            )
         if not _NAME.match(self.name):
             raise ValueError(
                 f"name {self.name!r} must be a plain folder name (letters, digits, '.', '_', '-')"
@@ -127,7 +138,22 @@ def load_pipeline(path: str | Path, manifest: str | Path | None = None) -> Pipel
         robustness["params"] = extract.get("params")  # same parameter file unless told otherwise
     config = resolve_paths(parse_config(data, PipelineConfig, source=str(path)), path.parent)
     check_files(config, str(path))
+    check_params(config, str(path))
     return config
+
+
+def check_params(config: PipelineConfig, source: str = "<pipeline>") -> None:
+    """The pyradiomics parameter files are valid (so ``run --dry-run`` catches a typo)."""
+    from radiopipe.features.params import load_params
+
+    named = [("extract.params", config.extract.params)]
+    if config.robustness is not None and config.robustness.params != config.extract.params:
+        named.append(("robustness.params", config.robustness.params))
+    for key, params in named:
+        try:
+            load_params(params)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {key}: {err}") from None
 
 
 def check_files(config: PipelineConfig, source: str = "<pipeline>") -> None:

@@ -87,7 +87,7 @@ class RegisterSettings(StrictModel):
         return self
 
     def optimiser_kwargs(self) -> dict[str, object]:
-        """The keyword arguments of :func:`radiopipe.registration.register_rigid`."""
+        """The keyword arguments of :func:`radiopipe.preprocess.register_rigid`."""
         return self.model_dump(
             exclude={"moving", "fixed", "carry_masks", "replace_masks", "resample_moving"}
         )

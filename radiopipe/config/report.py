@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from radiopipe.config.core import StrictModel
+from radiopipe.contracts import PRIMARY_SPLITS, split_values
 
 FORMATS = ("html", "pdf")
 
@@ -19,7 +20,7 @@ class ReportConfig(StrictModel):
     formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
     reference: str | None = None  # model others are compared with; default: the evaluate config's
     primary_splits: list[str] = Field(
-        default_factory=lambda: ["external_test", "internal_test", "cv", "train_oof"],
+        default_factory=lambda: split_values(PRIMARY_SPLITS),
         min_length=1,
     )  # the first split present decides which model is best
     alpha: float = Field(0.05, gt=0, lt=1)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from radiopipe.config.core import StrictModel
+from radiopipe.contracts import MANIFEST_SPLITS, split_values
 
 _SEQUENCE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
@@ -149,12 +150,21 @@ class SegmentStageSettings(StrictModel):
     """How a trained model is applied to a cohort (``segment_cohort``, ``radiopipe run``)."""
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    splits: list[Literal["train", "internal_test", "external_test", ""]] | None = Field(
+    splits: list[str] | None = Field(
         None, description="Segment only patients of these splits (None: every patient)."
     )
     save_probabilities: bool = Field(False, description="Also write probability maps.")
     evaluate: bool = Field(True, description="Score against reference masks where they exist.")
     overlays: int = Field(4, ge=0, description="Cases per sequence drawn as PNG overlays.")
+
+    @field_validator("splits")
+    @classmethod
+    def _manifest_splits(cls, value: list[str] | None) -> list[str] | None:
+        allowed = split_values(MANIFEST_SPLITS)
+        unknown = [s for s in value or [] if s not in allowed]
+        if unknown:
+            raise ValueError(f"unknown split(s) {unknown}; choose from {allowed}")
+        return value
 
 
 class SegmentationConfig(StrictModel):

@@ -1,9 +1,10 @@
 """3D CNN and ViT outcome classifiers trained end to end on lesion-centred crops.
 
 Modules: ``crops`` (two-channel crops from the masks), ``data`` (datasets, augmentation),
-``networks`` (MONAI DenseNet / ResNet / ViT), ``train`` (one fit), ``design`` (the train
-stage's designs and folds.csv), ``runner`` (``radiopipe deep train``; ``run_deep_stage`` for
-the pipeline), ``predict`` (inference, the predictions table, the saved model), ``explain`` /
-``overlays`` / ``explain_run`` (Grad-CAM and attention rollout), ``merge`` (with a radiomics
-run's predictions table; ``write_combined`` for the evaluate stage).
+``networks`` (MONAI DenseNet / ResNet / ViT), ``trainer`` (the training loop of one fit, on
+:mod:`radiopipe.torchrun`), ``design`` (the train stage's designs and folds.csv), ``runner``
+(the library entry, ``radiopipe deep train``; ``run_deep_stage`` for the pipeline),
+``predict`` (inference, the predictions table, the saved model), ``explain`` / ``overlays`` /
+``explain_run`` (Grad-CAM and attention rollout), ``merge`` (with a radiomics run's
+predictions table; ``write_combined`` for the evaluate stage).
 """

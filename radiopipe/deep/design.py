@@ -5,8 +5,9 @@
 them (``train``, apparent) and the test splits (``fold = -1``).
 ``nested_cv``: the out-of-fold fits run over every patient outside the test splits and give
 ``cv`` rows; the final network is trained on the same patients (the saved model).
-With ``folds.csv`` from the radiomics run the out-of-fold fits use exactly its folds, so every
-model family is compared on identical patients; without it, a seeded stratified K-fold.
+With the design stage's ``folds.csv`` the out-of-fold fits use exactly its folds, so every
+model family is compared on identical patients; without it (a lone ``radiopipe deep train``),
+a seeded stratified K-fold. The design rules themselves live in radiopipe.modeling.validation.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from radiopipe.contracts import FOLDS, FOLDS_COLUMNS, TEST_SPLITS, Split, check_columns
 from radiopipe.errors import RadiopipeError
+from radiopipe.modeling import validation
 
 log = logging.getLogger(__name__)
 
-FOLDS_COLUMNS = ("patient_id", "repeat", "fold")
-TEST_SPLITS = ("internal_test", "external_test")
-FIXED, NESTED = "fixed_split", "nested_cv"
-DESIGNS = ("auto", FIXED, NESTED)
+FIXED, NESTED = validation.FIXED, validation.NESTED
+resolve_design = validation.resolve_design  # one implementation, shared with the models
 
 
 @dataclass(frozen=True)
@@ -38,25 +39,10 @@ class Task:
     predict: tuple[tuple[str, str, int], ...]  # (patient_id, split, fold)
 
 
-def resolve_design(design: str, splits: pd.Series) -> str:
-    """``auto`` is fixed_split when the manifest has training and test splits, else nested_cv."""
-    if design not in DESIGNS:
-        raise RadiopipeError(f"design {design!r} is not one of {', '.join(DESIGNS)}")
-    has_train = bool((splits == "train").any())
-    if design == "auto":
-        return FIXED if has_train and splits.isin(TEST_SPLITS).any() else NESTED
-    if design == FIXED and not has_train:
-        raise RadiopipeError(
-            "the fixed_split design needs patients with split 'train' in the manifest; use the "
-            "nested_cv design (the folds.csv of a cross-validated radiomics run) instead"
-        )
-    return design
-
-
 def development_patients(cohort: pd.DataFrame, design: str) -> list[str]:
-    """Patients the out-of-fold and final networks train on (never a test split)."""
-    chosen = cohort["split"] == "train" if design == FIXED else ~cohort["split"].isin(TEST_SPLITS)
-    return list(cohort.loc[chosen, "patient_id"])
+    """Patients the out-of-fold and final networks train on (the design's rule, shared with
+    the radiomics models: :func:`radiopipe.modeling.validation.development_patients`)."""
+    return validation.development_patients(cohort.set_index("patient_id")["split"], design)
 
 
 def plan_tasks(
@@ -80,12 +66,14 @@ def plan_tasks(
     if folds is None:
         folds = seeded_folds(labels[development], n_folds, seed)
     in_development = set(development)
-    predict = [(p, "train", -1) for p in development]
+    predict = [(p, Split.TRAIN.value, -1) for p in development]
     for split in TEST_SPLITS:
         rows = cohort.loc[(cohort["split"] == split) & ~cohort["patient_id"].isin(in_development)]
         predict += [(p, split, -1) for p in rows["patient_id"]]
     tasks = [Task("final", tuple(development), tuple(predict))]
-    oof_split, prefix = ("train_oof", "oof") if design == FIXED else ("cv", "cv")
+    oof_split, prefix = (
+        (Split.TRAIN_OOF.value, "oof") if design == FIXED else (Split.CV.value, "cv")
+    )
     k_total = int(folds["fold"].max()) + 1
     for (repeat, fold), held in folds.groupby(["repeat", "fold"], sort=True):
         in_repeat = folds.loc[folds["repeat"] == repeat]
@@ -137,12 +125,7 @@ def read_folds(path: str | Path, patients: list[str]) -> pd.DataFrame:
         folds = pd.read_csv(path, dtype={"patient_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise RadiopipeError(f"{path}: not a readable CSV ({err})") from None
-    missing = [c for c in FOLDS_COLUMNS if c not in folds.columns]
-    if missing:
-        raise RadiopipeError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(FOLDS_COLUMNS)}"
-        )
-    folds = folds[list(FOLDS_COLUMNS)]
+    folds = check_columns(folds, FOLDS, path)[list(FOLDS_COLUMNS)]
     if folds[["repeat", "fold"]].isna().any().any():
         raise RadiopipeError(f"{path}: empty repeat or fold values")
     folds = folds.astype({"repeat": int, "fold": int})

@@ -10,12 +10,13 @@ import pandas as pd
 import torch
 
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import load_weights
+from radiopipe.contracts import Split
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.networks import build_network
 from radiopipe.deep.overlays import append_index, choose_patients, write_overlays
-from radiopipe.deep.train import BEST
+from radiopipe.deep.trainer import BEST
 from radiopipe.errors import RadiopipeError
+from radiopipe.torchrun.checkpoint import load_weights
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def explain_run(
         unknown = sorted(set(patients) - set(rows["patient_id"]))
         if unknown:
             raise RadiopipeError(f"patient(s) {', '.join(unknown)} have no prediction in {folder}")
-        chosen = rows.loc[rows["patient_id"].isin(patients) & (rows["split"] != "train")]
+        chosen = rows.loc[rows["patient_id"].isin(patients) & (rows["split"] != Split.TRAIN)]
         chosen = chosen.drop_duplicates("patient_id")
     else:
         chosen = choose_patients(rows, config.explain.splits, config.explain.patients_per_class)

@@ -12,13 +12,14 @@ import pandas as pd
 
 from radiopipe.atomic import read_parquet_metadata, write_json, write_parquet
 from radiopipe.config.deep import RESERVED_MODEL_NAMES
+from radiopipe.contracts import DeepModelLayout
 from radiopipe.deep.predict import predictions_frame
 from radiopipe.errors import RadiopipeError
 from radiopipe.stats.predictions import check_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS, THRESHOLDS = "predictions.parquet", "thresholds.json"
+PREDICTIONS, THRESHOLDS = DeepModelLayout.FILES["predictions"], DeepModelLayout.FILES["thresholds"]
 
 
 def predictions_file(path: str | Path) -> Path:

@@ -16,26 +16,19 @@ from radiopipe import __version__
 from radiopipe.atomic import write_json
 from radiopipe.config import load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import CheckpointError, load_weights, save_weights
+from radiopipe.contracts import PREDICTIONS_COLUMNS, DeepModelLayout
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, loader
 from radiopipe.deep.networks import build_network
 from radiopipe.errors import RadiopipeError
+from radiopipe.torchrun.checkpoint import CheckpointError, load_weights, save_weights
+from radiopipe.torchrun.device import autocast, select_device
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ("patient_id", "split", "fold", "model", "probability", "label")
+PREDICTION_COLUMNS = PREDICTIONS_COLUMNS
 MODEL_FORMAT = 1
 WEIGHTS, CONFIG, META = "weights.pt", "config.yaml", "model.json"
-
-
-def resolve_device(setting: str) -> torch.device:
-    """The torch device for ``auto`` / ``cpu`` / ``cuda`` (CUDA when asked and present)."""
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise RadiopipeError("training.device is 'cuda' but no CUDA device is available")
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(setting)
 
 
 @torch.no_grad()
@@ -55,7 +48,7 @@ def predict_logits(
     outputs = []
     for batch in batches:
         images = batch["image"].to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
+        with autocast(device, device.type == "cuda"):
             logits = model(images)
         outputs.append(logits.float().cpu().numpy())
     return np.concatenate(outputs).astype(np.float64)
@@ -134,7 +127,7 @@ def predict_manifest(
     missing = [s for s in config.crop.sequences if s not in cohort.sequences]
     if missing:
         raise RadiopipeError(f"{manifest}: the model needs sequence(s) {', '.join(missing)}")
-    device = resolve_device(config.training.device)
+    device = select_device(config.training.device, "training.device")
     store = CropStore(Path(out) / "crops", config.crop)
     patients = cohort.patients
     store.build(cohort, patients)
@@ -155,7 +148,7 @@ def predict_manifest(
         )
     )
     write_parquet(
-        Path(out) / "predictions.parquet",
+        DeepModelLayout(out).predictions,
         frame,
         metadata={"model": config.model_name, "threshold": str(meta.get("threshold"))},
     )

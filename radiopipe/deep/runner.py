@@ -12,9 +12,9 @@ import pandas as pd
 
 from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
-from radiopipe.config import config_hash, load_config
+from radiopipe.config import config_hash, load_config, save_resolved
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import load_weights
+from radiopipe.contracts import OOF_SPLITS, DeepModelLayout
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.design import (
     TEST_SPLITS,
@@ -28,20 +28,21 @@ from radiopipe.deep.explain_run import explain_run
 from radiopipe.deep.predict import (
     predict_proba,
     predictions_frame,
-    resolve_device,
     save_model,
 )
-from radiopipe.deep.train import BEST, Trainer
+from radiopipe.deep.trainer import BEST, Trainer
 from radiopipe.errors import ManifestError, RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.progress import progress_bar
-from radiopipe.runs import RunFolder
+from radiopipe.runs import RESOLVED_CONFIG_FILE, RunFolder
 from radiopipe.stats.thresholds import youden_threshold
+from radiopipe.torchrun.checkpoint import load_weights
+from radiopipe.torchrun.device import select_device
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "deep_run.json"
-PREDICTIONS, THRESHOLDS = "predictions.parquet", "thresholds.json"
+PREDICTIONS, THRESHOLDS = DeepModelLayout.FILES["predictions"], DeepModelLayout.FILES["thresholds"]
 OWNED = ("checkpoints", "parts", "model", "explanations", PREDICTIONS, THRESHOLDS, STATE_FILE)
 
 
@@ -76,13 +77,9 @@ def train_deep(
     state = _run_state(cohort, config, folds, design)
     design = state["design"]
     _claim_folder(run, state, resume, overwrite)
-    run.record("deep train", config=config, seed=config.seed, manifest=manifest, extra=state)
-    handler = run.attach_log()
-    try:
-        return _train(cohort, config, run, design, folds, state["config_sha256"])
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    # The folder describes its model (``deep explain --run`` and the report read it).
+    save_resolved(config, run.path(RESOLVED_CONFIG_FILE))
+    return _train(cohort, config, run, design, folds, state["config_sha256"])
 
 
 def _train(
@@ -97,7 +94,7 @@ def _train(
     labels = _labels(table)
     with_labels = table.assign(label=table["patient_id"].map(labels))
     tasks = plan_tasks(with_labels, design, fold_table, config.training.oof_folds, config.seed)
-    device = resolve_device(config.training.device)
+    device = select_device(config.training.device, "training.device")
     log.info("deep %s (%s design): %d task(s), %d patients, device %s",
              config.model_name, design, len(tasks), len(labels), device)  # fmt: skip
     store = CropStore(run.path("crops"), config.crop, in_memory=config.training.cache_crops)
@@ -116,7 +113,7 @@ def _train(
         metadata={"model": config.model_name, "design": design, "config_sha256": config_sha},
     )
     # The operating point comes from out-of-fold rows only, as for the radiomics models.
-    oof = predictions.loc[predictions["split"].isin(["train_oof", "cv"])]
+    oof = predictions.loc[predictions["split"].isin(OOF_SPLITS)]
     point = youden_threshold(oof["label"], oof["probability"], f"{config.model_name} out-of-fold")
     threshold = point.threshold
     write_json(run.path(THRESHOLDS), {config.model_name: threshold})
@@ -211,25 +208,26 @@ def _labels(table: pd.DataFrame) -> pd.Series:
 
 
 def run_deep_stage(
-    manifest: str | Path,
-    folds: str | Path | None,
-    config: DeepConfig | str | Path,
-    out: str | Path,
-    design: str = "auto",
+    manifest: str | Path, design: str | Path, config: DeepConfig | str | Path, out: str | Path
 ) -> DeepRun:
-    """Pipeline entry point: train into ``out``, resuming a run of the same settings.
+    """Pipeline entry point: train on the design stage's folds into ``out``, resuming a run of
+    the same settings; a folder holding a run of other settings is started again.
 
-    ``folds`` is the train stage's ``folds.csv`` and ``design`` its design; a folder holding a
-    run of other settings (config, folds or design) is started again.
+    ``design`` is the design stage's folder (``design.json`` and ``folds.csv``).
     """
+    from radiopipe.modeling.design import FOLDS_FILE, read_design
+
     if not isinstance(config, DeepConfig):
         config = load_config(config, DeepConfig)
-    state = _run_state(read_manifest(manifest), config, folds, design)
+    resolved, _ = read_design(design)
+    folds = Path(design) / FOLDS_FILE
+    state = _run_state(read_manifest(manifest), config, folds, resolved.design)
     marker = Path(out) / STATE_FILE
     previous = json.loads(marker.read_text()) if marker.is_file() else None
     stale = previous is not None and previous != state
     if stale:
         log.warning("%s holds a deep run of other settings; starting again", out)
     return train_deep(
-        manifest, config, out, folds, resume=previous == state, overwrite=stale, design=design
-    )
+        manifest, config, out, folds, resume=previous == state, overwrite=stale,
+        design=resolved.design,
+    )  # fmt: skip

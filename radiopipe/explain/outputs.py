@@ -25,6 +25,7 @@ import pandas as pd
 
 from radiopipe.atomic import atomic_path, write_json, write_parquet
 from radiopipe.config.explain import ExplainConfig
+from radiopipe.contracts import ExplainLayout
 from radiopipe.errors import RadiopipeError
 from radiopipe.explain.core import ModelExplanation, ShapResult
 from radiopipe.explain.groups import GROUPINGS, group_values
@@ -36,7 +37,7 @@ SHAP_PATIENTS = "shap_patients.parquet"
 IMPORTANCE = "importance.parquet"
 GROUPED = "grouped_importance.parquet"
 GROUP_SHAP = "group_shap.parquet"
-SUMMARY = "explain.json"
+SUMMARY = ExplainLayout.FILES["summary"]
 PLOTS = "plots"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import PRIMARY_SPLITS, Split
 from radiopipe.explain.core import ModelExplanation
 from radiopipe.explain.groups import GROUPING_TITLES, GROUPINGS
 
@@ -104,9 +105,7 @@ def example_patients(
     """Patients worth a waterfall: per test split, a confident correct case and control and
     the most confidently misclassified patient (highest and lowest output without labels)."""
     table = explanation.patients
-    splits = [
-        s for s in ("external_test", "internal_test", "cv", "train") if s in set(table["split"])
-    ]
+    splits = [s for s in (*PRIMARY_SPLITS[:3], Split.TRAIN) if s in set(table["split"])]
     chosen: list[str] = []
     p = table["output"]
     cut = threshold if explanation.scale == "probability" else np.log(threshold / (1 - threshold))

@@ -17,19 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiopipe.config.core import config_hash
 from radiopipe.config.explain import ExplainConfig
+from radiopipe.contracts import RunLayout, TrainLayout
 from radiopipe.errors import InputError, RadiopipeError
 from radiopipe.explain.core import ShapResult, explain_pipeline
-from radiopipe.explain.outputs import SHAP_PATIENTS, SUMMARY, read_result, write_result
-from radiopipe.imaging import file_sha256
-from radiopipe.runs import RunFolder
+from radiopipe.explain.outputs import write_result
 
 log = logging.getLogger(__name__)
 
 STAGE = "explain"
 FINAL_MODEL = "stack"
-TEST_SPLITS = ("internal_test", "external_test")
 
 
 @dataclass(frozen=True)
@@ -45,13 +42,13 @@ class ExplainInputs:
     @classmethod
     def from_run(cls, run: str | Path, **overrides: Path | None) -> ExplainInputs:
         """The study run-folder layout, with any path overridden."""
-        run = Path(run)
+        layout = RunLayout(run)
         defaults = {
-            "model": run / "train" / "model",
-            "features": run / "extract" / "features.parquet",
-            "manifest": run / "cohort" / "manifest.csv",
-            "thresholds": run / "train" / "thresholds.json",
-            "out": run / STAGE,
+            "model": layout.train.model_dir,
+            "features": layout.extract.features,
+            "manifest": layout.cohort.manifest,
+            "thresholds": layout.train.thresholds,
+            "out": layout.explain.folder,
         }
         paths = {k: overrides.get(k) or v for k, v in defaults.items()}
         if not Path(paths["thresholds"]).is_file() and overrides.get("thresholds") is None:
@@ -61,7 +58,7 @@ class ExplainInputs:
     def check(self) -> None:
         """Every input exists, else an error naming the missing one and the stage to run."""
         needs = [
-            (self.model / "model.json", "trained model (run `radiopipe train`)"),
+            (TrainLayout(self.model.parent).model, "trained model (run `radiopipe train`)"),
             (self.features, "feature table (run `radiopipe extract`)"),
             (self.manifest, "cohort manifest"),
         ]
@@ -72,53 +69,17 @@ class ExplainInputs:
                 raise InputError(f"{what} not found", file=path)
 
 
-def stage_key(inputs: ExplainInputs, config: ExplainConfig) -> str:
-    """Hash of the settings and every input file (the model folder's card and files)."""
-    model_files = sorted(p for p in inputs.model.iterdir() if p.is_file())
-    return config_hash(
-        {
-            "config": config_hash(config),
-            "model": {p.name: file_sha256(p) for p in model_files},
-            "features": file_sha256(inputs.features),
-            "manifest": file_sha256(inputs.manifest),
-            "thresholds": file_sha256(inputs.thresholds) if inputs.thresholds else None,
-        }
-    )
-
-
-def explain_run(
-    inputs: ExplainInputs, config: ExplainConfig | None = None, force: bool = False
-) -> ShapResult:
-    """Explain the trained model and write ``explain/``; reuse it when up to date."""
+def explain_run(inputs: ExplainInputs, config: ExplainConfig | None = None) -> ShapResult:
+    """Explain the trained model and write ``explain/`` (a plain function of its inputs)."""
     config = config or ExplainConfig()
     inputs.check()
-    run = RunFolder.at(inputs.out)
-    key = stage_key(inputs, config)
-    if not force and run.stage_done(STAGE, key):
-        log.info("%s: SHAP results are up to date for these inputs and settings", run.root)
-        return read_result(run.root)
-    handler = run.attach_log()
-    try:
-        run.record(
-            "radiopipe explain",
-            config=config,
-            seed=config.seed,
-            manifest=inputs.manifest,
-            extra={
-                "model": str(inputs.model.resolve()),
-                "features": str(inputs.features.resolve()),
-            },
-        )
-        pipeline, X, patients, background = load_inputs(inputs)
-        result = explain_pipeline(pipeline, X, patients, background, config, FINAL_MODEL)
-        threshold = _threshold(inputs.thresholds)
-        checks = _compare_with_predictions(result, inputs)
-        files = write_result(result, run.root, threshold, extra={"prediction_check": checks})
-        run.mark_stage(STAGE, key, [files[SUMMARY], files[SHAP_PATIENTS]])
-        return result
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    inputs.out.mkdir(parents=True, exist_ok=True)
+    pipeline, X, patients, background = load_inputs(inputs)
+    result = explain_pipeline(pipeline, X, patients, background, config, FINAL_MODEL)
+    threshold = _threshold(inputs.thresholds)
+    checks = _compare_with_predictions(result, inputs)
+    write_result(result, inputs.out, threshold, extra={"prediction_check": checks})
+    return result
 
 
 def load_inputs(inputs: ExplainInputs) -> tuple[object, pd.DataFrame, pd.DataFrame, list[str]]:
@@ -160,7 +121,7 @@ def _threshold(path: Path | None) -> float:
 def _compare_with_predictions(result: ShapResult, inputs: ExplainInputs) -> dict[str, float]:
     """Largest difference between the explained probabilities and the training stage's
     final-model predictions (a check that the explained model is the evaluated one)."""
-    path = inputs.model.parent / "predictions.parquet"
+    path = TrainLayout(inputs.model.parent).predictions
     ex = result.models.get(FINAL_MODEL)
     if ex is None or ex.scale != "probability" or not path.is_file():
         return {}

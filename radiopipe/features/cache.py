@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from radiopipe.atomic import write_json, write_text
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from radiopipe.atomic import write_csv, write_json, write_parquet
 from radiopipe.cohort.manifest import IMAGE_PREFIX, MASK2_PREFIX, MASK_PREFIX, Cohort
+from radiopipe.contracts import ExtractLayout
 from radiopipe.features.assemble import (
     META_PARAMS,
     META_PYRADIOMICS,
@@ -28,7 +29,7 @@ from radiopipe.features.params import ExtractionParams, pyradiomics_version
 
 logger = logging.getLogger(__name__)
 
-FEATURES_FILE = "features.parquet"
+FEATURES_FILE = ExtractLayout.FILES["features"]
 DIAGNOSTICS_FILE = "diagnostics.parquet"
 FAILURES_FILE = "failures.csv"
 SUMMARY_FILE = "extraction.json"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
 import json
 import logging
 import re
@@ -20,6 +19,7 @@ from typing import Any
 import yaml
 
 from radiopipe.errors import ConfigError
+from radiopipe.hashing import json_sha256
 
 TOP_LEVEL_KEYS = ("imageType", "featureClass", "setting", "voxelSetting")
 logger = logging.getLogger(__name__)
@@ -83,15 +83,9 @@ class ExtractionParams:
         return yaml.safe_dump(self.data, sort_keys=False)
 
 
-def canonical_json(obj: Any) -> str:
-    """Stable JSON text of settings, for hashing (sorted keys, no whitespace)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def settings_hash(data: dict[str, Any]) -> str:
     """SHA-256 of a parameter mapping together with the pyradiomics version."""
-    blob = canonical_json({"pyradiomics": pyradiomics_version(), "params": data})
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return json_sha256({"pyradiomics": pyradiomics_version(), "params": data})
 
 
 def load_params(path: str | Path) -> ExtractionParams:

@@ -21,6 +21,7 @@ import pandas as pd
 from radiopipe.atomic import write_csv, write_parquet
 from radiopipe.cohort.manifest import MASK2_PREFIX, Cohort
 from radiopipe.config.extraction import PerturbationSettings
+from radiopipe.contracts import TRAINING_SPLITS, RobustnessLayout
 from radiopipe.errors import ManifestError
 from radiopipe.features.assemble import failures_table
 from radiopipe.features.cache import FileHasher, safe_name
@@ -35,12 +36,11 @@ from radiopipe.progress import track
 
 logger = logging.getLogger(__name__)
 
-ICC_FILE = "icc.parquet"
+ICC_FILE = RobustnessLayout.FILES["icc"]
 RATINGS_FILE = "robustness_features.parquet"
 FAILURES_FILE = "robustness_failures.csv"
 MASKS_DIR = "robustness_masks"
 REFERENCE = "reference"
-TRAINING_SPLITS = ("train", "")  # "" = cross-validation-only designs (no held-out split)
 
 
 @dataclass

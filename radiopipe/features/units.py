@@ -9,7 +9,6 @@ computes only the new units, and editing one patient's mask recomputes only that
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from radiopipe.features.naming import (
     log_sigma,
     split_pyradiomics_name,
 )
-from radiopipe.features.params import ExtractionParams, canonical_json, pyradiomics_version
+from radiopipe.features.params import ExtractionParams, pyradiomics_version
+from radiopipe.hashing import canonical_json, json_sha256
 
 SHAPE_CLASSES = ("shape", "shape2D")
 
@@ -79,7 +79,7 @@ def plan_units(params: ExtractionParams) -> list[Unit]:
 
 def general_key(image_sha256: str, mask_sha256: str, params: ExtractionParams) -> str:
     """Key of everything shared by a task's units: inputs, general settings, version."""
-    blob = canonical_json(
+    return json_sha256(
         {
             "pyradiomics": pyradiomics_version(),
             "image": image_sha256,
@@ -87,12 +87,11 @@ def general_key(image_sha256: str, mask_sha256: str, params: ExtractionParams) -
             "settings": params.settings,
         }
     )
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def unit_key(general: str, unit: Unit) -> str:
     """Cache key of one unit of one task."""
-    blob = canonical_json(
+    return json_sha256(
         {
             "general": general,
             "image_type": unit.image_type,
@@ -101,7 +100,6 @@ def unit_key(general: str, unit: Unit) -> str:
             "features": unit.features,
         }
     )
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def params_for(units: Iterable[Unit], params: ExtractionParams) -> dict[str, Any]:

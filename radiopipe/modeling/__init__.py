@@ -1,6 +1,6 @@
 """Leakage-safe radiomics modelling: one imblearn Pipeline, cross-validated as a whole.
 
-    impute -> constant -> icc -> harmonize (ComBat) -> scale -> balance (SMOTE)
+    impute -> constant -> icc -> harmonise (ComBat) -> scale -> balance (SMOTE)
            -> ttest -> pearson -> lasso -> model (tuned SVM/RF/LightGBM/MLP + LR stack)
 
 Every step is a scikit-learn estimator (settings in ``__init__``, learned state in ``*_``
@@ -13,13 +13,13 @@ How per-patient information travels (:mod:`~radiopipe.modeling.columns`):
 
 - ``X`` is a DataFrame indexed by ``patient_id``. The site and ComBat covariates ride along in
   ``meta__site`` / ``meta__<covariate>`` columns, so cross-validation splits them with their rows.
-  Steps before harmonisation pass them through; :class:`~.harmonize.ComBatHarmonizer` (or
-  :class:`~.harmonize.DropMeta` when harmonisation is off) consumes them. SMOTE and everything
+  Steps before harmonisation pass them through; :class:`~.harmonise.ComBatHarmoniser` (or
+  :class:`~.harmonise.DropMeta` when harmonisation is off) consumes them. SMOTE and everything
   after it see features only, so SMOTE can never invent a site.
 - SMOTE (:class:`~.resample.MarkedSMOTE`) runs only in ``fit`` and labels its rows
   ``synthetic::<i>``. Steps with their own inner CV (LASSO, tuning, stacking) validate on real
   patients only and oversample afresh inside each inner training fold.
-- Unseen sites at predict time follow a documented rule (:mod:`~.harmonize`): the new site's
+- Unseen sites at predict time follow a documented rule (:mod:`~.harmonise`): the new site's
   location/scale are estimated from its own unlabelled patients (at least ``min_site_size``).
 
 Outputs of ``radiopipe train`` (:mod:`~.training`): ``predictions.parquet``, ``folds.csv``,

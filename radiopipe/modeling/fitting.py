@@ -12,6 +12,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from radiopipe.config.model import ModelConfig
+from radiopipe.contracts import PREDICTIONS_COLUMNS, Split
 from radiopipe.modeling import diagnostics
 from radiopipe.modeling.pipeline_factory import build_baseline, build_pipeline
 from radiopipe.modeling.tables import ModelData
@@ -19,7 +20,7 @@ from radiopipe.modeling.validation import Unit, unit_seed
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ("patient_id", "split", "fold", "model", "probability", "label")
+PREDICTION_COLUMNS = PREDICTIONS_COLUMNS
 
 
 @dataclass
@@ -71,7 +72,7 @@ def prediction_rows(
     patients = list(unit.test)
     if unit.is_final:
         train = set(unit.train)
-        splits = ["train" if p in train else data.splits[p] for p in patients]
+        splits = [Split.TRAIN.value if p in train else data.splits[p] for p in patients]
     else:
         splits = [unit.oof_split] * len(patients)
     labels = data.labels.loc[patients].to_numpy()

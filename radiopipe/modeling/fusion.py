@@ -20,13 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from radiopipe.contracts import OOF_SPLITS, Split, check_predictions
 from radiopipe.errors import InputError
 from radiopipe.modeling.validation import Unit
 
 log = logging.getLogger(__name__)
-
-OOF_SPLITS = ("train_oof", "cv")
-REQUIRED = ("patient_id", "split", "fold", "model", "probability")
 
 
 def read_external(path: str | Path, model: str) -> pd.DataFrame:
@@ -34,10 +32,7 @@ def read_external(path: str | Path, model: str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("late-fusion predictions file does not exist", file=path)
-    table = pd.read_parquet(path)
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise InputError(f"predictions table lacks column(s) {missing}", file=path)
+    table = check_predictions(pd.read_parquet(path), path)
     rows = table[table["model"] == model].copy()
     if rows.empty:
         raise InputError(
@@ -53,7 +48,9 @@ def values_for_unit(external: pd.DataFrame, unit: Unit, n_folds: int) -> dict[st
     oof = external[external["split"].isin(OOF_SPLITS)]
     if unit.is_final:
         values = oof.groupby("patient_id")["probability"].mean()
-        final = external[(external["fold"] == -1) & ~external["split"].isin([*OOF_SPLITS, "train"])]
+        final = external[
+            (external["fold"] == -1) & ~external["split"].isin([*OOF_SPLITS, Split.TRAIN])
+        ]
         values = pd.concat([values, final.set_index("patient_id")["probability"]])
         values = values[~values.index.duplicated(keep="first")]
     else:

@@ -54,7 +54,7 @@ def check_covariates(
     """Refuse any covariate that (nearly) equals the outcome in the training patients.
 
     ``table``: the covariate columns of the training patients (by name); ``role``: the
-    setting that named them, e.g. ``harmonize.covariates``, for the message.
+    setting that named them, e.g. ``harmonise.covariates``, for the message.
     """
     leaks = []
     for name in names:
@@ -87,7 +87,7 @@ def check_unseen_sites(
     if policy == "error":
         listed = ", ".join(f"{site!r} ({n} patients)" for site, n in unseen.items())
         raise ConfigError(
-            f"harmonize.unseen_site is 'error' but site(s) {listed} have no training patients; "
+            f"harmonise.unseen_site is 'error' but site(s) {listed} have no training patients; "
             "choose 'estimate' (ComBat estimates the site's effect from its own unlabelled "
             "patients) or 'passthrough' (the site is left unadjusted)"
         )
@@ -95,20 +95,20 @@ def check_unseen_sites(
     if len(small):
         listed = ", ".join(f"{site!r} has {n}" for site, n in small.items())
         raise ConfigError(
-            f"harmonize.unseen_site is 'estimate', which needs at least {min_site_size} "
+            f"harmonise.unseen_site is 'estimate', which needs at least {min_site_size} "
             f"patients of an unseen site scored together, but {listed}; choose "
-            "harmonize.unseen_site: passthrough (leave the site unadjusted), lower "
-            "harmonize.min_site_size, or harmonize.method: none"
+            "harmonise.unseen_site: passthrough (leave the site unadjusted), lower "
+            "harmonise.min_site_size, or harmonise.method: none"
         )
 
 
 def check_before_fitting(data: ModelData, development: list[str], config: ModelConfig) -> None:
     """The checks above on a training run's data, before its first fit."""
-    harmonise = config.harmonize
+    harmonise = config.harmonise
     if harmonise.method != "combat" or not data.has_sites:
         return
     if data.covariates:
         columns = {covariate_column(name): name for name in data.covariates}
         table = data.X.loc[development, list(columns)].rename(columns=columns)
-        check_covariates(table, data.labels, data.covariates, "harmonize.covariates")
+        check_covariates(table, data.labels, data.covariates, "harmonise.covariates")
     check_unseen_sites(data.sites, development, harmonise.unseen_site, harmonise.min_site_size)

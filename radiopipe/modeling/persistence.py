@@ -28,7 +28,7 @@ from typing import Any
 from radiopipe import __version__
 from radiopipe.atomic import atomic_path, write_json
 from radiopipe.errors import RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ TRUSTED_TYPES = (
     "lightgbm.sklearn.LGBMClassifier",
     "radiopipe.modeling.clean.ConstantFilter",
     "radiopipe.modeling.clean.MedianImputer",
-    "radiopipe.modeling.harmonize.ComBatHarmonizer",
+    "radiopipe.modeling.harmonise.ComBatHarmoniser",
+    "radiopipe.modeling.harmonise.DropMeta",
+    "radiopipe.modeling.harmonize.ComBatHarmonizer",  # bundles saved before the rename
     "radiopipe.modeling.harmonize.DropMeta",
     "radiopipe.modeling.lasso.LassoLogisticClassifier",
     "radiopipe.modeling.lasso.LassoSelector",

@@ -1,6 +1,6 @@
 """Build the radiomics pipeline and the LASSO baseline from the settings: one imblearn Pipeline.
 
-impute -> constant -> icc -> harmonize -> scale -> ttest -> pearson -> lasso -> balance -> model
+impute -> constant -> icc -> harmonise -> scale -> ttest -> pearson -> lasso -> balance -> model
 
 (``balance.stage: before_selection`` moves SMOTE before the t-test, the published order.)
 
@@ -16,7 +16,7 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from radiopipe.config.model import ModelConfig
 from radiopipe.modeling.clean import ConstantFilter, MedianImputer
-from radiopipe.modeling.harmonize import ComBatHarmonizer, DropMeta
+from radiopipe.modeling.harmonise import ComBatHarmoniser, DropMeta
 from radiopipe.modeling.lasso import LassoLogisticClassifier, LassoSelector
 from radiopipe.modeling.resample import MarkedSMOTE
 from radiopipe.modeling.select import ICCFilter, PearsonFilter, TTestFilter
@@ -27,7 +27,7 @@ STEPS = (
     "impute",
     "constant",
     "icc",
-    "harmonize",
+    "harmonise",
     "scale",
     "ttest",
     "pearson",
@@ -41,9 +41,9 @@ PASS = "passthrough"
 def front_steps(config: ModelConfig, has_sites: bool) -> list[tuple[str, object]]:
     """The steps shared by every model: imputation up to standardisation."""
     icc = config.icc
-    harm = config.harmonize
+    harm = config.harmonise
     if harm.method == "combat" and has_sites:
-        harmonize: object = ComBatHarmonizer(
+        harmonise: object = ComBatHarmoniser(
             covariates=tuple(harm.covariates),
             parametric=harm.parametric,
             empirical_bayes=harm.empirical_bayes,
@@ -53,7 +53,7 @@ def front_steps(config: ModelConfig, has_sites: bool) -> list[tuple[str, object]
             min_site_size=harm.min_site_size,
         )
     else:
-        harmonize = DropMeta()
+        harmonise = DropMeta()
     scaler = {"standard": StandardScaler, "robust": RobustScaler}.get(config.scale.method)
     return [
         ("impute", MedianImputer() if config.impute.enabled else PASS),
@@ -69,7 +69,7 @@ def front_steps(config: ModelConfig, has_sites: bool) -> list[tuple[str, object]
             if icc.enabled
             else PASS,
         ),
-        ("harmonize", harmonize),
+        ("harmonise", harmonise),
         ("scale", scaler().set_output(transform="pandas") if scaler else PASS),
     ]
 

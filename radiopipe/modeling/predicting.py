@@ -28,7 +28,13 @@ def predict_cohort(
     """Long predictions (every model of the artefact) for the patients of a feature table."""
     model = load_model(model_dir)
     card = model.card
-    data = load_model_data(features, manifest, card["covariates"], require_labels=False)
+    data = load_model_data(
+        features,
+        manifest,
+        card["covariates"],
+        require_labels=False,
+        batch=card.get("batch", "site"),
+    )
     if card["has_sites"] and not data.has_sites:
         raise InputError(
             "this model harmonises features by site (ComBat): pass --manifest with each "

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from radiopipe.contracts import ICC, check_icc
 from radiopipe.errors import InputError
 from radiopipe.modeling.base import FeatureFilter
 
 log = logging.getLogger(__name__)
 
-ICC_COLUMNS = ("feature", "icc")
+ICC_COLUMNS = ICC.required
 
 
 def read_icc_table(path: str | Path) -> pd.Series:
@@ -26,13 +27,7 @@ def read_icc_table(path: str | Path) -> pd.Series:
         table = pd.read_parquet(path)
     except Exception as err:
         raise InputError(f"not a readable Parquet ICC table ({err})", file=path) from None
-    missing = [c for c in ICC_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"ICC table lacks column(s) {', '.join(missing)}; expected "
-            "feature, icc, ci95_low, ci95_high, n_patients",
-            file=path,
-        )
+    check_icc(table, path)
     duplicated = table["feature"][table["feature"].duplicated()].unique()
     if len(duplicated):
         raise InputError(

@@ -106,8 +106,13 @@ def load_model_data(
     manifest_path: str | Path | None = None,
     covariates: list[str] | tuple[str, ...] = (),
     require_labels: bool = True,
+    batch: str = "site",
 ) -> ModelData:
-    """Features joined with the manifest (when given) into one modelling frame."""
+    """Features joined with the manifest (when given) into one modelling frame.
+
+    ``batch`` names what ComBat harmonises across (the ``meta__site`` column): ``site``,
+    ``scanner`` or a manifest column.
+    """
     features, table_labels = read_features(features_path)
     names = list(features.columns)
     if manifest_path is None:
@@ -138,10 +143,14 @@ def load_model_data(
             f"covariate(s) {unknown} are not manifest columns; available: {cohort.covariates}"
         )
     X = features.loc[manifest.index].copy()
-    X[SITE_COLUMN] = manifest["site"].astype(str)
-    blank = manifest.index[manifest["site"].astype(str).str.strip() == ""]
+    batches = batch_values(manifest, batch, manifest_path)
+    X[SITE_COLUMN] = batches
+    blank = manifest.index[batches.str.strip() == ""]
     if len(blank):
-        raise InputError(f"no site for patient(s) {', '.join(blank[:10])}", file=manifest_path)
+        raise InputError(
+            f"no {batch} (ComBat batch) for patient(s) {', '.join(blank[:10])}",
+            file=manifest_path,
+        )
     for name in covariates:
         X[covariate_column(name)] = manifest[name].replace("", np.nan)
     labels = _as_labels(manifest["label"], manifest.index, manifest_path, require_labels)
@@ -176,3 +185,32 @@ def _as_labels(
             f"no label for patient(s) {', '.join(map(str, index[~known][:10]))}", file=source
         )
     return labels
+
+
+SCANNER_FIELDS = ("manufacturer", "model", "field_strength_t")
+
+
+def batch_values(manifest: pd.DataFrame, batch: str, source: object = None) -> pd.Series:
+    """Each patient's ComBat batch: site, scanner (first sequence's metadata) or a column."""
+    if batch == "scanner":
+        columns = [c for c in manifest.columns if c.endswith("__" + SCANNER_FIELDS[0])]
+        if not columns:
+            raise ConfigError(
+                f"harmonise.batch: scanner needs acquisition metadata columns "
+                f"(<seq>__manufacturer, __model, __field_strength_t, written by "
+                f"`radiopipe import dicom`); {source} has none"
+            )
+        seq = columns[0].split("__")[0]
+        parts = [
+            manifest.get(f"{seq}__{f}", pd.Series("", index=manifest.index)) for f in SCANNER_FIELDS
+        ]
+        joined = parts[0].astype(str)
+        for part in parts[1:]:
+            joined = joined + " | " + part.astype(str)
+        return joined.where(parts[0].astype(str).str.strip() != "", "")
+    if batch not in manifest.columns:
+        raise ConfigError(
+            f"harmonise.batch: {batch!r} is neither site, scanner nor a column of {source} "
+            f"(columns: {', '.join(map(str, manifest.columns[:30]))})"
+        )
+    return manifest[batch].astype(str).replace("nan", "")

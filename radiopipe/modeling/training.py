@@ -12,38 +12,25 @@ import pandas as pd
 from radiopipe.atomic import write_csv, write_json, write_parquet
 from radiopipe.config import config_hash
 from radiopipe.config.model import ModelConfig
+from radiopipe.contracts import TrainLayout
 from radiopipe.errors import InputError
 from radiopipe.modeling import fusion as late_fusion
-from radiopipe.modeling.checkpoint import Checkpoints, run_key
+from radiopipe.modeling.design import DesignSettings, make_design, read_design
 from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
 from radiopipe.modeling.guards import check_before_fitting
 from radiopipe.modeling.persistence import save_model
+from radiopipe.modeling.site_effects import write_harmonisation
 from radiopipe.modeling.tables import ModelData, load_model_data
-from radiopipe.modeling.validation import (
-    development_patients,
-    outer_folds,
-    plan_units,
-    resolve_design,
-    thresholds_from_oof,
-)
+from radiopipe.modeling.unit_cache import Checkpoints, run_key
+from radiopipe.modeling.validation import development_patients, plan_units, thresholds_from_oof
 from radiopipe.progress import track
-from radiopipe.runs import RunFolder
 
 log = logging.getLogger(__name__)
 
 # Named outputs of the stage (files inside the run folder); ``model`` is the artefact's card,
 # which holds the SHA-256 of every model file (load_model takes it or its folder).
-OUTPUTS = {
-    "predictions": "predictions.parquet",
-    "folds": "folds.csv",
-    "thresholds": "thresholds.json",
-    "funnel": "funnel.csv",
-    "selected_features": "selected_features.csv",
-    "selection_stability": "selection_stability.csv",
-    "tuning": "tuning.parquet",
-    "model": "model/model.json",
-}
+OUTPUTS = {name: TrainLayout.FILES[name] for name in TrainLayout.OUTPUTS}
 
 
 @dataclass
@@ -55,12 +42,11 @@ class TrainResult:
     predictions: pd.DataFrame
     thresholds: dict[str, float]
     funnel: pd.DataFrame
-    skipped: bool = False
     cpu_seconds: float = 0.0  # CPU time of the fits run now (checkpointed ones excluded)
 
     @property
     def outputs(self) -> dict[str, Path]:
-        """The named output files (``OUTPUTS``), e.g. for ``radiopipe.stages``."""
+        """The named output files (``OUTPUTS``), e.g. for the stage engine."""
         return {name: self.out / rel for name, rel in OUTPUTS.items()}
 
 
@@ -69,50 +55,48 @@ def train(
     manifest: str | Path | None,
     config: ModelConfig,
     out: str | Path,
-    force: bool = False,
+    design: str | Path | None = None,
 ) -> TrainResult:
     """Train and validate the radiomics models on a feature table; write everything to ``out``.
 
     ``features``: Parquet feature table (or radMLBench CSV); ``manifest``: cohort CSV (site,
     split, label, covariates; None for a table with its own labels); ``config``: settings;
-    ``out``: run folder (created). Skips (``skipped=True``) when ``out`` already holds this
-    run's outputs; resumes from finished outer folds after a crash; ``force`` retrains.
+    ``out``: output folder (created); ``design``: the design stage's folder (its folds are
+    used as they are; without it the design is drawn here from the same settings).
+    Resumes from finished outer folds after a crash (``out/.checkpoints``); skipping a
+    finished run and provenance are the stage engine's business (radiopipe.pipeline.engine).
     """
-    run = RunFolder.at(out)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     features, manifest = Path(features), Path(manifest) if manifest else None
     _check_inputs(features, manifest, config)
     icc_table = _optional(config.icc.table) if config.icc.enabled else None
     key = run_key(config_hash(config), features, manifest, icc_table, config.fusion.predictions)
-    if not force and run.stage_done("train", key):
-        log.info("train: outputs in %s are up to date (use --force to retrain)", run.root)
-        return _reload(run.root)
-    run.record(
-        "train",
-        config,
-        seed=config.seed,
-        manifest=manifest,
-        extra={"features": str(features.resolve())},
-    )
-    handler = run.attach_log()
-    try:
-        result = _train(features, manifest, config, run, key)
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
-    run.mark_stage("train", key, list(result.outputs.values()), named=result.outputs)
-    Checkpoints(run.root, key).clear()
+    result = _train(features, manifest, config, out, key, design)
+    Checkpoints(out, key).clear()
     return result
 
 
 def _train(
-    features: Path, manifest: Path | None, config: ModelConfig, run: RunFolder, key: str
+    features: Path,
+    manifest: Path | None,
+    config: ModelConfig,
+    out: Path,
+    key: str,
+    design_folder: str | Path | None,
 ) -> TrainResult:
-    data = load_model_data(features, manifest, config.harmonize.covariates, require_labels=False)
-    design = resolve_design(config.design, data.splits)
+    data = load_model_data(
+        features,
+        manifest,
+        config.harmonise.covariates,
+        require_labels=False,
+        batch=config.harmonise.batch,
+    )
+    design, folds = _design(data, config, design_folder)
     development = development_patients(data.splits, design)
     _check_labels(data, development)
     check_before_fitting(data, development, config)
-    if config.harmonize.method == "combat" and not data.has_sites:
+    if config.harmonise.method == "combat" and not data.has_sites:
         log.info("no sites (no manifest): ComBat harmonisation skipped")
     if config.icc.enabled and config.icc.table is None:
         log.info("no ICC table given: the ICC robustness filter keeps every feature")
@@ -123,15 +107,7 @@ def _train(
         len(data.features),
     )
     cv = config.cv
-    folds = outer_folds(
-        data.labels.loc[development].astype(int),
-        data.sites,
-        cv.outer_folds,
-        cv.outer_repeats,
-        config.seed,
-        cv.stratify_by_site,
-    )
-    write_csv(run.path("folds.csv"), folds)
+    write_csv(TrainLayout(out).folds, folds)
     units = plan_units(folds, development, list(data.X.index), design)
     external = None
     if config.fusion.predictions is not None:
@@ -140,25 +116,25 @@ def _train(
             "late fusion with %s: see radiopipe.modeling.fusion for the CV-fold caveat",
             config.fusion.model,
         )
-    checkpoints = Checkpoints(run.root, key)
+    checkpoints = Checkpoints(out, key)
     results = _run_units(units, data, config, checkpoints, external, cv.outer_folds)
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     thresholds = thresholds_from_oof(predictions)
     funnel = pd.concat([r.funnel for r in results], ignore_index=True)
     selected = pd.concat([r.selected for r in results], ignore_index=True)
-    write_parquet(run.path("predictions.parquet"), predictions)
-    write_json(run.path("thresholds.json"), thresholds)
-    write_csv(run.path("funnel.csv"), funnel)
-    write_csv(run.path("selected_features.csv"), selected)
-    write_csv(run.path("selection_stability.csv"), selection_stability(selected))
-    write_parquet(
-        run.path("tuning.parquet"), pd.concat([r.tuning for r in results], ignore_index=True)
-    )
+    layout = TrainLayout(out)
+    write_parquet(layout.predictions, predictions)
+    write_json(layout.thresholds, thresholds)
+    write_csv(layout.funnel, funnel)
+    write_csv(layout.selected_features, selected)
+    write_csv(layout.selection_stability, selection_stability(selected))
+    write_parquet(layout.tuning, pd.concat([r.tuning for r in results], ignore_index=True))
     final = results[-1]
     card = {
         "design": design,
         "features": data.features,
         "has_sites": data.has_sites,
+        "batch": config.harmonise.batch,
         "training_sites": sorted(set(data.sites.loc[development])) if data.has_sites else [],
         "covariates": data.covariates,
         "thresholds": thresholds,
@@ -167,10 +143,44 @@ def _train(
         "n_training_patients": len(development),
         "seed": config.seed,
     }
-    config_yaml = Path(run.path("config.resolved.yaml")).read_text(encoding="utf-8")
-    save_model(run.path("model"), final.pipelines, card, config_yaml)
+    save_model(layout.model_dir, final.pipelines, card, resolved_yaml(config))
+    write_harmonisation(out, features, data.sites, config.harmonise.method,
+                        final.pipelines.get("stack"), data.X, config.seed)  # fmt: skip
     cpu = sum(r.cpu_seconds for r in results)
-    return TrainResult(run.root, design, predictions, thresholds, funnel, cpu_seconds=cpu)
+    return TrainResult(out, design, predictions, thresholds, funnel, cpu_seconds=cpu)
+
+
+def _design(
+    data: ModelData, config: ModelConfig, folder: str | Path | None
+) -> tuple[str, pd.DataFrame]:
+    """The design and outer folds: the design stage's, or drawn now from the same settings."""
+    if folder is None:
+        design, folds = make_design(data.labels, data.sites, data.splits, DesignSettings.of(config))
+        return design.design, folds
+    design, folds = read_design(folder)
+    expected = set(development_patients(data.splits, design.design))
+    in_folds = set(folds["patient_id"])
+    if in_folds != expected:
+        odd = sorted(in_folds ^ expected)
+        raise InputError(
+            f"the design's folds do not hold exactly the {design.design} training patients of "
+            f"this manifest (e.g. {', '.join(odd[:5])}); run the design stage on this manifest",
+            file=Path(folder),
+        )
+    if design.folds != config.cv.outer_folds or design.seed != config.seed:
+        log.warning(
+            "the design has %d folds (seed %d); the model settings say %d (seed %d): the "
+            "design's folds are used", design.folds, design.seed, config.cv.outer_folds,
+            config.seed,
+        )  # fmt: skip
+    return design.design, folds
+
+
+def resolved_yaml(config: ModelConfig) -> str:
+    """The settings as the YAML saved beside the model (defaults filled in)."""
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def _run_units(
@@ -230,14 +240,3 @@ def _check_labels(data: ModelData, development: list[str]) -> None:
 
 def _optional(path: Path | None) -> Path | None:
     return Path(path) if path is not None else None
-
-
-def _reload(out: Path) -> TrainResult:
-    """The result of an earlier, identical run, read back from its files."""
-    import json
-
-    predictions = pd.read_parquet(out / "predictions.parquet")
-    thresholds = json.loads((out / "thresholds.json").read_text())
-    card = json.loads((out / "model" / "model.json").read_text())
-    funnel = pd.read_csv(out / "funnel.csv")
-    return TrainResult(out, card["design"], predictions, thresholds, funnel, skipped=True)

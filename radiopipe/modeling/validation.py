@@ -24,12 +24,12 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 from sklearn.model_selection import RepeatedStratifiedKFold
 
+from radiopipe.contracts import FOLDS_COLUMNS, OOF_SPLITS, TEST_SPLITS, Split
 from radiopipe.errors import InputError
 
 log = logging.getLogger(__name__)
 
 FIXED, NESTED = "fixed_split", "nested_cv"
-TEST_SPLITS = ("internal_test", "external_test")
 FINAL_FOLD = -1
 
 
@@ -52,7 +52,7 @@ class Unit:
 
 def resolve_design(design: str, splits: pd.Series) -> str:
     """``auto`` becomes fixed_split when the data have training and test splits, else nested_cv."""
-    has_train = (splits == "train").any()
+    has_train = (splits == Split.TRAIN).any()
     has_test = splits.isin(TEST_SPLITS).any()
     if design == "auto":
         return FIXED if has_train and has_test else NESTED
@@ -66,7 +66,7 @@ def resolve_design(design: str, splits: pd.Series) -> str:
 
 def development_patients(splits: pd.Series, design: str) -> list[str]:
     """Patients the outer CV and the final model train on (never a test split)."""
-    chosen = splits == "train" if design == FIXED else ~splits.isin(TEST_SPLITS)
+    chosen = splits == Split.TRAIN if design == FIXED else ~splits.isin(TEST_SPLITS)
     return list(splits.index[chosen])
 
 
@@ -98,7 +98,7 @@ def outer_folds(
     for index, (_, test) in enumerate(splitter.split(np.zeros(len(y)), strata)):
         repeat, fold = divmod(index, n_folds)
         rows += [(labels.index[i], repeat, fold) for i in test]
-    table = pd.DataFrame(rows, columns=["patient_id", "repeat", "fold"])
+    table = pd.DataFrame(rows, columns=list(FOLDS_COLUMNS))
     return table.sort_values(["repeat", "fold", "patient_id"], ignore_index=True)
 
 
@@ -107,7 +107,7 @@ def plan_units(
 ) -> list[Unit]:
     """The CV units (one per outer fold and repeat) followed by the final model."""
     n_folds = int(folds["fold"].max()) + 1
-    oof_split = "train_oof" if design == FIXED else "cv"
+    oof_split = (Split.TRAIN_OOF if design == FIXED else Split.CV).value
     units = []
     for (repeat, fold), held in folds.groupby(["repeat", "fold"], sort=True):
         test = tuple(held["patient_id"])
@@ -138,7 +138,7 @@ def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 def thresholds_from_oof(predictions: pd.DataFrame) -> dict[str, float]:
     """``{model: threshold}`` from the out-of-fold rows (train_oof or cv) of every model."""
-    oof = predictions[predictions["split"].isin(["train_oof", "cv"])]
+    oof = predictions[predictions["split"].isin(OOF_SPLITS)]
     return {
         str(model): youden_threshold(rows["label"].to_numpy(), rows["probability"].to_numpy())
         for model, rows in oof.groupby("model", sort=True)

@@ -1,11 +1,15 @@
-"""Stages that decide which volumes the later stages see: cohort, validate, preprocess, segment.
+"""Stages that decide which patients and volumes the later stages see: cohort, validate,
+preprocess, segment and design.
 
-Each writes a ``manifest.csv`` that the next stage reads (see :func:`current_manifest`).
+cohort, preprocess and segment each write a ``manifest.csv``; a later stage reads the latest
+one (:data:`radiopipe.pipeline.engine.MANIFEST`). The design stage fixes, once, the splits'
+design, the outer folds and the reference model that every model family uses.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from radiopipe.atomic import write_csv
@@ -18,58 +22,62 @@ from radiopipe.config.pipeline import (
     stage_config,
 )
 from radiopipe.errors import RadiopipeError
-from radiopipe.stages import Context, Outputs, Stage
+from radiopipe.pipeline.engine import MANIFEST, Context, From, Outputs, Stage, StageCall
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.csv"
-# Stages that may replace the manifest, latest first.
-MANIFEST_STAGES = ("segment", "preprocess", "cohort")
+MANIFEST_FILE = "manifest.csv"
 MAX_LISTED_PROBLEMS = 20
 
 
 def current_manifest(ctx: Context) -> Path:
     """The manifest written by the latest stage that writes one."""
-    for stage in MANIFEST_STAGES:
-        if ctx.has(stage, "manifest"):
-            return ctx.output(stage, "manifest")
-    raise RadiopipeError("no stage of this run has written a manifest yet")
+    return MANIFEST.resolve(ctx)[1]
 
 
-def cohort_stage(step: CohortStep, workers: int | None) -> Stage:
-    """The cohort: a synthetic one generated here, or the user's manifest rewritten here."""
+def cohort_stage(step: CohortStep, workers: int | None, overwrite: bool = False) -> Stage:
+    """The cohort: a synthetic one generated here, or the user's manifest rewritten here.
 
-    def run(ctx: Context, folder: Path) -> Outputs:
+    ``overwrite`` lets a synthetic cohort replace one of other settings in the folder.
+    """
+
+    def run(call: StageCall) -> Outputs:
         if step.synth is not None:
             from radiopipe.synth.cohort import generate_cohort
 
             manifest = generate_cohort(
-                folder, workers=workers, show_progress=True, **step.synth.model_dump()
+                call.folder,
+                workers=workers,
+                overwrite=overwrite,
+                show_progress=True,
+                **step.synth.model_dump(),
             )
             return {"manifest": manifest}
-        cohort = read_manifest(step.manifest)
-        return {"manifest": write_manifest(cohort, folder / MANIFEST)}
+        cohort = read_manifest(call["manifest"])
+        return {"manifest": write_manifest(cohort, call.folder / MANIFEST_FILE)}
 
-    settings = {"synth": step.synth.model_dump(mode="json") if step.synth else None}
-    return Stage(
-        "cohort",
-        run,
-        settings=settings,
-        reads=lambda ctx: [step.manifest] if step.manifest else [],
-    )
+    if step.synth is not None:
+        from radiopipe.synth.writer import IMAGES_DIR, MASKS_DIR
+
+        return Stage(
+            "cohort", run, settings=step.synth, outputs=("manifest",),
+            scratch=(IMAGES_DIR, MASKS_DIR), command="synth",
+        )  # fmt: skip
+    return Stage("cohort", run, settings=step, inputs={"manifest": step.manifest},
+                 outputs=("manifest",))  # fmt: skip
 
 
 def validate_stage(step: ValidateStep) -> Stage:
     """Every problem of the cohort in ``problems.csv``; stops the run when there is any."""
 
-    def run(ctx: Context, folder: Path) -> Outputs:
+    def run(call: StageCall) -> Outputs:
         from radiopipe.cohort.validate import problems_frame, validate_cohort
 
-        manifest = ctx.output("cohort", "manifest")
+        manifest = call["manifest"]
         problems = validate_cohort(
             read_manifest(manifest), workers=step.workers, show_progress=True
         )
-        table = write_csv(folder / "problems.csv", problems_frame(problems))
+        table = write_csv(call.folder / "problems.csv", problems_frame(problems))
         if problems and step.stop_on_problems:
             listed = "\n".join(f"  - {p}" for p in problems[:MAX_LISTED_PROBLEMS])
             more = len(problems) - MAX_LISTED_PROBLEMS
@@ -83,37 +91,75 @@ def validate_stage(step: ValidateStep) -> Stage:
         return {"problems": table}
 
     return Stage(
-        "validate",
-        run,
-        settings=step.model_dump(mode="json"),
-        reads=lambda ctx: [ctx.output("cohort", "manifest")],
-    )
+        "validate", run, settings=step, inputs={"manifest": From("cohort", "manifest")},
+        outputs=("problems",),
+    )  # fmt: skip
 
 
-def preprocess_stage(step: PreprocessStep, seed: int | None) -> Stage:
-    """Resampling, bias correction, normalisation and registration of every patient."""
+def design_stage(settings) -> Stage:
+    """``design/design.json`` and ``design/folds.csv``: the design every model family uses.
+
+    ``settings`` is a :class:`radiopipe.modeling.design.DesignSettings` (from the model
+    settings: design, outer folds and repeats, seed; the reference model).
+    """
+
+    def run(call: StageCall) -> Outputs:
+        from radiopipe.modeling.design import design_from_manifest, write_design
+
+        design, folds = design_from_manifest(call["manifest"], settings)
+        log.info(
+            "design %s: %d development patients, %d folds x %d repeats (seed %d)",
+            design.design, design.n_development, design.folds, design.repeats, design.seed,
+        )  # fmt: skip
+        return write_design(call.folder, design, folds)
+
+    return Stage("design", run, settings=settings, inputs={"manifest": MANIFEST},
+                 outputs=("design", "folds"))  # fmt: skip
+
+
+def preprocess_stage(
+    step: PreprocessStep,
+    seed: int | None,
+    settings=None,
+    on_result: Callable | None = None,
+    strict: bool = True,
+) -> Stage:
+    """Resampling, bias correction, normalisation and registration of every patient.
+
+    ``settings`` (a PreprocessSettings) replaces the ones read from ``step.config``;
+    ``on_result`` gets the summary. Failed patients (not allowed) stop the stage when
+    ``strict`` (a run); otherwise (the command) a stage with failed patients ends incomplete,
+    so the next call retries them (finished patients are reused).
+    """
     from radiopipe.config.preprocess import PreprocessSettings
 
-    settings = stage_config(step.config, PreprocessSettings, seed)
+    if settings is None:
+        settings = stage_config(step.config, PreprocessSettings, seed)
 
-    def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.preprocess_cohort import run_preprocess
+    def run(call: StageCall) -> Outputs:
+        from radiopipe.preprocess.stage import run_preprocess
 
-        cohort = read_manifest(current_manifest(ctx))
-        summary = run_preprocess(cohort, settings, folder, workers=step.workers)
-        if summary.failures and not step.allow_failures:
+        cohort = read_manifest(call["manifest"])
+        summary = run_preprocess(cohort, settings, call.folder, workers=step.workers)
+        call.provenance |= {"workers": step.workers, "patients": len(cohort.table)}
+        if on_result is not None:
+            on_result(summary)
+        if summary.failures and not strict:
+            call.complete = False  # the command: the next call retries the failed patients
+        elif summary.failures and not step.allow_failures:
             raise RadiopipeError(
                 f"preprocessing failed for {len(summary.failures)} patient(s), listed in "
                 f"{summary.failures_file}; fix them or set preprocess.allow_failures: true"
             )
         return {"manifest": summary.manifest}
 
+    from radiopipe.preprocess.stage import PATIENTS_DIR
+
     return Stage(
-        "preprocess",
-        run,
-        settings={"preprocess": settings.model_dump(mode="json"), "workers": step.workers},
-        reads=lambda ctx: [current_manifest(ctx)],
-    )
+        "preprocess", run, settings=settings, inputs={"manifest": MANIFEST},
+        outputs=("manifest",), scratch=(PATIENTS_DIR,),
+        identity={"preprocess": settings.model_dump(mode="json"), "workers": step.workers},
+    )  # fmt: skip
 
 
 def segment_stage(step: SegmentStep) -> Stage | None:
@@ -132,10 +178,11 @@ def segment_stage(step: SegmentStep) -> Stage | None:
             "train one with `radiopipe segment train`"
         )
 
-    def run(ctx: Context, folder: Path) -> Outputs:
+    def run(call: StageCall) -> Outputs:
         from radiopipe.segment.stage import segment_cohort
 
-        result = segment_cohort(current_manifest(ctx), step.model, folder, step.settings)
+        folder = call.folder
+        result = segment_cohort(call["manifest"], step.model, folder, step.settings)
         if not result.failures.empty and not step.allow_failures:
             first = result.failures.iloc[0]
             raise RadiopipeError(
@@ -149,8 +196,7 @@ def segment_stage(step: SegmentStep) -> Stage | None:
         return outputs
 
     return Stage(
-        "segment",
-        run,
-        settings={"model": str(step.model), **step.settings.model_dump(mode="json")},
-        reads=lambda ctx: [current_manifest(ctx), card],
-    )
+        "segment", run, settings=step, inputs={"manifest": MANIFEST, "model_card": card},
+        outputs=("manifest", "qc"), scratch=("masks",),
+        identity={"model": str(step.model), **step.settings.model_dump(mode="json")},
+    )  # fmt: skip

@@ -7,14 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from radiopipe.config.pipeline import PipelineConfig, execution
+from radiopipe.config.pipeline import PipelineConfig, execution, stage_config
 from radiopipe.errors import ConfigError
 from radiopipe.pipeline.cohort_stages import (
     cohort_stage,
+    design_stage,
     preprocess_stage,
     segment_stage,
     validate_stage,
 )
+from radiopipe.pipeline.engine import Stage, StageReport, run_stages
 from radiopipe.pipeline.feature_stages import extract_stage, robustness_stage
 from radiopipe.pipeline.model_stages import (
     deep_stage,
@@ -24,12 +26,11 @@ from radiopipe.pipeline.model_stages import (
     train_stage,
 )
 from radiopipe.runs import RunFolder
-from radiopipe.stages import Stage, StageReport, run_stages
 
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = (
-    "cohort", "validate", "preprocess", "segment", "extract", "robustness",
+    "cohort", "validate", "preprocess", "segment", "design", "extract", "robustness",
     "train", "deep", "evaluate", "explain", "report",
 )  # fmt: skip
 
@@ -44,7 +45,18 @@ class PipelineResult:
 
 
 def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Stage]:
-    """The configured stages in order; ``workers`` overrides the extraction workers."""
+    """The configured stages in order; ``workers`` overrides the extraction workers.
+
+    Every stage configuration file is read and checked here, so ``radiopipe run --dry-run``
+    catches an error in any of them before anything runs.
+    """
+    from radiopipe.config.deep import DeepConfig
+    from radiopipe.config.evaluate import EvaluateConfig
+    from radiopipe.config.explain import ExplainConfig
+    from radiopipe.config.model import ModelConfig
+    from radiopipe.modeling.design import DesignSettings
+
+    seed = config.seed
     extract, robustness = config.extract, config.robustness
     if workers is not None:
         extract = extract.model_copy(update={"execution": execution(extract.execution, workers)})
@@ -52,20 +64,33 @@ def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Sta
             robustness = robustness.model_copy(
                 update={"execution": execution(robustness.execution, workers)}
             )
+    model = stage_config(config.train.config, ModelConfig, seed)
+    deep_configs = (
+        [stage_config(p, DeepConfig, seed) for p in config.deep.models] if config.deep else []
+    )
+    deep_names = [c.model_name for c in deep_configs]
+    fusion = config.train.fusion
+    if fusion is not None and fusion not in deep_names:
+        raise ConfigError(
+            f"train.fusion: {fusion!r} is not a deep model of this pipeline "
+            f"(deep models: {', '.join(deep_names)})"
+        )
+    deep = deep_stage(deep_configs) if deep_configs else None
+    train = train_stage(model, fusion=fusion)
     stages: list[Stage | None] = [
-        cohort_stage(config.cohort, workers),
+        cohort_stage(config.cohort, max(workers, 1) if workers is not None else None),
         validate_stage(config.validate_cohort),
-        preprocess_stage(config.preprocess, config.seed) if config.preprocess else None,
+        preprocess_stage(config.preprocess, seed) if config.preprocess else None,
         segment_stage(config.segment) if config.segment else None,
+        design_stage(DesignSettings.of(model)),
         extract_stage(extract),
-    ]
-    if robustness is not None:
-        stages.append(robustness_stage(robustness))
-    stages += [
-        train_stage(config.train, config.seed, use_icc=config.robustness is not None),
-        deep_stage(config.deep, config.seed) if config.deep else None,
-        evaluate_stage(config.evaluate, config.seed),
-        explain_stage(config.explain, config.seed) if config.explain else None,
+        robustness_stage(robustness) if robustness is not None else None,
+        # Late fusion needs the deep predictions first; otherwise deep follows train.
+        *([deep, train] if fusion is not None else [train, deep]),
+        evaluate_stage(stage_config(config.evaluate.config, EvaluateConfig, seed), deep_names),
+        explain_stage(stage_config(config.explain.config, ExplainConfig, seed))
+        if config.explain
+        else None,
         report_stage(config.report),
     ]
     return [s for s in stages if s is not None]
@@ -78,11 +103,15 @@ def run_pipeline(
     workers: int | None = None,
     on_stage: Callable[[str, str], None] | None = None,
 ) -> PipelineResult:
-    """Run the study into ``out`` (default ``runs/<name>``); resume where it stopped."""
+    """Run the study into ``out`` (default ``runs/<name>``); resume where it stopped.
+
+    ``force``: stages to redo from scratch (their resumable partial work removed first);
+    the stages that read them run again too. ``"all"`` forces every stage.
+    """
     unknown = sorted(set(force) - set(STAGE_ORDER) - {"all"})
     if unknown:
         raise ConfigError(
-            f"unknown stage(s) to force: {', '.join(unknown)}; stages: {', '.join(STAGE_ORDER)}"
+            f"unknown stage(s) to --force: {', '.join(unknown)}; stages: {', '.join(STAGE_ORDER)}"
         )
     stages = build_stages(config, workers)
     if "all" in force:

@@ -3,130 +3,174 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from radiopipe.config.pipeline import DeepStep, EvaluateStep, ExplainStep, TrainStep, stage_config
+from radiopipe.config.core import StrictModel
+from radiopipe.config.deep import DeepConfig
+from radiopipe.config.evaluate import EvaluateConfig
+from radiopipe.config.explain import ExplainConfig
+from radiopipe.config.model import ModelConfig
 from radiopipe.config.report import ReportConfig
-from radiopipe.pipeline.cohort_stages import current_manifest
-from radiopipe.stages import Context, Outputs, Stage
+from radiopipe.pipeline.engine import MANIFEST, From, Input, Outputs, Stage, StageCall
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS, THRESHOLDS, FOLDS = "predictions.parquet", "thresholds.json", "folds.csv"
+PREDICTIONS, THRESHOLDS = "predictions.parquet", "thresholds.json"
+OPTIONAL_MANIFEST = From(MANIFEST.stages, MANIFEST.name, optional=True)
 
 
-def train_stage(step: TrainStep, seed: int | None, use_icc: bool) -> Stage:
-    """The leakage-safe radiomics models, with the robustness stage's ICC table when it ran."""
-    from radiopipe.config.model import ModelConfig
+class DeepModels(StrictModel):
+    """The deep stage's settings: one config per CNN / ViT."""
 
-    config = stage_config(step.config, ModelConfig, seed)
+    models: list[DeepConfig]
 
-    def run(ctx: Context, folder: Path) -> Outputs:
+
+def train_stage(
+    config: ModelConfig, fusion: str | None = None, on_result: Callable | None = None
+) -> Stage:
+    """The leakage-safe radiomics models on the design's folds.
+
+    Reads the robustness stage's ICC table when it ran, and with ``fusion`` (a deep model's
+    name) that model's predictions for late fusion (``stack_fusion``).
+    """
+    from radiopipe.modeling.training import OUTPUTS
+
+    inputs: dict[str, Input] = {
+        "features": From("extract", "features"),
+        "manifest": OPTIONAL_MANIFEST,
+        "design": From("design", "design", optional=True),
+        "icc": From("robustness", "icc", optional=True),
+    }
+    if config.icc.enabled and config.icc.table is not None:
+        inputs["icc"] = Path(config.icc.table)
+    if fusion is not None:
+        inputs["fusion"] = From("deep", fusion)
+    elif config.fusion.predictions is not None:
+        inputs["fusion"] = Path(config.fusion.predictions)
+
+    def run(call: StageCall) -> Outputs:
+        from radiopipe.config.model import FusionSettings
         from radiopipe.modeling.training import train
 
-        icc = ctx.output("robustness", "icc") if ctx.has("robustness", "icc") else None
         settings = config
+        icc = call.get("icc")
         if config.icc.enabled and icc is not None:
-            with_table = config.icc.model_copy(update={"table": icc})
-            settings = config.model_copy(update={"icc": with_table})
-        result = train(ctx.output("extract", "features"), current_manifest(ctx), settings, folder)
+            settings = settings.model_copy(
+                update={"icc": config.icc.model_copy(update={"table": icc})}
+            )
+        if fusion is not None:
+            with_fusion = FusionSettings(predictions=call["fusion"], model=fusion)
+            settings = settings.model_copy(update={"fusion": with_fusion})
+        design = call.get("design")
+        result = train(
+            call["features"], call.get("manifest"), settings, call.folder,
+            design=design.parent if design is not None else None,
+        )  # fmt: skip
+        if on_result is not None:
+            on_result(result)
         return result.outputs
 
-    def reads(ctx: Context) -> list[Path]:
-        files = [ctx.output("extract", "features"), current_manifest(ctx)]
-        return files + ([ctx.output("robustness", "icc")] if use_icc else [])
-
-    return Stage("train", run, settings=config.model_dump(mode="json"), reads=reads)
+    return Stage("train", run, settings=config, inputs=inputs, outputs=tuple(OUTPUTS),
+                 scratch=(".checkpoints",))  # fmt: skip
 
 
-def deep_stage(step: DeepStep, seed: int | None) -> Stage:
-    """Each configured CNN / ViT trained on the radiomics models' folds, in deep/<model>/."""
-    from radiopipe.config.deep import DeepConfig
+def deep_stage(configs: Sequence[DeepConfig]) -> Stage:
+    """Each configured CNN / ViT trained on the design's folds, in deep/<model>/."""
+    names = tuple(c.model_name for c in configs)
 
-    configs = [stage_config(path, DeepConfig, seed) for path in step.models]
-
-    def run(ctx: Context, folder: Path) -> Outputs:
+    def run(call: StageCall) -> Outputs:
         from radiopipe.deep.runner import run_deep_stage
 
         outputs = {}
         for config in configs:
-            out = folder / config.model_name
-            run_deep_stage(current_manifest(ctx), ctx.output("train", "folds"), config, out)
+            out = call.folder / config.model_name
+            run_deep_stage(call["manifest"], call["design"].parent, config, out)
             outputs[config.model_name] = out / PREDICTIONS
         return outputs
 
-    def reads(ctx: Context) -> list[Path]:
-        return [current_manifest(ctx), ctx.output("train", "folds")]
-
-    settings = {"models": [c.model_dump(mode="json") for c in configs]}
-    return Stage("deep", run, settings=settings, reads=reads)
-
-
-def evaluate_stage(step: EvaluateStep, seed: int | None) -> Stage:
-    """Every model's predictions merged into one table, then the validation statistics."""
-    from radiopipe.config.evaluate import EvaluateConfig
-
-    config = stage_config(step.config, EvaluateConfig, seed)
-
-    def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.deep.merge import write_combined
-        from radiopipe.stats.evaluate import evaluate
-
-        deep_runs = [p.parent for p in ctx.outputs.get("deep", {}).values()]
-        write_combined(ctx.output("train", "predictions").parent, deep_runs, folder)
-        predictions, thresholds = folder / PREDICTIONS, folder / THRESHOLDS
-        result = evaluate(
-            predictions, folder, thresholds=thresholds, manifest=current_manifest(ctx),
-            config=config, force=True,
-        )  # fmt: skip
-        return {"predictions": predictions, "thresholds": thresholds} | dict(result.files)
-
-    def reads(ctx: Context) -> list[Path]:
-        deep = list(ctx.outputs.get("deep", {}).values())
-        return [ctx.output("train", "predictions"), ctx.output("train", "thresholds"),
-                current_manifest(ctx), *deep]  # fmt: skip
-
-    return Stage("evaluate", run, settings=config.model_dump(mode="json"), reads=reads)
+    return Stage(
+        "deep", run, settings=DeepModels(models=list(configs)),
+        inputs={"manifest": MANIFEST, "design": From("design", "design")},
+        outputs=names, scratch=names,
+    )  # fmt: skip
 
 
-def explain_stage(step: ExplainStep, seed: int | None) -> Stage:
+def evaluate_stage(
+    config: EvaluateConfig,
+    deep_models: Sequence[str] = (),
+    combine: bool = True,
+    on_result: Callable | None = None,
+) -> Stage:
+    """Validation statistics of every model.
+
+    With ``combine`` (the pipeline), the radiomics predictions and each deep model's are first
+    merged into this stage's ``predictions.parquet`` and ``thresholds.json``.
+    """
+    inputs: dict[str, Input] = {
+        "predictions": From("train", "predictions"),
+        "thresholds": From("train", "thresholds", optional=True),
+        "manifest": OPTIONAL_MANIFEST,
+    }
+    inputs |= {f"deep_{name}": From("deep", name) for name in deep_models}
+
+    def run(call: StageCall) -> Outputs:
+        from radiopipe.stats.evaluate import evaluate, provenance_extra
+
+        predictions, thresholds = call["predictions"], call.get("thresholds")
+        outputs = {}
+        if combine:
+            from radiopipe.deep.merge import write_combined
+
+            deep_runs = [call[f"deep_{name}"].parent for name in deep_models]
+            write_combined(predictions.parent, deep_runs, call.folder)
+            predictions, thresholds = call.folder / PREDICTIONS, call.folder / THRESHOLDS
+            outputs = {"predictions": predictions, "thresholds": thresholds}
+        result = evaluate(predictions, call.folder, thresholds, call.get("manifest"), config)
+        call.provenance |= provenance_extra()
+        if on_result is not None:
+            on_result(result)
+        return outputs | dict(result.files)
+
+    return Stage("evaluate", run, settings=config, inputs=inputs)
+
+
+def explain_stage(config: ExplainConfig, on_result: Callable | None = None) -> Stage:
     """SHAP values of the trained stack and its tree learners, grouped importances."""
-    from radiopipe.config.explain import ExplainConfig
+    from radiopipe.explain.outputs import GROUPED, IMPORTANCE, SHAP_VALUES, SUMMARY
 
-    config = stage_config(step.config, ExplainConfig, seed)
-
-    def run(ctx: Context, folder: Path) -> Outputs:
-        from radiopipe.explain.outputs import GROUPED, IMPORTANCE, SHAP_VALUES, SUMMARY
+    def run(call: StageCall) -> Outputs:
         from radiopipe.explain.stage import ExplainInputs, explain_run
 
         inputs = ExplainInputs(
-            model=ctx.output("train", "model").parent,
-            features=ctx.output("extract", "features"),
-            manifest=current_manifest(ctx),
-            thresholds=ctx.output("train", "thresholds"),
-            out=folder,
+            model=call["model"].parent,
+            features=call["features"],
+            manifest=call["manifest"],
+            thresholds=call.get("thresholds"),
+            out=call.folder,
         )
-        explain_run(inputs, config, force=True)
-        return {name: folder / name for name in (SHAP_VALUES, IMPORTANCE, GROUPED, SUMMARY)}
+        result = explain_run(inputs, config)
+        if on_result is not None:
+            on_result(result)
+        return {name: call.folder / name for name in (SHAP_VALUES, IMPORTANCE, GROUPED, SUMMARY)}
 
-    def reads(ctx: Context) -> list[Path]:
-        return [ctx.output("train", "model"), ctx.output("extract", "features"),
-                current_manifest(ctx)]  # fmt: skip
-
-    return Stage("explain", run, settings=config.model_dump(mode="json"), reads=reads)
+    inputs: dict[str, Input] = {
+        "model": From("train", "model"),
+        "features": From("extract", "features"),
+        "manifest": MANIFEST,
+        "thresholds": From("train", "thresholds", optional=True),
+    }
+    return Stage("explain", run, settings=config, inputs=inputs,
+                 outputs=(SHAP_VALUES, IMPORTANCE, GROUPED, SUMMARY))  # fmt: skip
 
 
 def report_stage(config: ReportConfig) -> Stage:
     """The HTML / PDF validation report of everything the run holds."""
 
-    def run(ctx: Context, folder: Path) -> Outputs:
+    def run(call: StageCall) -> Outputs:
         from radiopipe.report.build import build_report
 
-        result = build_report(ctx.run.root, folder, config)
+        result = build_report(call.ctx.run.root, call.folder, config)
         return {name: path for name, path in result.files.items()}
 
-    def reads(ctx: Context) -> list[Path]:
-        files = [path for outputs in ctx.outputs.values() for path in outputs.values()]
-        return [p for p in files if p.is_file()]
-
-    return Stage("report", run, settings=config.model_dump(mode="json"), reads=reads)
+    return Stage("report", run, settings=config, reads_all=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import TRAINING_SPLITS
 from radiopipe.errors import RadiopipeError
 from radiopipe.explain.groups import describe_features
 from radiopipe.features import naming
@@ -47,7 +48,7 @@ def signature_columns(run: RunContents, frame: pd.DataFrame, n: int = 8) -> list
 def outcome_ranked_columns(frame: pd.DataFrame, n: int = 50) -> list[str]:
     """The ``n`` features with the largest absolute standardised mean difference between the
     outcome groups of the training patients (a view for exploration, not a selection step)."""
-    train = frame.loc[frame["split"].isin(["train", ""])]
+    train = frame.loc[frame["split"].isin(TRAINING_SPLITS)]
     values = train[feature_columns(frame)]
     groups = [values.loc[train["label"] == k] for k in (0, 1)]
     effect = (groups[1].mean() - groups[0].mean()).abs() / values.std().replace(0, np.nan)

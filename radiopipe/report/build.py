@@ -12,6 +12,7 @@ from pathlib import Path
 from radiopipe import __version__
 from radiopipe.atomic import write_json, write_text
 from radiopipe.config.report import ReportConfig
+from radiopipe.contracts import ReportLayout, StageName
 from radiopipe.progress import progress_bar
 from radiopipe.report import render
 from radiopipe.report.contents import load_run
@@ -33,7 +34,9 @@ from radiopipe.runs import RunFolder
 
 log = logging.getLogger(__name__)
 
-HTML_FILE, PDF_FILE, PAGES_DIR, SUMMARY_FILE = "report.html", "report.pdf", "pages", "report.json"
+HTML_FILE, PDF_FILE, PAGES_DIR, SUMMARY_FILE = (
+    ReportLayout.FILES[k] for k in ("html", "pdf", "pages", "summary")
+)
 
 SECTIONS: tuple[tuple[str, str, Callable[[ReportContext], Section]], ...] = (
     ("cohort", "Cohort", cohort.build),
@@ -88,7 +91,7 @@ def build_sections(ctx: ReportContext) -> list[Section]:
 
 def report_context(ctx: ReportContext, sections: list[Section]) -> dict:
     """Everything the template needs."""
-    provenance = ctx.run.provenance.get("run") or ctx.run.provenance.get("train") or {}
+    provenance = ctx.run.provenance.get("run") or ctx.run.provenance.get(StageName.TRAIN) or {}
     card = ctx.run.train.get("card", {})
     verdict = best_model(ctx)
     return {
@@ -114,7 +117,7 @@ def build_report(
     """Write the report of a study run folder into ``out`` (default ``<run>/report``)."""
     config = config or ReportConfig()
     contents = load_run(run)
-    folder = RunFolder.at(out if out is not None else contents.path("report"))
+    folder = RunFolder.at(out if out is not None else contents.layout.report.folder)
     handler = folder.attach_log()
     try:
         folder.record(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from radiopipe.contracts import EvaluateLayout, Split, StageName
 from radiopipe.report.context import ReportContext
 from radiopipe.report.methods import get
 
@@ -101,7 +102,7 @@ def _robustness(ctx: ReportContext) -> Judgement:
 
 
 def _harmonisation(ctx: ReportContext) -> Judgement:
-    method = get(ctx.run.configs.get("train"), "harmonize.method")
+    method = get(ctx.run.configs.get(StageName.TRAIN), "harmonise.method")
     if method == "combat":
         return COVERED, "ComBat fitted inside training folds (train settings)"
     if method == "none":
@@ -110,7 +111,7 @@ def _harmonisation(ctx: ReportContext) -> Judgement:
 
 
 def _missing_data(ctx: ReportContext) -> Judgement:
-    if get(ctx.run.configs.get("train"), "impute.enabled"):
+    if get(ctx.run.configs.get(StageName.TRAIN), "impute.enabled"):
         return COVERED, "median imputation inside training folds (train settings)"
     return MISSING, "no imputation setting recorded"
 
@@ -137,7 +138,7 @@ def _selection(ctx: ReportContext) -> Judgement:
 
 
 def _imbalance(ctx: ReportContext) -> Judgement:
-    method = get(ctx.run.configs.get("train"), "balance.method")
+    method = get(ctx.run.configs.get(StageName.TRAIN), "balance.method")
     if method:
         return COVERED, f"class balance: {method} (inside training folds)"
     return MISSING, "no balancing setting recorded"
@@ -146,7 +147,7 @@ def _imbalance(ctx: ReportContext) -> Judgement:
 def _tuning(ctx: ReportContext) -> Judgement:
     if "tuning" in ctx.run.train:
         return COVERED, f"{len(ctx.run.train['tuning'])} tuning trials (train/tuning.parquet)"
-    if ctx.run.configs.get("train"):
+    if ctx.run.configs.get(StageName.TRAIN):
         return PARTIAL, "tuning settings without the trial history"
     return MISSING, "no tuning records"
 
@@ -161,9 +162,9 @@ def _threshold(ctx: ReportContext) -> Judgement:
 
 
 def _external(ctx: ReportContext) -> Judgement:
-    if "external_test" in ctx.splits:
+    if Split.EXTERNAL_TEST in ctx.splits:
         return COVERED, "external test set from another site (performance tables)"
-    if "internal_test" in ctx.splits:
+    if Split.INTERNAL_TEST in ctx.splits:
         return PARTIAL, "internal test set only"
     if ctx.splits:
         return PARTIAL, "cross-validation only"
@@ -172,9 +173,9 @@ def _external(ctx: ReportContext) -> Judgement:
 
 def _comparison(ctx: ReportContext) -> Judgement:
     baselines = [m for m in ctx.models if m in ("lasso_lr", "clinical")]
-    if "delong.csv" in ctx.run.evaluate and baselines:
+    if EvaluateLayout.FILES["delong"] in ctx.run.evaluate and baselines:
         return COVERED, f"DeLong + Holm against {', '.join(baselines)} and base learners"
-    if "delong.csv" in ctx.run.evaluate:
+    if EvaluateLayout.FILES["delong"] in ctx.run.evaluate:
         return PARTIAL, "DeLong + Holm between models; no clinical or simple baseline"
     return MISSING, "no model comparisons"
 
@@ -207,6 +208,18 @@ def _sample_size(ctx: ReportContext) -> Judgement:
     return PARTIAL, "patients and events per set reported; a priori sample size: authors"
 
 
+def _protocol(ctx: ReportContext) -> Judgement:
+    from radiopipe.report.sections.protocol import protocol_frame
+
+    frame = protocol_frame(ctx.run.manifest)
+    if frame is None:
+        return AUTHORS, "scanner models and acquisition parameters: report in the manuscript"
+    return COVERED, (
+        f"scanner and acquisition parameters of {frame['sequence'].nunique()} sequence(s) at "
+        f"{frame['site'].nunique()} site(s) (Cohort section, from the DICOM headers)"
+    )
+
+
 ITEMS = (
     Item("TRIPOD+AI", "5–6", "Data sources and participants", _participants),
     Item("TRIPOD+AI", "7", "Data preparation", _preprocessing),
@@ -220,16 +233,19 @@ ITEMS = (
         "TRIPOD+AI",
         "12e, 23a",
         "Discrimination with CIs",
-        _has_eval("performance.csv", "AUC with DeLong and bootstrap CIs"),
+        _has_eval(EvaluateLayout.FILES["performance"], "AUC with DeLong and bootstrap CIs"),
     ),
     Item(
         "TRIPOD+AI",
         "12e",
         "Calibration",
-        _has_eval("calibration.csv", "Brier, intercept, slope, reliability"),
+        _has_eval(EvaluateLayout.FILES["calibration"], "Brier, intercept, slope, reliability"),
     ),
     Item(
-        "TRIPOD+AI", "12e", "Clinical utility", _has_eval("decision_curve.csv", "decision curves")
+        "TRIPOD+AI",
+        "12e",
+        "Clinical utility",
+        _has_eval(EvaluateLayout.FILES["decision_curve"], "decision curves"),
     ),
     Item("TRIPOD+AI", "13", "Class imbalance", _imbalance),
     Item("TRIPOD+AI", "15", "Model output and threshold", _threshold),
@@ -237,7 +253,9 @@ ITEMS = (
         "TRIPOD+AI",
         "16",
         "Differences between development and evaluation data",
-        _has_eval("cohort_table.csv", "characteristics by split and site with tests"),
+        _has_eval(
+            EvaluateLayout.FILES["cohort_table"], "characteristics by split and site with tests"
+        ),
     ),
     Item("TRIPOD+AI", "22", "Model specification and availability", _model_available),
     Item("TRIPOD+AI", "18f", "Code availability and provenance", _code),
@@ -258,7 +276,7 @@ ITEMS = (
         "CLEAR",
         "Data",
         "Imaging protocol (scanners, sequences)",
-        _authors("scanner models and acquisition parameters: report in the manuscript"),
+        _protocol,
     ),
 )
 

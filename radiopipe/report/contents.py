@@ -17,22 +17,20 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from radiopipe.contracts import PROVENANCE, RESOLVED_CONFIG, EvaluateLayout, RunLayout, StageName
 from radiopipe.errors import RadiopipeError
 
 log = logging.getLogger(__name__)
 
-RESOLVED = "config.resolved.yaml"
-PROVENANCE = "provenance.json"
-EVALUATE_TABLES = (
-    "performance.csv",
-    "delong.csv",
-    "fold_auc.csv",
-    "calibration.csv",
-    "reliability.csv",
-    "decision_curve.csv",
-    "roc_curves.parquet",
-    "cohort_table.csv",
-)
+RESOLVED = RESOLVED_CONFIG
+EVALUATE_TABLES = tuple(EvaluateLayout.FILES[name] for name in EvaluateLayout.TABLES)
+TRAIN_TABLES = {  # RunContents.train key: TrainLayout file
+    "funnel": "funnel",
+    "selected": "selected_features",
+    "stability": "selection_stability",
+    "folds": "folds",
+    "tuning": "tuning",
+}
 
 
 def read_table(path: Path, **kwargs: Any) -> pd.DataFrame:
@@ -90,6 +88,11 @@ class RunContents:
         """A path inside the run folder."""
         return self.root.joinpath(*parts)
 
+    @property
+    def layout(self) -> RunLayout:
+        """The run's file layout (``radiopipe.contracts``)."""
+        return RunLayout(self.root)
+
 
 def load_run(root: str | Path) -> RunContents:
     """Read every part of a study run folder that exists."""
@@ -119,7 +122,7 @@ def load_run(root: str | Path) -> RunContents:
 
 
 def _cohort(run: RunContents) -> None:
-    path = run.path("cohort", "manifest.csv")
+    path = run.layout.cohort.manifest
     if not path.is_file():
         run.notes["cohort"] = f"no cohort manifest ({path.relative_to(run.root)})"
         return
@@ -132,32 +135,27 @@ def _cohort(run: RunContents) -> None:
 
 
 def _validate(run: RunContents) -> None:
-    path = run.path("validate", "problems.csv")
+    path = run.layout.validate.problems
     if path.is_file():
         run.problems = read_table(path, dtype=str, keep_default_na=False)
 
 
 def _segment(run: RunContents) -> None:
-    folder = run.path("segment")
-    if not folder.is_dir():
+    layout = run.layout.segment
+    if not layout.folder.is_dir():
         run.notes["segmentation"] = "no segment/ folder: masks were given with the cohort"
         return
-    evaluation = folder / "evaluation"
+    evaluation = layout.evaluation
     found: dict[str, Any] = {}
-    for key, name in (
-        ("metrics", "segmentation_metrics.csv"),
-        ("summary", "segmentation_summary.csv"),
-    ):
-        if (evaluation / name).is_file():
-            found[key] = read_table(evaluation / name, dtype={"patient_id": str, "split": str})
-    if (folder / "qc.csv").is_file():
-        found["qc"] = read_table(
-            folder / "qc.csv", dtype={"patient_id": str}, keep_default_na=False
-        )
+    for key in ("metrics", "summary"):
+        if getattr(layout, key).is_file():
+            found[key] = read_table(getattr(layout, key), dtype={"patient_id": str, "split": str})
+    if layout.qc.is_file():
+        found["qc"] = read_table(layout.qc, dtype={"patient_id": str}, keep_default_na=False)
     found["overlays"] = sorted(evaluation.glob("overlays_*.png")) if evaluation.is_dir() else []
-    for name in (RESOLVED, "train/" + RESOLVED):
-        if (folder / name).is_file():
-            found["config"] = read_mapping(folder / name)
+    for path in (layout.resolved_config, layout.model_config):
+        if path.is_file():
+            found["config"] = read_mapping(path)
             break
     if "metrics" not in found and "summary" not in found:
         run.notes["segmentation"] = "segment/evaluation/ holds no Dice/HD95 tables"
@@ -165,7 +163,8 @@ def _segment(run: RunContents) -> None:
 
 
 def _extract(run: RunContents) -> None:
-    path = run.path("extract", "features.parquet")
+    layout = run.layout.extract
+    path = layout.features
     if not path.is_file():
         run.notes["features"] = "no extract/features.parquet"
         return
@@ -176,16 +175,15 @@ def _extract(run: RunContents) -> None:
         run.features_meta = read_parquet_metadata(path)
     except Exception as err:
         raise RadiopipeError(f"{path}: not a readable Parquet file ({err})") from None
-    summary = run.path("extract", "extraction.json")
-    if summary.is_file():
-        run.extraction = read_mapping(summary)
-    failures = run.path("extract", "failures.csv")
+    if layout.summary.is_file():
+        run.extraction = read_mapping(layout.summary)
+    failures = layout.failures
     if failures.is_file():
         run.extraction["failures_table"] = read_table(failures, dtype=str, keep_default_na=False)
 
 
 def _robustness(run: RunContents) -> None:
-    path = run.path("robustness", "icc.parquet")
+    path = run.layout.robustness.icc
     if path.is_file():
         run.icc = read_table(path)
     else:
@@ -193,62 +191,74 @@ def _robustness(run: RunContents) -> None:
 
 
 def _train(run: RunContents) -> None:
-    folder = run.path("train")
-    if not folder.is_dir():
-        run.notes["train"] = "no train/ folder"
+    layout = run.layout.train
+    if not layout.folder.is_dir():
+        run.notes[StageName.TRAIN] = "no train/ folder"
         return
-    tables = {
-        "funnel": "funnel.csv",
-        "selected": "selected_features.csv",
-        "stability": "selection_stability.csv",
-        "folds": "folds.csv",
-        "tuning": "tuning.parquet",
-    }
-    for key, name in tables.items():
-        if (folder / name).is_file():
-            run.train[key] = read_table(folder / name)
-    if (folder / "thresholds.json").is_file():
-        run.train["thresholds"] = read_mapping(folder / "thresholds.json")
-    if (folder / "model" / "model.json").is_file():  # the JSON card only: nothing unpickled
-        run.train["card"] = read_mapping(folder / "model" / "model.json")
-    for name in ("harmonisation.csv", "harmonization.csv"):
-        if (folder / name).is_file():
-            run.train["harmonisation"] = read_table(folder / name)
+    for key, name in TRAIN_TABLES.items():
+        if getattr(layout, name).is_file():
+            run.train[key] = read_table(getattr(layout, name))
+    if layout.thresholds.is_file():
+        run.train["thresholds"] = read_mapping(layout.thresholds)
+    if layout.model.is_file():  # the JSON card only: nothing unpickled
+        run.train["card"] = read_mapping(layout.model)
+    separability = layout.existing("harmonisation")  # harmonization.csv: older runs
+    if separability is None:
+        run.notes["harmonisation"] = (
+            "no train/harmonisation.csv: the train stage of this run wrote no harmonisation "
+            "diagnostics (re-run train)"
+        )
+    else:
+        run.train["harmonisation"] = read_table(
+            separability, dtype={"features": str}, float_precision="round_trip"
+        )
+    if layout.harmonisation_pca.is_file():
+        run.train["harmonisation_pca"] = read_table(
+            layout.harmonisation_pca,
+            dtype={"patient_id": str, "site": str},
+            float_precision="round_trip",
+        )
 
 
 def _deep(run: RunContents) -> None:
-    folder = run.path("deep")
+    folder = run.layout.deep.folder
     if not folder.is_dir():
         run.notes["deep"] = "no deep/ folder: no end-to-end CNN or ViT models in this run"
         return
     for model in sorted(p for p in folder.iterdir() if p.is_dir()):
         entry: dict[str, Any] = {"folder": model}
-        index = model / "explanations" / "index.csv"
-        if index.is_file():
-            entry["index"] = read_table(index, dtype={"patient_id": str, "split": str})
-        if (model / RESOLVED).is_file():
-            entry["config"] = read_mapping(model / RESOLVED)
+        files = run.layout.deep.model(model.name)
+        if files.explanations_index.is_file():
+            entry["index"] = read_table(
+                files.explanations_index, dtype={"patient_id": str, "split": str}
+            )
+        if files.resolved_config.is_file():
+            entry["config"] = read_mapping(files.resolved_config)
         run.deep[model.name] = entry
 
 
 def _evaluate(run: RunContents) -> None:
-    folder = run.path("evaluate")
+    layout = run.layout.evaluate
+    folder = layout.folder
     if not folder.is_dir():
         run.notes["evaluate"] = "no evaluate/ folder: run `radiopipe evaluate`"
         return
+    cohort_table = layout.cohort_table.name
+    exact = {layout.best_comparisons.name}  # stated as the evaluate stage computed them
     for name in EVALUATE_TABLES:
         if (folder / name).is_file():
+            options = {"float_precision": "round_trip"} if name in exact else {}
             run.evaluate[name] = read_table(
-                folder / name, keep_default_na=name != "cohort_table.csv"
+                folder / name, keep_default_na=name != cohort_table, **options
             )
-    if "performance.csv" not in run.evaluate:
+    if layout.performance.name not in run.evaluate:
         run.notes["evaluate"] = "evaluate/ holds no performance.csv"
 
 
 def _explain(run: RunContents) -> None:
-    folder = run.path("explain")
-    if (folder / "explain.json").is_file():
-        run.explain_dir = folder
+    layout = run.layout.explain
+    if layout.summary.is_file():
+        run.explain_dir = layout.folder
     else:
         run.notes["explain"] = "no explain/explain.json: SHAP values were not computed"
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import pandas as pd
 
 from radiopipe.config.report import ReportConfig
+from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout
 from radiopipe.explain.groups import SEQUENCE_LABELS
 from radiopipe.report import figures
 from radiopipe.report.contents import RunContents
-
-SPLIT_ORDER = ("train", "train_oof", "cv", "internal_test", "external_test")
 
 
 @dataclass
@@ -31,26 +29,9 @@ class ReportContext:
             self.warnings.append(message)
 
     @cached_property
-    def evaluated_predictions(self) -> Path | None:
-        """The predictions table the evaluate stage read: ``evaluate/predictions.parquet``, else
-        the file its provenance names (when unchanged since), else None."""
-        merged = self.run.path("evaluate", "predictions.parquet")
-        if merged.is_file():
-            return merged
-        recorded = self.run.provenance.get("evaluate", {}).get("predictions") or {}
-        path = Path(recorded.get("path") or "")
-        if recorded.get("path") and path.is_file():
-            from radiopipe.imaging import file_sha256
-
-            if file_sha256(path) == recorded.get("sha256"):
-                return path
-            self.warn(f"{path} changed after the evaluation: paired comparisons not recomputed")
-        return None
-
-    @cached_property
     def performance(self) -> pd.DataFrame | None:
         """evaluate/performance.csv, or None."""
-        return self.run.evaluate.get("performance.csv")
+        return self.run.evaluate.get(EvaluateLayout.FILES["performance"])
 
     @cached_property
     def evaluate_config(self) -> dict:

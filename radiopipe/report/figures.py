@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import Split
+
 PALETTE = (
     "#1f4e79",
     "#c0504d",
@@ -25,11 +27,11 @@ PALETTE = (
     "#a3a13b",
 )
 SPLIT_TITLES = {
-    "train": "Training (apparent)",
-    "train_oof": "Training (out-of-fold)",
-    "cv": "Cross-validation (held-out folds)",
-    "internal_test": "Internal test",
-    "external_test": "External test",
+    Split.TRAIN: "Training (apparent)",
+    Split.TRAIN_OOF: "Training (out-of-fold)",
+    Split.CV: "Cross-validation (held-out folds)",
+    Split.INTERNAL_TEST: "Internal test",
+    Split.EXTERNAL_TEST: "External test",
 }
 STYLE = {
     "font.size": 8.5,
@@ -49,9 +51,9 @@ STYLE = {
 
 
 COHORT_TITLES = {
-    "train": "Training",
-    "internal_test": "Internal test",
-    "external_test": "External test",
+    Split.TRAIN: "Training",
+    Split.INTERNAL_TEST: "Internal test",
+    Split.EXTERNAL_TEST: "External test",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from radiopipe.contracts import TEST_SPLITS, EvaluateLayout, Split, StageName
 from radiopipe.report.context import ReportContext
 from radiopipe.report.figures import cohort_title
 
@@ -28,10 +29,20 @@ LEAKAGE = (
 )
 
 
+# Settings keys renamed since a run may have been written: new spelling -> the one it replaced.
+EARLIER_KEYS = {"harmonise": "harmonize"}
+
+
 def get(mapping: dict[str, Any] | None, path: str, default: Any = None) -> Any:
-    """``mapping['a']['b']`` for path 'a.b', or ``default`` when any key is absent."""
+    """``mapping['a']['b']`` for path 'a.b', or ``default`` when any key is absent.
+
+    A key missing under its current spelling is looked up under its earlier one
+    (``harmonise`` / ``harmonize``), so runs written before a rename still read.
+    """
     node: Any = mapping or {}
     for key in path.split("."):
+        if isinstance(node, dict) and key not in node:
+            key = EARLIER_KEYS.get(key, key)
         if not isinstance(node, dict) or key not in node:
             return default
         node = node[key]
@@ -75,7 +86,7 @@ def _cohort(ctx: ReportContext) -> str:
         f"{ctx.label_name(0)} outcome (label 0)."
     )
     splits = table["split"].astype(str)
-    named = [s for s in ("train", "internal_test", "external_test") if (splits == s).any()]
+    named = [s for s in (Split.TRAIN, *TEST_SPLITS) if (splits == s).any()]
     if named:
         described = []
         for split in named:
@@ -178,7 +189,7 @@ def _features(ctx: ReportContext) -> str:
     if details:
         sentences.append(f"Settings: {_join(details)}.")
     icc = ctx.run.icc
-    threshold = get(ctx.run.configs.get("train"), "icc.threshold", 0.8)
+    threshold = get(ctx.run.configs.get(StageName.TRAIN), "icc.threshold", 0.8)
     if icc is not None:
         source = str(icc["source"].iloc[0]).replace("_", " ") if "source" in icc else "two masks"
         sentences.append(
@@ -190,7 +201,7 @@ def _features(ctx: ReportContext) -> str:
 
 
 def _modelling(ctx: ReportContext) -> str:
-    cfg = ctx.run.configs.get("train")
+    cfg = ctx.run.configs.get(StageName.TRAIN)
     card = ctx.run.train.get("card", {})
     if not cfg and not card:
         return ""
@@ -238,7 +249,7 @@ def _modelling(ctx: ReportContext) -> str:
 
 
 def _leakage(ctx: ReportContext) -> str:
-    _, names = _pipeline_steps(ctx.run.configs.get("train"), "")
+    _, names = _pipeline_steps(ctx.run.configs.get(StageName.TRAIN), "")
     return LEAKAGE.format(steps=_join(names)) if names else ""
 
 
@@ -251,10 +262,10 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
     if get(cfg, "icc.enabled", False):
         steps.append(f"removal of features with ICC ≤ {get(cfg, 'icc.threshold'):g}")
         names.append("the ICC filter")
-    if get(cfg, "harmonize.method") == "combat":
-        covs = get(cfg, "harmonize.covariates") or []
-        kind = "parametric" if get(cfg, "harmonize.parametric", True) else "non-parametric"
-        eb = " empirical-Bayes" if get(cfg, "harmonize.empirical_bayes", True) else ""
+    if get(cfg, "harmonise.method") == "combat":
+        covs = get(cfg, "harmonise.covariates") or []
+        kind = "parametric" if get(cfg, "harmonise.parametric", True) else "non-parametric"
+        eb = " empirical-Bayes" if get(cfg, "harmonise.empirical_bayes", True) else ""
         steps.append(
             f"{kind}{eb} ComBat harmonisation across sites"
             + (f" preserving {_join(covs)}" if covs else "")
@@ -329,7 +340,7 @@ def _statistics(ctx: ReportContext) -> str:
         f"decision-curve analysis over threshold probabilities "
         f"{dca.get('start', 0.01):g}–{dca.get('stop', 0.99):g}."
     )
-    if "cohort_table.csv" in ctx.run.evaluate:
+    if EvaluateLayout.FILES["cohort_table"] in ctx.run.evaluate:
         text += (
             " Patient characteristics were compared between outcome groups by Welch's t-test "
             "or the Mann–Whitney U test and by the χ² or Fisher's exact test."

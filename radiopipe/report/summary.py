@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 from markupsafe import Markup
 
+from radiopipe.contracts import OOF_SPLITS, TEST_SPLITS, EvaluateLayout, Split
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Callout, Cell, Table
 from radiopipe.report.figures import split_title
@@ -63,38 +64,24 @@ def _best_model(ctx: ReportContext) -> Verdict | None:
 
 
 def _comparisons(ctx: ReportContext, split: str, best: str) -> list[Comparison]:
-    """Best vs each other model: from delong.csv when the best is the reference, else
-    recomputed from the merged predictions with the evaluate stage's settings."""
-    delong = ctx.run.evaluate.get("delong.csv")
-    if best == ctx.reference and delong is not None:
-        rows = delong.loc[(delong["comparison"] == "paired") & (delong["split"] == split)]
-        return [
-            Comparison(str(r.model), -r.difference, -r.ci_high, -r.ci_low, r.p_holm)
-            for r in rows.itertuples()
-        ]
-    path = ctx.evaluated_predictions
-    if path is None:
-        ctx.warn(
-            f"the best model ({best}) is not the reference ({ctx.reference}) and the evaluated "
-            "predictions (evaluate/predictions.parquet) are missing: the first page cannot "
-            "test the best model against the others"
-        )
-        return []
-    from radiopipe.stats import paired_comparisons, read_predictions
-
-    frame = read_predictions(path)
-    frame = frame.loc[frame["split"] == split]
-    settings = ctx.evaluate_config
-    table = paired_comparisons(
-        frame,
-        best,
-        float(settings.get("confidence", 0.95)),
-        int(settings.get("n_bootstrap", 2000)),
-        int(settings.get("seed", 0)),
-    )
+    """Best vs each other model, as the evaluate stage wrote them: evaluate/best_comparisons.csv
+    (each split's best model against the others), else the paired rows of delong.csv when the
+    best model is the evaluation's reference. Nothing is recomputed here."""
+    table = ctx.run.evaluate.get(EvaluateLayout.FILES["best_comparisons"])
+    if table is None:
+        delong = ctx.run.evaluate.get(EvaluateLayout.FILES["delong"])
+        table = None if delong is None else delong.loc[delong["comparison"] == "paired"]
+        if table is None or not (table["reference"] == best).any():
+            ctx.warn(
+                f"evaluate/best_comparisons.csv is missing (an evaluation made by an older "
+                f"radiopipe; re-run evaluate) and {best} is not the evaluation's reference: the "
+                "first page cannot test the best model against the others"
+            )
+            return []
+    rows = table.loc[(table["split"] == split) & (table["reference"] == best)]
     return [
         Comparison(str(r.model), -r.difference, -r.ci_high, -r.ci_low, r.p_holm)
-        for r in table.itertuples()
+        for r in rows.itertuples()
     ]
 
 
@@ -117,7 +104,7 @@ def summary_callout(ctx: ReportContext) -> Callout | None:
             ci(row["auc_ci_low"], row["auc_ci_high"]),
         )
     )
-    for split in ("internal_test", "external_test", "cv", "train_oof"):
+    for split in (*TEST_SPLITS, *OOF_SPLITS):
         other = verdict.others.get(split)
         if other is not None and split != verdict.split:
             lines.append(
@@ -176,7 +163,7 @@ def headline_table(ctx: ReportContext, verdict: Verdict | None) -> Table | None:
     table = ctx.performance
     if table is None or verdict is None:
         return None
-    splits = [s for s in ctx.splits if s != "train"]  # apparent AUCs stay in the full table
+    splits = [s for s in ctx.splits if s != Split.TRAIN]  # apparent AUCs stay in the full table
     p_by_model = {c.model: c.p_holm for c in verdict.comparisons}
     header = ["Model", *[split_title(s) for s in splits], f"p vs {verdict.best} (Holm)"]
     order = table.loc[table["split"] == verdict.split].sort_values("auc", ascending=False)

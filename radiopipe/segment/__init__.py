@@ -7,5 +7,8 @@ millimetres, not only a validation Dice; every automatic mask gets QC flags (emp
 touching the border, low test-time-augmentation agreement); and the automatic masks can be
 compared feature by feature with reference masks (``mask2_<seq>`` for ``robustness``).
 
-Modules import torch and MONAI; import them inside commands, not at package import time.
+Roles: ``runner`` (library entry, ``segment train``), ``trainer`` (training loop of one
+V-Net, on :mod:`radiopipe.torchrun`), ``stage`` (the pipeline's stage adapter),
+``model_folder`` (the trained model folder). Modules import torch and MONAI; import them
+inside commands, not at package import time.
 """

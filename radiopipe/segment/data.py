@@ -13,13 +13,15 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
 from radiopipe.cohort.manifest import IMAGE_PREFIX, MASK_PREFIX, Cohort
+from radiopipe.contracts import Split
 from radiopipe.errors import InputError, RadiopipeError
 from radiopipe.imaging import geometry_mismatches, header_of, read_image
 from radiopipe.segment.geometry import resample_onto, to_metatensor
 
 log = logging.getLogger(__name__)
 
-TRAIN_SPLIT = "train"
+TRAIN_SPLIT = Split.TRAIN
+TRAIN_ROLE, VALIDATION_ROLE = "train", "validation"  # the V-Net division (not splits)
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class Division:
 
     def frame(self) -> pd.DataFrame:
         """One row per patient: ``patient_id, role`` (train or validation)."""
-        rows = [(p, "train") for p in self.train] + [(p, "validation") for p in self.validation]
+        rows = [(p, TRAIN_ROLE) for p in self.train] + [
+            (p, VALIDATION_ROLE) for p in self.validation
+        ]
         return pd.DataFrame(rows, columns=["patient_id", "role"])
 
 

@@ -14,12 +14,13 @@ from monai.inferers import sliding_window_inference
 from monai.transforms import Compose
 
 from radiopipe.config.segmentation import SegmentationConfig
-from radiopipe.segment.checkpoint import load_weights, read_model_folder
 from radiopipe.segment.data import stack_inputs
 from radiopipe.segment.geometry import resample_onto, to_sitk
+from radiopipe.segment.model_folder import read_model_folder
 from radiopipe.segment.network import build_network
-from radiopipe.segment.runtime import autocast, select_device, use_amp
 from radiopipe.segment.transforms import resample_and_normalize
+from radiopipe.torchrun.checkpoint import load_weights
+from radiopipe.torchrun.device import autocast, select_device, use_amp
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Segmenter:
         for name in self.config.model_names():
             inputs = self.config.model_inputs(name)
             model = build_network(self.config.network, len(inputs))
-            load_weights(model, self.folder / self.card["models"][name]["weights"])
+            load_weights(self.folder / self.card["models"][name]["weights"], model)
             self.models[name] = model.to(self.device).eval()
         self.transform = Compose(resample_and_normalize(self.config, with_label=False))
 

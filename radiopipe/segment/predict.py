@@ -14,12 +14,13 @@ from radiopipe.atomic import write_csv, write_json
 from radiopipe.cohort.manifest import IMAGE_PREFIX, MASK2_PREFIX, MASK_PREFIX, Cohort
 from radiopipe.cohort.manifest import write_manifest as save_manifest
 from radiopipe.errors import InputError, RadiopipeError
-from radiopipe.imaging import file_sha256, read_image, write_image
+from radiopipe.hashing import file_sha256
+from radiopipe.imaging import read_image, write_image
 from radiopipe.progress import progress_bar, rate_text
 from radiopipe.runs import RunFolder
 from radiopipe.segment.infer import Segmenter
 from radiopipe.segment.qc import qc_row
-from radiopipe.segment.runtime import cpu_threads
+from radiopipe.torchrun.device import cpu_threads
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import pandas as pd
 from radiopipe.cohort.manifest import Cohort, read_manifest
 from radiopipe.config.segmentation import SegmentStageSettings
 from radiopipe.errors import RadiopipeError
-from radiopipe.segment.checkpoint import CARD_FILE
 from radiopipe.segment.evaluate import Evaluation, run_evaluation
+from radiopipe.segment.model_folder import CARD_FILE
 from radiopipe.segment.predict import predict
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,15 @@
-"""The epoch loop of one V-Net: Dice+CE with deep supervision, validation, checkpoints, resume."""
+"""Training loop of one V-Net: Dice+CE with deep supervision, validation, checkpoints, resume.
+
+The epoch bookkeeping (early stopping, history, a checkpoint per epoch) is
+:func:`radiopipe.torchrun.loop.run_epochs`; this module supplies the V-Net epoch.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +21,28 @@ from monai.losses import DeepSupervisionLoss, DiceCELoss
 from radiopipe.atomic import write_csv
 from radiopipe.config import config_hash
 from radiopipe.config.segmentation import SegmentationConfig
-from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
 from radiopipe.segment.infer import dice, window_probability
 from radiopipe.segment.network import build_network
-from radiopipe.segment.runtime import autocast, derived_seed, isolated_rng, use_amp
 from radiopipe.segment.transforms import preprocessing, training
+from radiopipe.torchrun.checkpoint import load_checkpoint, save_checkpoint, save_weights
+from radiopipe.torchrun.device import autocast, grad_scaler, use_amp
+from radiopipe.torchrun.loop import EarlyStopping, EpochResult, LoopState, run_epochs
+from radiopipe.torchrun.seeding import derived_seed, isolated_rng, restore_rng, rng_state
 
 log = logging.getLogger(__name__)
 
+RESUME_REMEDY = "resume with the model folder's config.resolved.yaml or start a new --out folder"
 
-@dataclass
-class TrainState:
-    """What a checkpoint restores besides the weights."""
 
-    epoch: int = 0  # epochs finished
-    best_dice: float = float("-inf")
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    done: bool = False
-    stop_reason: str = ""
-    history: list[dict] = field(default_factory=list)
+class TrainState(LoopState):
+    """A V-Net's loop state; its score is the validation Dice."""
+
+    @property
+    def best_dice(self) -> float:
+        """Best validation Dice so far (-inf before the first validation)."""
+        return self.best_score
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Trainer:
             self.model.parameters(), lr=config.train.learning_rate,
             weight_decay=config.train.weight_decay,
         )  # fmt: skip
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp)
+        self.scaler = grad_scaler(device, self.amp)
         base = DiceCELoss(
             to_onehot_y=True, softmax=True, batch=True,
             lambda_dice=config.loss.dice_weight, lambda_ce=config.loss.ce_weight,
@@ -87,20 +91,22 @@ class Trainer:
             val_records, preprocessing(config, spec.inputs, with_label=True), progress=False,
             **cache,
         )  # fmt: skip
-        self.state = TrainState()
+        self.stopping = EarlyStopping(
+            config.train.patience, mode="max", min_delta=config.train.min_delta,
+            every=config.train.validate_every,
+        )  # fmt: skip
+        self.state = TrainState.start(self.stopping)
         self.key = config_hash(config)
 
     # --- checkpoints -------------------------------------------------------------------------
 
-    def save(self) -> None:
+    def save(self, state: LoopState | None = None) -> None:
         """Write the full training state atomically (weights-only format)."""
-        s = self.state
-        ckpt.save_tensors(self.spec.folder / ckpt.CHECKPOINT_FILE, {
+        s = self.state if state is None else state
+        save_checkpoint(self.spec.folder / ckpt.CHECKPOINT_FILE, {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": ckpt.rng_state(),
-            "epoch": s.epoch, "best_dice": s.best_dice, "best_epoch": s.best_epoch,
-            "bad_epochs": s.bad_epochs, "done": s.done, "stop_reason": s.stop_reason,
-            "history": s.history, "config_sha256": self.key,
+            "scaler": self.scaler.state_dict(), "rng": rng_state(),
+            **s.to_dict(), "config_sha256": self.key,
         })  # fmt: skip
         write_csv(self.spec.folder / ckpt.HISTORY_FILE, pd.DataFrame(s.history))
 
@@ -109,22 +115,12 @@ class Trainer:
         path = self.spec.folder / ckpt.CHECKPOINT_FILE
         if not path.is_file():
             return False
-        saved = ckpt.load_tensors(path)
-        if saved.get("config_sha256") != self.key:
-            raise RadiopipeError(
-                f"{path}: written with different settings than the config given now; resume "
-                "with the model folder's config.resolved.yaml or start a new --out folder"
-            )
+        saved = load_checkpoint(path, self.key, remedy=RESUME_REMEDY)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scaler.load_state_dict(saved["scaler"])
-        ckpt.restore_rng(saved["rng"])
-        self.state = TrainState(
-            epoch=int(saved["epoch"]), best_dice=float(saved["best_dice"]),
-            best_epoch=int(saved["best_epoch"]), bad_epochs=int(saved["bad_epochs"]),
-            done=bool(saved["done"]), stop_reason=str(saved["stop_reason"]),
-            history=list(saved["history"]),
-        )  # fmt: skip
+        restore_rng(saved["rng"])
+        self.state = TrainState.from_dict(saved)
         log.info("%s: resuming after epoch %d", self.spec.name, self.state.epoch)
         return True
 
@@ -143,27 +139,36 @@ class Trainer:
     def fit(self, stop_after: int | None = None, show_progress: bool = True) -> TrainState:
         """Train until early stopping, ``max_epochs``, or ``stop_after`` epochs in this call."""
         train = self.config.train
-        ran = 0
         with isolated_rng(self.device), progress_bar() as bar:
             epochs = bar.add_task(
                 f"V-Net {self.spec.name}", total=train.max_epochs, completed=self.state.epoch,
                 rate="", status="", visible=show_progress,
             )  # fmt: skip
             steps = bar.add_task("  batches", total=None, rate="", status="", visible=False)
-            while not self.state.done and (stop_after is None or ran < stop_after):
-                row = self._epoch(bar, steps, show_progress)
-                ran += 1
-                best = self.state.best_dice
+
+            def report(state: LoopState, result: EpochResult) -> None:
+                row = result.row
+                log.info(
+                    "%s epoch %d: loss %.4f, validation Dice %.4f (best %.4f at %d), %.1f s",
+                    self.spec.name, state.epoch, row["train_loss"], row["val_dice"],
+                    state.best_score, state.best_epoch, row["seconds"],
+                )  # fmt: skip
                 bar.update(
                     epochs, advance=1,
                     status=f"loss {row['train_loss']:.3f} dice {row['val_dice']:.3f} "
-                    f"best {best:.3f}",
+                    f"best {state.best_score:.3f}",
                 )  # fmt: skip
+
+            run_epochs(
+                self.state, train.max_epochs, self.stopping,
+                run_epoch=lambda epoch: self._epoch(epoch, bar, steps, show_progress),
+                on_best=lambda: save_weights(self.spec.folder / ckpt.WEIGHTS_FILE, self.model),
+                save=self.save, after_epoch=report, stop_after=stop_after,
+            )  # fmt: skip
         return self.state
 
-    def _epoch(self, bar, steps: int, show_progress: bool) -> dict:
-        s, train = self.state, self.config.train
-        epoch = s.epoch
+    def _epoch(self, epoch: int, bar, steps: int, show_progress: bool) -> EpochResult:
+        train = self.config.train
         seed = derived_seed(self.config.seed, self.spec.index, epoch)
         torch.manual_seed(seed)
         lr = self.learning_rate(epoch)
@@ -185,28 +190,12 @@ class Trainer:
                 bar.update(steps, advance=1, status=f"loss {losses[-1]:.3f}")
         due = (epoch + 1) % train.validate_every == 0 or epoch + 1 == train.max_epochs
         val = self.validate() if due else float("nan")
-        s.epoch = epoch + 1
-        if not math.isnan(val) and val > s.best_dice + train.min_delta:
-            s.best_dice, s.best_epoch, s.bad_epochs = val, s.epoch, 0
-            ckpt.save_tensors(self.spec.folder / ckpt.WEIGHTS_FILE, self.model.state_dict())
-        elif not math.isnan(val):
-            s.bad_epochs += train.validate_every
-        if s.bad_epochs >= train.patience:
-            s.done, s.stop_reason = True, "early_stopping"
-        elif s.epoch >= train.max_epochs:
-            s.done, s.stop_reason = True, "max_epochs"
         seconds = time.perf_counter() - start
         row = {
-            "epoch": s.epoch, "train_loss": float(np.mean(losses)), "val_dice": val, "lr": lr,
+            "epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_dice": val, "lr": lr,
             "seconds": seconds, "patches_per_s": patches / seconds,
         }  # fmt: skip
-        s.history.append(row)
-        self.save()
-        log.info(
-            "%s epoch %d: loss %.4f, validation Dice %.4f (best %.4f at %d), %.1f s",
-            self.spec.name, s.epoch, row["train_loss"], val, s.best_dice, s.best_epoch, seconds,
-        )  # fmt: skip
-        return row
+        return EpochResult(row, None if math.isnan(val) else val)
 
     def _step(self, batch: dict) -> float:
         image = batch["image"].to(self.device)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import TEST_SPLITS
 from radiopipe.stats.bootstrap import DEFAULT_RESAMPLES, bootstrap_auc, percentile_ci
 from radiopipe.stats.delong import delong_test, delong_test_unpaired
 from radiopipe.stats.multiplicity import holm
@@ -18,7 +19,7 @@ from radiopipe.stats.predictions import models_in, paired, scores, splits_in
 log = logging.getLogger(__name__)
 
 DEFAULT_REFERENCE = "stack"
-DEFAULT_UNPAIRED = (("internal_test", "external_test"),)
+DEFAULT_UNPAIRED = (TEST_SPLITS,)
 
 
 def split_seed(seed: int, split: str) -> np.random.SeedSequence:

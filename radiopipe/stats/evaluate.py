@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from radiopipe.atomic import write_csv, write_json, write_parquet
-from radiopipe.config.core import config_hash
 from radiopipe.config.evaluate import EvaluateConfig
-from radiopipe.imaging import file_sha256
+from radiopipe.contracts import EvaluateLayout
 from radiopipe.progress import progress_bar
-from radiopipe.runs import RunFolder, package_versions
+from radiopipe.runs import package_versions
+from radiopipe.stats.best import best_comparisons
 from radiopipe.stats.checks import StatsInputError
 from radiopipe.stats.cohort_table import cohort_table
 from radiopipe.stats.comparisons import paired_comparisons, unpaired_comparisons
@@ -36,15 +36,12 @@ from radiopipe.stats.tables import (
 log = logging.getLogger(__name__)
 
 STAGE = "evaluate"
-PERFORMANCE = "performance.csv"
-DELONG = "delong.csv"
-FOLD_AUC = "fold_auc.csv"
-CALIBRATION = "calibration.csv"
-RELIABILITY = "reliability.csv"
-DECISION_CURVE = "decision_curve.csv"
-ROC_CURVES = "roc_curves.parquet"
-COHORT_TABLE = "cohort_table.csv"
-THRESHOLDS_USED = "thresholds_used.json"
+_FILES = EvaluateLayout.FILES
+PERFORMANCE, DELONG, FOLD_AUC = _FILES["performance"], _FILES["delong"], _FILES["fold_auc"]
+CALIBRATION, RELIABILITY = _FILES["calibration"], _FILES["reliability"]
+DECISION_CURVE, ROC_CURVES = _FILES["decision_curve"], _FILES["roc_curves"]
+COHORT_TABLE, THRESHOLDS_USED = _FILES["cohort_table"], _FILES["thresholds_used"]
+BEST_COMPARISONS = _FILES["best_comparisons"]
 
 
 @dataclass
@@ -56,32 +53,17 @@ class Evaluation:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def stage_key(
-    config: EvaluateConfig, predictions: Path, thresholds: Path | None, manifest: Path | None
-) -> str:
-    """Hash of the settings and input files: the stage is done when this key matches."""
-    inputs = {
-        "config": config_hash(config),
-        "predictions": file_sha256(predictions),
-        "thresholds": file_sha256(thresholds) if thresholds else None,
-        "manifest": file_sha256(manifest) if manifest else None,
-    }
-    return config_hash(inputs)
-
-
 def evaluate(
     predictions: str | Path,
     out: str | Path,
     thresholds: str | Path | None = None,
     manifest: str | Path | None = None,
     config: EvaluateConfig | None = None,
-    command: str = "radiopipe evaluate",
-    force: bool = False,
 ) -> Evaluation:
-    """Compute every validation table and write it into the run folder ``out`` (atomically).
+    """Compute every validation table and write it into the folder ``out`` (atomically).
 
-    When the folder already holds this stage's outputs for the same inputs and settings, they
-    are read back instead of recomputed (unless ``force``).
+    A plain function of its inputs: skipping an up-to-date evaluation, the provenance and the
+    log are the stage engine's business (radiopipe.pipeline.engine).
     """
     config = config or EvaluateConfig()
     predictions = Path(predictions)
@@ -91,47 +73,30 @@ def evaluate(
                        (manifest, "manifest")):  # fmt: skip
         if path is not None and not path.is_file():
             raise StatsInputError(f"{path}: {what} file does not exist")
-    run = RunFolder.at(out)
-    key = stage_key(config, predictions, thresholds, manifest)
-    if not force and run.stage_done(STAGE, key):
-        log.info("%s: evaluation is up to date for these inputs and settings", run.root)
-        return _existing(run)
-    handler = run.attach_log()
-    try:
-        frame = read_predictions(predictions)
-        given = read_thresholds(thresholds) if thresholds else None
-        cohort = _read_cohort(manifest) if manifest else None  # fail early, before the work
-        if cohort is not None:
-            _check_labels_agree(frame, cohort, manifest)
-        run.record(
-            command,
-            config=config,
-            seed=config.seed,
-            manifest=manifest,
-            extra={
-                "predictions": {"path": str(predictions.resolve()),
-                                "sha256": file_sha256(predictions)},
-                "stats_packages": package_versions(("statsmodels", "dcurves")),
-                "thresholds": {"path": str(thresholds.resolve()),
-                               "sha256": file_sha256(thresholds)} if thresholds else None,
-            },
-        )  # fmt: skip
-        result = Evaluation(run.root)
-        steps = _steps(frame, given, cohort, config)
-        with progress_bar() as bar:
-            task = bar.add_task("evaluate", total=len(steps), rate="", status="")
-            for name, compute, write in steps:
-                bar.update(task, status=name)
-                table = compute(result.tables)
-                result.tables[name] = table
-                result.files[name] = write(run.path(name), table)
-                log.info("wrote %s (%d rows)", run.path(name), len(table))
-                bar.advance(task)
-        run.mark_stage(STAGE, key, list(result.files.values()))
-        return result
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = read_predictions(predictions)
+    given = read_thresholds(thresholds) if thresholds else None
+    cohort = _read_cohort(manifest) if manifest else None  # fail early, before the work
+    if cohort is not None:
+        _check_labels_agree(frame, cohort, manifest)
+    result = Evaluation(out)
+    steps = _steps(frame, given, cohort, config)
+    with progress_bar() as bar:
+        task = bar.add_task("evaluate", total=len(steps), rate="", status="")
+        for name, compute, write in steps:
+            bar.update(task, status=name)
+            table = compute(result.tables)
+            result.tables[name] = table
+            result.files[name] = write(out / name, table)
+            log.info("wrote %s (%d rows)", out / name, len(table))
+            bar.advance(task)
+    return result
+
+
+def provenance_extra() -> dict:
+    """What the evaluate stage adds to its provenance record."""
+    return {"stats_packages": package_versions(("statsmodels", "dcurves"))}
 
 
 Step = tuple[str, Callable[[dict[str, pd.DataFrame]], pd.DataFrame], Callable[..., Path]]
@@ -158,6 +123,9 @@ def _steps(
             comparisons=done[DELONG], **boot,
         )  # fmt: skip
 
+    def best(done: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        return best_comparisons(frame, done[PERFORMANCE], conf, **boot)
+
     def reliability(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
         bins, strategy = config.reliability_bins, config.reliability_strategy
         return reliability_table(frame, bins, strategy, conf)
@@ -170,6 +138,7 @@ def _steps(
         (THRESHOLDS_USED, lambda _: _thresholds_frame(frame, given), _write_thresholds),
         (DELONG, comparisons, write_csv),
         (PERFORMANCE, performance, write_csv),
+        (BEST_COMPARISONS, best, write_csv),
         (FOLD_AUC, lambda _: fold_auc_table(frame), write_csv),
         (CALIBRATION, lambda _: calibration_table(frame, conf), write_csv),
         (RELIABILITY, reliability, write_csv),
@@ -232,19 +201,3 @@ def _write_thresholds(path: Path, table: pd.DataFrame) -> Path:
         path,
         {r.model: {"threshold": r.threshold, "source": r.source} for r in table.itertuples()},
     )
-
-
-def _existing(run: RunFolder) -> Evaluation:
-    """The outputs of a finished evaluation, read back from its folder."""
-    result = Evaluation(run.root)
-    for name in (THRESHOLDS_USED, DELONG, PERFORMANCE, FOLD_AUC, CALIBRATION, RELIABILITY,
-                 DECISION_CURVE, ROC_CURVES, COHORT_TABLE):  # fmt: skip
-        path = run.path(name)
-        if not path.is_file():
-            continue
-        result.files[name] = path
-        if name.endswith(".csv"):
-            result.tables[name] = pd.read_csv(path)
-        elif name.endswith(".parquet"):
-            result.tables[name] = pd.read_parquet(path)
-    return result

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import ContractError, Split, check_thresholds
 from radiopipe.stats.bootstrap import DEFAULT_RESAMPLES, auc_bootstrap_ci
 from radiopipe.stats.checks import StatsInputError
 from radiopipe.stats.comparisons import DEFAULT_REFERENCE, paired_comparisons, split_seed
@@ -42,7 +43,7 @@ from radiopipe.stats.thresholds import (
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_SPLITS = ("train_oof", "train", "cv")
+THRESHOLD_SPLITS = (Split.TRAIN_OOF, Split.TRAIN, Split.CV)
 
 
 def read_thresholds(path: str | Path) -> dict[str, float]:
@@ -54,16 +55,10 @@ def read_thresholds(path: str | Path) -> dict[str, float]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise StatsInputError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise StatsInputError(f"{path}: expected an object {{model: threshold}}")
-    out = {}
-    for model, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise StatsInputError(f"{path}: threshold of model {model} is not a number: {value!r}")
-        if not math.isfinite(value) or not 0 <= value <= 1:
-            raise StatsInputError(f"{path}: threshold of model {model} must lie in [0, 1]")
-        out[str(model)] = float(value)
-    return out
+    try:
+        return check_thresholds(data, path)
+    except ContractError as err:
+        raise StatsInputError(str(err)) from None
 
 
 def resolve_thresholds(

@@ -15,11 +15,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import (
+    OOF_SPLITS,
+    PREDICTIONS,
+    PREDICTIONS_COLUMNS,
+    SPLIT_ORDER,
+    ContractError,
+    require_columns,
+)
 from radiopipe.stats.checks import StatsInputError, require_both_classes
 
-COLUMNS = ("patient_id", "split", "fold", "model", "probability", "label")
-POOLED_SPLITS = ("train_oof", "cv")
-SPLIT_ORDER = ("train", "train_oof", "cv", "internal_test", "external_test")
+COLUMNS = PREDICTIONS_COLUMNS
+POOLED_SPLITS = OOF_SPLITS
 
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
@@ -44,12 +51,10 @@ def _show(items: list[str], limit: int = 10) -> str:
 
 def check_predictions(frame: pd.DataFrame, source: str = "predictions") -> pd.DataFrame:
     """Normalised copy of a predictions table; any problem is an error naming rows."""
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise StatsInputError(
-            f"{source}: missing column(s) {', '.join(missing)}; required: {', '.join(COLUMNS)}; "
-            f"found: {', '.join(map(str, frame.columns))}"
-        )
+    try:
+        require_columns(frame, PREDICTIONS, source)
+    except ContractError as err:
+        raise StatsInputError(str(err)) from None
     if frame.empty:
         raise StatsInputError(f"{source}: the predictions table has no rows")
     out = frame.loc[:, list(COLUMNS)].copy()

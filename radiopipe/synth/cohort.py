@@ -31,9 +31,10 @@ from radiopipe.config.synth import (
     SynthConfig,
     parse_sites,
 )
+from radiopipe.contracts import Split
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar, rate_text
-from radiopipe.runs import LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE, RunFolder
+from radiopipe.runs import LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE
 from radiopipe.synth.patient import Patient
 from radiopipe.synth.scanner import SEQUENCES, SIZES, sequence_grid
 from radiopipe.synth.splits import assign_splits
@@ -103,15 +104,8 @@ def generate_cohort(
     params = cohort_parameters(config)
     _prepare_folder(out, params, overwrite)
     write_json(out / PARAMS_FILE, params)
-    run = RunFolder.at(out)
-    handler = run.attach_log()
-    try:
-        run.record("synth", config=config, seed=config.seed)
-        patients = _make_patients(out, config, workers, show_progress)
-        return _write_tables(out, config, patients)
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    patients = _make_patients(out, config, workers, show_progress)
+    return _write_tables(out, config, patients)
 
 
 def cohort_parameters(config: SynthConfig) -> dict:
@@ -152,8 +146,9 @@ def _prepare_folder(out: Path, params: dict, overwrite: bool) -> None:
     """Refuse a folder holding anything but a synthetic cohort; resume or clear our own."""
     if out.exists() and not out.is_dir():
         raise RadiopipeError(f"{out}: exists and is not a folder; choose another --out")
-    if not out.exists() or not any(out.iterdir()):
-        return
+    bookkeeping = {LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE, ".stages"}
+    if not out.exists() or all(p.name in bookkeeping for p in out.iterdir()):
+        return  # empty, or only the stage engine's records
     previous = _read_params(out / PARAMS_FILE)
     if previous is None:
         raise RadiopipeError(
@@ -170,9 +165,9 @@ def _prepare_folder(out: Path, params: dict, overwrite: bool) -> None:
             f"(differs in: {', '.join(changed)}); choose another --out or pass --overwrite"
         )
     log.info("overwriting the synthetic cohort in %s", out)
-    for name in (IMAGES_DIR, MASKS_DIR):
+    for name in (IMAGES_DIR, MASKS_DIR, "dicom"):  # dicom/: the --format dicom export
         shutil.rmtree(out / name, ignore_errors=True)
-    for name in OWN_FILES:
+    for name in (*OWN_FILES, "import_rules.yaml", "clinical.csv"):
         (out / name).unlink(missing_ok=True)
 
 
@@ -289,6 +284,6 @@ def _write_tables(out: Path, config: SynthConfig, patients: list[Patient]) -> Pa
     counts = truth.groupby(["site", "split"])["label"].agg(["size", "sum"])
     log.info("wrote %s: %d patients", manifest, len(truth))
     log.debug("patients and positives per site and split:\n%s", counts.to_string())
-    if not (split == "train").any():
+    if not (split == Split.TRAIN).any():
         log.warning("no training patients: every site is an external test site")
     return manifest

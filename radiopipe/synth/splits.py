@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import Split
 from radiopipe.synth.scanner import SPLIT_STREAM
 
 
@@ -20,11 +21,11 @@ def assign_splits(
     remainder so that both classes keep the site's ratio.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_STREAM]))
-    split = pd.Series("train", index=table.index, dtype=object)
+    split = pd.Series(Split.TRAIN.value, index=table.index, dtype=object)
     for site in pd.unique(table["site"]):
         rows = table.index[table["site"] == site]
         if site in external_sites:
-            split[rows] = "external_test"
+            split[rows] = Split.EXTERNAL_TEST.value
             continue
         labels = table.loc[rows, "label"]
         groups = {label: rows[(labels == label).to_numpy()] for label in sorted(labels.unique())}
@@ -34,7 +35,7 @@ def assign_splits(
         )
         for label, idx in groups.items():
             chosen = rng.permutation(len(idx))[: counts[label]]
-            split[idx[np.sort(chosen)]] = "internal_test"
+            split[idx[np.sort(chosen)]] = Split.INTERNAL_TEST.value
     return split
 
 

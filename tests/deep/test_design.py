@@ -40,7 +40,7 @@ def test_fixed_design_final_model_and_seeded_inner_cv() -> None:
 
 
 def test_fixed_design_needs_training_patients_of_both_classes() -> None:
-    with pytest.raises(RadiopipeError, match="needs patients with split 'train'"):
+    with pytest.raises(RadiopipeError, match="fixed_split design needs"):
         resolve_design("fixed_split", _cohort().assign(split="internal_test")["split"])
     with pytest.raises(RadiopipeError, match="only label 0"):
         _plan(_cohort().assign(label=0))
@@ -105,7 +105,7 @@ def test_folds_with_test_patients_are_refused(tmp_path: Path, caplog) -> None:
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (pd.DataFrame({"patient_id": ["P0"], "fold": [0]}), "missing column.*repeat"),
+        (pd.DataFrame({"patient_id": ["P0"], "fold": [0]}), "lacks column.*repeat"),
         (pd.DataFrame({"patient_id": ["P0", "Z9"], "repeat": [0, 0], "fold": [0, 1]}),
          "not in the manifest: Z9"),
         (pd.DataFrame({"patient_id": ["P0", "P1"], "repeat": [0, 0], "fold": [1, 2]}),

@@ -1,4 +1,4 @@
-"""Late fusion with a real deep model: radiomics train -> CNN on its folds -> stack_fusion.
+"""Late fusion with a real deep model: design -> CNN on its folds -> train with stack_fusion.
 
 The CNN's out-of-fold probabilities enter the stacking meta-learner as an extra input
 (``fusion`` in the model config); the fused model is then evaluated like every other one.
@@ -14,6 +14,7 @@ from radiopipe.atomic import write_parquet
 from radiopipe.cohort import read_manifest
 from radiopipe.config.model import FusionSettings
 from radiopipe.deep.runner import run_deep_stage
+from radiopipe.modeling.design import DesignSettings, design_from_manifest, write_design
 from radiopipe.modeling.training import train
 from radiopipe.stats.evaluate import evaluate
 from tests.modeling.conftest import tiny_config as model_config
@@ -39,16 +40,18 @@ def _features(manifest, seed: int = 0) -> pd.DataFrame:
 def test_cnn_out_of_fold_probabilities_feed_the_stack(toy_manifest, tmp_path) -> None:
     features = write_parquet(tmp_path / "features.parquet", _features(toy_manifest))
     plain = model_config(learners={"names": ["svm"], "n_trials": 1},
-                         harmonize={"method": "none"}, icc={"enabled": False})  # fmt: skip
-    radiomics = train(features, toy_manifest, plain, tmp_path / "radiomics")
+                         harmonise={"method": "none"}, icc={"enabled": False})  # fmt: skip
+    # The design, drawn once, gives both families the same folds.
+    design = tmp_path / "design"
+    write_design(design, *design_from_manifest(toy_manifest, DesignSettings.of(plain)))
 
     cnn = deep_config("densenet", epochs=2, patience=2)
-    deep = run_deep_stage(toy_manifest, radiomics.outputs["folds"], cnn, tmp_path / "cnn")
+    deep = run_deep_stage(toy_manifest, design, cnn, tmp_path / "cnn")
     assert (deep.predictions["split"] == "train_oof").any()
 
     fusion = FusionSettings(predictions=deep.folder / "predictions.parquet", model=cnn.model_name)
     fused = train(features, toy_manifest, plain.model_copy(update={"fusion": fusion}),
-                  tmp_path / "fused")  # fmt: skip
+                  tmp_path / "fused", design=design)  # fmt: skip
     rows = fused.predictions
     assert {"stack", "stack_fusion"} <= set(rows["model"])
     for split, group in rows.groupby("split"):

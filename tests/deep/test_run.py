@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from radiopipe.cohort.manifest import read_manifest
 from radiopipe.deep.predict import PREDICTION_COLUMNS, load_model, predict_manifest
 from radiopipe.deep.runner import DeepRun, run_deep_stage, train_deep
-from radiopipe.deep.train import Trainer
+from radiopipe.deep.trainer import Trainer
 from radiopipe.errors import RadiopipeError
 from tests.deep.conftest import tiny_config
 
@@ -33,6 +33,19 @@ def folds_csv(toy_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     path = tmp_path_factory.mktemp("radiomics") / "folds.csv"
     folds.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def design_dir(folds_csv: Path) -> Path:
+    """A design stage's folder around ``folds_csv`` (fixed_split, 2 folds)."""
+    from dataclasses import asdict
+
+    from radiopipe.atomic import write_json
+    from radiopipe.modeling.design import Design
+
+    write_json(folds_csv.parent / "design.json", asdict(Design("fixed_split", 2, 1, 0, True,
+                                                               "stack", 24)))  # fmt: skip
+    return folds_csv.parent
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +91,16 @@ def test_the_network_learns_the_lesion_signal(fixed_run: DeepRun) -> None:
     assert roc_auc_score(test["label"], test["probability"]) > 0.8
 
 
-def test_threshold_model_and_explanations_are_written(fixed_run: DeepRun, tmp_path: Path) -> None:
+def test_threshold_model_and_explanations_are_written(
+    fixed_run: DeepRun, toy_manifest: Path, tmp_path: Path
+) -> None:
     folder = fixed_run.folder
     thresholds = json.loads((folder / "thresholds.json").read_text())
     assert set(thresholds) == {"densenet"} and 0 < thresholds["densenet"] <= 1
     model, config, meta = load_model(folder / "model")
     assert not model.training
     assert config == CONFIG and meta["threshold"] == thresholds["densenet"]
-    again = predict_manifest(folder / "model", _manifest_of(folder), tmp_path / "scored")
+    again = predict_manifest(folder / "model", toy_manifest, tmp_path / "scored")
     final = fixed_run.predictions.loc[fixed_run.predictions["fold"] == -1].set_index("patient_id")
     scored = again.set_index("patient_id").loc[final.index]
     np.testing.assert_allclose(scored["probability"], final["probability"], rtol=1e-5)
@@ -98,15 +113,12 @@ def test_threshold_model_and_explanations_are_written(fixed_run: DeepRun, tmp_pa
     assert list(history["epoch"]) == [0, 1, 2, 3]
 
 
-def _manifest_of(folder: Path) -> Path:
-    return Path(json.loads((folder / "provenance.json").read_text())["manifest"]["path"])
-
-
 @pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_numbers(
     fixed_run: DeepRun,
     toy_manifest: Path,
     folds_csv: Path,
+    design_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -119,7 +131,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(
     def crash_after_six(self, *args, **kwargs):
         original(self, *args, **kwargs)
         calls["n"] += 1
-        if calls["n"] == 6:  # final (4 epochs + finish) done, second task in its first epoch
+        if calls["n"] == 5:  # final (4 epochs) done, second task in its first epoch
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "_save", crash_after_six)
@@ -136,7 +148,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(
     with pytest.raises(RadiopipeError, match="config_sha256 changed"):
         changed = CONFIG.model_copy(update={"seed": 1})
         train_deep(toy_manifest, changed, out, folds_csv, resume=True)
-    resumed = run_deep_stage(toy_manifest, folds_csv, CONFIG, out)  # the pipeline's entry
+    resumed = run_deep_stage(toy_manifest, design_dir, CONFIG, out)  # the pipeline's entry
     pd.testing.assert_frame_equal(resumed.predictions, fixed_run.predictions)
 
 
@@ -206,15 +218,16 @@ def test_combined_with_the_stack_the_evaluation_compares_them_by_delong(
 
 
 def test_pipeline_entry_restarts_a_folder_of_other_settings(
-    fixed_run: DeepRun, toy_manifest: Path, folds_csv: Path, monkeypatch: pytest.MonkeyPatch
+    fixed_run: DeepRun, toy_manifest: Path, design_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import radiopipe.deep.runner as runner
 
     calls = []
     monkeypatch.setattr(runner, "train_deep", lambda *a, **k: calls.append(k))
-    run_deep_stage(toy_manifest, folds_csv, CONFIG, fixed_run.folder)
-    run_deep_stage(toy_manifest, folds_csv, CONFIG.model_copy(update={"seed": 3}), fixed_run.folder)
-    run_deep_stage(toy_manifest, None, CONFIG, fixed_run.folder / "fresh")
+    run_deep_stage(toy_manifest, design_dir, CONFIG, fixed_run.folder)
+    changed = CONFIG.model_copy(update={"seed": 3})
+    run_deep_stage(toy_manifest, design_dir, changed, fixed_run.folder)
+    run_deep_stage(toy_manifest, design_dir, CONFIG, fixed_run.folder / "fresh")
     assert [(c["resume"], c["overwrite"]) for c in calls] == [
         (True, False),
         (False, True),

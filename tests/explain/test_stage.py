@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -51,22 +50,38 @@ def run(tmp_path, fitted, monkeypatch):
 
 
 def test_stage_writes_outputs_checks_predictions_and_skips_when_up_to_date(run) -> None:
+    from radiopipe.pipeline.engine import run_single
+    from radiopipe.pipeline.model_stages import explain_stage
+
     root, calls = run
     inputs = ExplainInputs.from_run(root)
-    result = explain_run(inputs, CONFIG)
+    given = {
+        "train": {"model": inputs.model / "model.json", "thresholds": inputs.thresholds},
+        "extract": {"features": inputs.features},
+        "cohort": {"manifest": inputs.manifest},
+    }
+    results = []
+    _, report = run_single(explain_stage(CONFIG, results.append), inputs.out, given=given)
+    assert report.status == "ran"
     summary = json.loads((root / "explain" / "explain.json").read_text())
     assert summary["prediction_check"]["max_abs_difference"] < 1e-12
     assert summary["threshold"] == 0.4 and summary["model_order"] == ["stack"]
-    assert (root / "explain" / "provenance.json").is_file()
+    provenance = json.loads((root / "explain" / "provenance.json").read_text())
+    assert provenance["command"] == "explain" and provenance["seed"] == CONFIG.seed
     assert (root / "explain" / "plots" / "stack_beeswarm.png").is_file()
-    again = explain_run(inputs, CONFIG)  # same inputs and settings: read back, not recomputed
-    assert len(calls) == 1
-    pd.testing.assert_frame_equal(again.models["stack"].importance(),
-                                  result.models["stack"].importance())  # fmt: skip
+    # same inputs and settings: the engine skips it, nothing is recomputed
+    _, report = run_single(explain_stage(CONFIG), inputs.out, given=given)
+    assert report.status == "skipped" and len(calls) == 1
     other = CONFIG.model_copy(update={"seed": 5})
-    assert stage.stage_key(inputs, other) != stage.stage_key(inputs, CONFIG)
-    explain_run(inputs, CONFIG, force=True)
-    assert len(calls) == 2
+    _, report = run_single(explain_stage(other), inputs.out, given=given)
+    assert report.status == "ran" and len(calls) == 2
+    _, report = run_single(explain_stage(other), inputs.out, force=True, given=given)
+    assert report.status == "ran" and len(calls) == 3
+    # the library function itself is plain: it computes every time
+    again = explain_run(inputs, CONFIG)
+    assert len(calls) == 4
+    pd.testing.assert_frame_equal(again.models["stack"].importance(),
+                                  results[0].models["stack"].importance())  # fmt: skip
 
 
 def test_missing_inputs_name_the_file_and_the_stage(run) -> None:
@@ -124,10 +139,8 @@ def test_with_the_modelling_stages_artefact(tmp_path) -> None:
     assert set(result.models) == {"stack", "rf", "lightgbm"}
     for ex in result.models.values():
         assert ex.additivity_error < 1e-6
-    # the report's harmonisation diagnostic reads the same artefact (its ComBat step)
-    from radiopipe.report.harmonisation import harmonised_features
-
-    after = harmonised_features(root / "train" / "model", root / "extract" / "features.parquet",
-                                root / "cohort" / "manifest.csv")  # fmt: skip
-    assert after is not None and list(after.index) == list(X.index)
-    assert after.notna().all().all() and not np.allclose(after.to_numpy(), X[after.columns])
+    # the train stage wrote its harmonisation diagnostics with the same artefact's ComBat step
+    harmonisation = pd.read_csv(root / "train" / "harmonisation.csv")
+    assert list(harmonisation["features"]) == ["before", "after"]
+    pca = pd.read_csv(root / "train" / "harmonisation_pca.csv", dtype={"patient_id": str})
+    assert sorted(pca.loc[pca["features"] == "after", "patient_id"]) == sorted(X.index)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from radiopipe.features import cache as cache_module
 from radiopipe.features.cache import FeatureCache, FileHasher, TaskEntry, safe_name
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 
 def test_safe_names_are_plain_and_unique() -> None:

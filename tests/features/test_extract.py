@@ -164,7 +164,7 @@ def test_cli_exit_status_and_summary(tiny_cohort: Path, tmp_path: Path, cli) -> 
 def test_cli_rejects_bad_options(tiny_cohort: Path, tmp_path: Path, cli) -> None:
     args = ["extract", "--manifest", tiny_cohort, "--config", FAST, "--out", tmp_path / "o"]
     bad = cli(*args, "--memory-limit", "lots")
-    assert bad.exit_code == 2 and "memory_limit" in bad.output
+    assert bad.exit_code == 2 and "--memory-limit" in bad.output
     bad_params = tmp_path / "bad.yaml"
     bad_params.write_text("setting:\n  binWidht: 5\n")
     bad = cli("extract", "--manifest", tiny_cohort, "--config", bad_params, "--out", tmp_path / "o")

@@ -12,7 +12,7 @@ import yaml
 
 from radiopipe.config.model import ModelConfig
 from radiopipe.modeling.columns import SITE_COLUMN
-from radiopipe.modeling.simulate import SyntheticCohort, simulate_cohort, write_cohort
+from radiopipe.synth.feature_table import SyntheticCohort, simulate_cohort, write_cohort
 
 
 def tiny_config(**overrides: object) -> ModelConfig:

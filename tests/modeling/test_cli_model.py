@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_curve
 
-from radiopipe.modeling.simulate import simulate_cohort
+from radiopipe.synth.feature_table import simulate_cohort
 
 from .conftest import tiny_config, write_config
 
@@ -99,7 +99,8 @@ def test_train_again_is_skipped_when_up_to_date(trained_run, cli) -> None:
 
 
 def test_predict_in_process_matches_training_predictions(trained_run, cli, tmp_path) -> None:
-    out = tmp_path / "scored.parquet"
+    folder = tmp_path / "scored"  # --out is a folder: OUT/predictions.parquet
+    out = folder / "predictions.parquet"
     result = cli(
         "predict",
         "--model",
@@ -109,9 +110,10 @@ def test_predict_in_process_matches_training_predictions(trained_run, cli, tmp_p
         "--manifest",
         trained_run.manifest,
         "--out",
-        out,
+        folder,
     )
     assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
     scored = pd.read_parquet(out)
     assert list(scored.columns) == CONTRACT
     trained = pd.read_parquet(trained_run.out / "predictions.parquet")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from radiopipe.modeling import combat
-from radiopipe.modeling.harmonize import ComBatHarmonizer
+from radiopipe.modeling.harmonise import ComBatHarmoniser
 
 pytestmark = pytest.mark.refdata
 
@@ -47,7 +47,7 @@ def _expected(refdata, case: str) -> np.ndarray:
 @pytest.mark.parametrize("case", CASES)
 def test_matches_r(refdata, case: str) -> None:
     adjusted = "_adjusted" in case
-    harmonizer = ComBatHarmonizer(
+    harmoniser = ComBatHarmoniser(
         covariates=("pheno",) if adjusted else (),
         parametric=case.startswith("parametric"),
         empirical_bayes="_noeb" not in case,
@@ -55,7 +55,7 @@ def test_matches_r(refdata, case: str) -> None:
         reference_site="1" if "_batchref" in case else None,
     )
     X = _frame(refdata, adjusted)
-    out = harmonizer.fit(X).transform(X)
+    out = harmoniser.fit(X).transform(X)
     assert list(out.columns) == [c for c in X.columns if not c.startswith("meta__")]
     np.testing.assert_allclose(out.to_numpy(), _expected(refdata, case), rtol=0, atol=1e-8)
 
@@ -64,12 +64,12 @@ def test_apply_without_covariates_matches_r_from_training(refdata) -> None:
     """R neuroCombatFromTraining (scenario 2): covariate-adjusted model, test patients without
     covariates get the average covariate effect = our training-mean imputation."""
     X = _frame(refdata, with_pheno=True)
-    harmonizer = ComBatHarmonizer(covariates=("pheno",)).fit(X)
+    harmoniser = ComBatHarmoniser(covariates=("pheno",)).fit(X)
     test = X.iloc[[0, 1, 5, 6]].copy()
     test["meta__pheno"] = np.nan
     expected = pd.read_csv(refdata / "combat" / "r_outputs" / "training_test_scenario2_r.csv")
     np.testing.assert_allclose(
-        harmonizer.transform(test).to_numpy(), expected.to_numpy().T, rtol=0, atol=1e-8
+        harmoniser.transform(test).to_numpy(), expected.to_numpy().T, rtol=0, atol=1e-8
     )
 
 

@@ -9,7 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from radiopipe.modeling.clean import ConstantFilter, MedianImputer
-from radiopipe.modeling.harmonize import ComBatHarmonizer, DropMeta
+from radiopipe.modeling.harmonise import ComBatHarmoniser, DropMeta
 from radiopipe.modeling.lasso import LassoLogisticClassifier, LassoSelector
 from radiopipe.modeling.pipeline_factory import STEPS, build_baseline, build_pipeline
 from radiopipe.modeling.select import ICCFilter, PearsonFilter, TTestFilter
@@ -46,7 +46,7 @@ def test_sklearn_estimator_checks(estimator, check) -> None:
 
 
 def test_combat_clone_params_and_unfitted() -> None:
-    step = ComBatHarmonizer(covariates=("age",), parametric=False, reference_site="A")
+    step = ComBatHarmoniser(covariates=("age",), parametric=False, reference_site="A")
     copy = clone(step)
     assert copy.get_params() == step.get_params() and copy is not step
     copy.set_params(mean_only=True, unseen_site="error")
@@ -60,13 +60,13 @@ def test_one_pipeline_every_step_switchable(two_site_cohort) -> None:
     pipeline = build_pipeline(tiny_config(), seed=0, has_sites=True)
     assert tuple(pipeline.named_steps) == STEPS
     assert type(pipeline).__module__ == "imblearn.pipeline"
-    assert isinstance(pipeline.named_steps["harmonize"], ComBatHarmonizer)
+    assert isinstance(pipeline.named_steps["harmonise"], ComBatHarmoniser)
     assert clone(pipeline).get_params()["lasso__n_strengths"] == 6
     off = tiny_config(
         impute={"enabled": False},
         constant={"enabled": False},
         icc={"enabled": False},
-        harmonize={"method": "none"},
+        harmonise={"method": "none"},
         scale={"method": "none"},
         balance={"method": "none"},
         ttest={"enabled": False},
@@ -77,7 +77,7 @@ def test_one_pipeline_every_step_switchable(two_site_cohort) -> None:
     bare = build_pipeline(off, seed=0, has_sites=True)
     switchable = {"impute", "constant", "icc", "scale", "balance", "ttest", "pearson", "lasso"}
     assert {n for n, s in bare.steps if s == "passthrough"} == switchable
-    assert isinstance(bare.named_steps["harmonize"], DropMeta)
+    assert isinstance(bare.named_steps["harmonise"], DropMeta)
     X = model_frame(two_site_cohort).iloc[:60]
     y = two_site_cohort.clinical["label"].to_numpy()[:60]
     fitted = bare.fit(X, y)

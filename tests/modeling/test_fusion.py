@@ -11,8 +11,8 @@ from sklearn.metrics import roc_auc_score
 
 from radiopipe.errors import InputError
 from radiopipe.modeling.predicting import predict_cohort
-from radiopipe.modeling.simulate import simulate_cohort, write_cohort
 from radiopipe.modeling.training import train
+from radiopipe.synth.feature_table import simulate_cohort, write_cohort
 
 from .conftest import tiny_config
 
@@ -57,3 +57,21 @@ def test_stack_fusion_trains_and_predicts(tmp_path) -> None:
         tmp_path / "run" / "model", features, manifest, tmp_path / "cnn.parquet"
     )
     assert set(scored["model"]) == set(predictions["model"])
+
+
+def test_external_predictions_must_follow_the_contract(tmp_path) -> None:
+    from radiopipe.modeling.fusion import read_external
+
+    rows = pd.DataFrame(
+        {"patient_id": ["P1"], "split": ["train_oof"], "fold": [0], "model": ["cnn"],
+         "probability": [0.4], "label": [1]}
+    )  # fmt: skip
+    path = tmp_path / "predictions.parquet"
+    rows.to_parquet(path)
+    assert list(read_external(path, "cnn")["patient_id"]) == ["P1"]
+    rows.drop(columns="label").to_parquet(path)
+    with pytest.raises(InputError, match=r"predictions\.parquet: the predictions table lacks"):
+        read_external(path, "cnn")
+    rows.assign(split="holdout").to_parquet(path)
+    with pytest.raises(InputError, match=r"unknown split name.s. holdout"):
+        read_external(path, "cnn")

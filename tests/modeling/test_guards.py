@@ -27,11 +27,11 @@ def test_a_recoded_outcome_is_refused_by_name(labels) -> None:
     )
     assert covariate_auc(table["response_text"], labels) == 1.0
     assert covariate_auc(-table["npvr"], labels) == 1.0  # inverted coding separates as well
-    with pytest.raises(ConfigError, match=r"harmonize\.covariates") as err:
-        check_covariates(table, labels, ["age", "response_text", "npvr"], "harmonize.covariates")
+    with pytest.raises(ConfigError, match=r"harmonise\.covariates") as err:
+        check_covariates(table, labels, ["age", "response_text", "npvr"], "harmonise.covariates")
     assert "'response_text'" in str(err.value) and "'npvr'" in str(err.value)
     assert "'age'" not in str(err.value)
-    check_covariates(table, labels, ["age"], "harmonize.covariates")  # an honest one passes
+    check_covariates(table, labels, ["age"], "harmonise.covariates")  # an honest one passes
 
 
 def test_a_strong_but_imperfect_covariate_is_allowed(labels) -> None:
@@ -39,7 +39,7 @@ def test_a_strong_but_imperfect_covariate_is_allowed(labels) -> None:
     noisy.iloc[:16] = 1 - noisy.iloc[:16]  # 20% flipped: AUC 0.8
     table = pd.DataFrame({"fibroid_type": noisy.map({0.0: "I", 1.0: "II"})})
     assert 0.7 < covariate_auc(table["fibroid_type"], labels) < 0.95
-    check_covariates(table, labels, ["fibroid_type"], "harmonize.covariates")
+    check_covariates(table, labels, ["fibroid_type"], "harmonise.covariates")
 
 
 def _sites() -> pd.Series:
@@ -71,11 +71,11 @@ def test_train_refuses_before_the_first_fit(tmp_path, monkeypatch) -> None:
     cohort.clinical["outcome_copy"] = cohort.clinical["label"].map({0: "no", 1: "yes"})
     features, manifest = write_cohort(cohort, tmp_path / "data")
     monkeypatch.setattr(training, "run_unit", _no_fit)
-    leaky = tiny_config(harmonize={"covariates": ["outcome_copy"]})
+    leaky = tiny_config(harmonise={"covariates": ["outcome_copy"]})
     with pytest.raises(ConfigError, match="'outcome_copy'"):
         training.train(features, manifest, leaky, tmp_path / "leaky")
     external = int((cohort.clinical["split"] == "external_test").sum())
-    strict = tiny_config(harmonize={"min_site_size": external + 1})
+    strict = tiny_config(harmonise={"min_site_size": external + 1})
     with pytest.raises(ConfigError, match=f"has {external};"):
         training.train(features, manifest, strict, tmp_path / "small")
 

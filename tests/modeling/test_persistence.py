@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from radiopipe.errors import InputError, RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.modeling.persistence import load_model
 from radiopipe.modeling.predicting import predict_cohort
-from radiopipe.modeling.simulate import write_cohort
+from radiopipe.synth.feature_table import write_cohort
 
 from ..conftest import run_radiopipe
 

@@ -95,7 +95,7 @@ def test_settings_reject_leaky_or_unknown_values(tmp_path) -> None:
 
 
 def test_tables_join_the_manifest_and_name_problems(tmp_path, two_site_cohort) -> None:
-    from radiopipe.modeling.simulate import write_cohort
+    from radiopipe.synth.feature_table import write_cohort
 
     features, manifest = write_cohort(two_site_cohort, tmp_path)
     data = load_model_data(features, manifest, covariates=["age"])

@@ -32,7 +32,7 @@ def minimal(manifest: str = "cohort/manifest.csv") -> dict:
 def test_demo_pipeline_runs_every_stage_it_names():
     config = load_pipeline(REPO / "pipelines" / "demo.yaml")
     names = [s.name for s in build_stages(config)]
-    assert names == ["cohort", "validate", "extract", "robustness", "train", "deep",
+    assert names == ["cohort", "validate", "design", "extract", "robustness", "train", "deep",
                      "evaluate", "explain", "report"]  # fmt: skip
     assert config.cohort.synth is not None and config.cohort.manifest is None
     # Relative paths are read relative to the pipeline file, not the working directory.
@@ -49,8 +49,8 @@ def test_study_pipeline_takes_a_manifest_from_the_command_line(tmp_path):
     assert config.extract.params == CONFIGS / "extraction" / "paper.yaml"
     names = [s.name for s in build_stages(config)]
     # The V-Net model folder does not exist here: segmentation is skipped, not an error.
-    assert names == ["cohort", "validate", "preprocess", "extract", "robustness", "train",
-                     "deep", "evaluate", "explain", "report"]  # fmt: skip
+    assert names == ["cohort", "validate", "preprocess", "design", "extract", "robustness",
+                     "train", "deep", "evaluate", "explain", "report"]  # fmt: skip
 
 
 def test_study_pipeline_without_its_manifest_names_the_missing_file():
@@ -108,10 +108,43 @@ def test_run_name_must_be_a_plain_folder_name(tmp_path):
 def test_dry_run_lists_stages(cli):
     result = cli("run", REPO / "pipelines" / "demo.yaml", "--dry-run")
     assert result.exit_code == 0
-    assert "cohort -> validate -> extract" in result.output.replace("\n", " ")
+    assert "cohort -> validate -> design -> extract" in result.output.replace("\n", " ")
 
 
 def test_unknown_stage_to_force_is_an_error(cli, tmp_path):
     result = cli("run", REPO / "pipelines" / "demo.yaml", "--out", tmp_path, "--force", "trian")
     assert result.exit_code == 2
-    assert "unknown stage(s) to force: trian" in result.output
+    assert "unknown stage(s) to --force: trian" in result.output
+
+
+def test_dry_run_catches_a_typo_in_the_pyradiomics_parameter_file(cli, tmp_path):
+    params = yaml.safe_load((CONFIGS / "extraction" / "fast.yaml").read_text())
+    params["setting"]["binWdith"] = 25  # typo of binWidth
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "cohort").mkdir()
+    (tmp_path / "cohort" / "manifest.csv").write_text("patient_id\n")
+    data = minimal() | {"extract": {"params": "params.yaml"}}
+    result = cli("run", write_pipeline(tmp_path, data), "--dry-run")
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "extract.params" in text and "binWdith" in text
+
+
+def test_dry_run_catches_an_error_in_a_stage_config_file(cli, tmp_path):
+    (tmp_path / "cohort").mkdir()
+    (tmp_path / "cohort" / "manifest.csv").write_text("patient_id\n")
+    (tmp_path / "model.yaml").write_text("cv: {outer_fold: 3}\n")
+    data = minimal() | {"train": {"config": "model.yaml"}}
+    result = cli("run", write_pipeline(tmp_path, data), "--dry-run")
+    assert result.exit_code == 2 and "outer_fold" in result.output
+
+
+def test_fusion_must_name_a_deep_model_of_the_pipeline(tmp_path):
+    (tmp_path / "cohort").mkdir()
+    (tmp_path / "cohort" / "manifest.csv").write_text("patient_id\n")
+    data = minimal() | {"train": {"fusion": "densenet"}}
+    with pytest.raises(ConfigError, match="no deep section"):
+        load_pipeline(write_pipeline(tmp_path, data))
+    data["deep"] = {"models": [str(CONFIGS / "deep" / "tiny_vit.yaml")]}
+    with pytest.raises(ConfigError, match="not a deep model of this pipeline"):
+        build_stages(load_pipeline(write_pipeline(tmp_path, data)))

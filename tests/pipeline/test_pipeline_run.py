@@ -64,7 +64,8 @@ def test_every_stage_writes_its_outputs(finished_run):
     _, _, result = finished_run
     run = result.run
     assert [s.name for s in result.stages] == [
-        "cohort", "validate", "extract", "robustness", "train", "evaluate", "explain", "report"
+        "cohort", "validate", "design", "extract", "robustness", "train", "evaluate", "explain",
+        "report",
     ]  # fmt: skip
     assert all(s.status == "ran" for s in result.stages)
     features = pd.read_parquet(run / "extract" / "features.parquet")
@@ -144,3 +145,138 @@ def test_cohort_problems_stop_the_run_before_any_computation(synthetic_cohort, t
     problems = pd.read_csv(tmp_path / "run" / "validate" / "problems.csv")
     assert len(problems) >= 1
     assert not (tmp_path / "run" / "extract").exists()
+
+
+@pytest.mark.slow
+def test_the_design_stage_fixes_the_folds_train_uses(finished_run):
+    _, _, result = finished_run
+    design = json.loads((result.run / "design" / "design.json").read_text())
+    assert design["design"] == "fixed_split" and design["folds"] == 3 and design["seed"] == 3
+    assert design["reference"] == "stack" and design["n_development"] == 21
+    folds = pd.read_csv(result.run / "design" / "folds.csv", dtype={"patient_id": str})
+    used = pd.read_csv(result.run / "train" / "folds.csv", dtype={"patient_id": str})
+    pd.testing.assert_frame_equal(folds, used)
+    cohort = pd.read_csv(result.run / "cohort" / "manifest.csv", dtype={"patient_id": str})
+    assert set(folds["patient_id"]) == set(cohort.loc[cohort["split"] == "train", "patient_id"])
+
+
+@pytest.mark.slow
+def test_force_train_refits_every_fold_and_reruns_exactly_the_stages_downstream(
+    finished_run, monkeypatch
+):
+    """The bug this guards: train kept its own marker, so --force train retrained nothing."""
+    import radiopipe.modeling.training as training
+
+    _, config, first = finished_run
+    run = first.run
+    before = pd.read_parquet(run / "train" / "predictions.parquet")
+    tuning = pd.read_parquet(run / "train" / "tuning.parquet")
+    stamps = {p: p.stat().st_mtime_ns for p in [run / "train" / "tuning.parquet",
+                                                *(run / "train" / "model").iterdir()]}  # fmt: skip
+    fitted = []
+    real = training.run_unit
+    crash = {"armed": True}
+
+    def counting(unit, *args, **kwargs):
+        fitted.append(unit.name)
+        if unit.name == "fold-001" and crash["armed"]:
+            crash["armed"] = False
+            raise RuntimeError("simulated crash after the first fold")
+        return real(unit, *args, **kwargs)
+
+    monkeypatch.setattr(training, "run_unit", counting)
+    # A crash after fold-000 leaves its checkpoint: a resume would not fit it again.
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_pipeline(config, run, force=frozenset({"train"}))
+    assert any((run / "train" / ".checkpoints").rglob("done.json"))
+    fitted.clear()
+    redo = run_pipeline(config, run, force=frozenset({"train"}))
+    assert fitted == ["fold-000", "fold-001", "fold-002", "final"], "every fold fitted again"
+    status = {s.name: s.status for s in redo.stages}
+    assert status == {
+        "cohort": "skipped", "validate": "skipped", "design": "skipped", "extract": "skipped",
+        "robustness": "skipped", "train": "ran", "evaluate": "ran", "explain": "ran",
+        "report": "ran",
+    }  # fmt: skip
+    assert all(p.stat().st_mtime_ns != t for p, t in stamps.items()), "files rewritten"
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "train" / "predictions.parquet"), before)
+    again = pd.read_parquet(run / "train" / "tuning.parquet")
+    pd.testing.assert_frame_equal(again.drop(columns="duration"), tuning.drop(columns="duration"))
+    assert not (run / "train" / ".checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_force_of_an_early_stage_reruns_it_and_everything_downstream(finished_run):
+    _, config, first = finished_run
+    redo = run_pipeline(config, first.run, force=frozenset({"design"}))
+    status = {s.name: s.status for s in redo.stages}
+    assert [status[s] for s in ("cohort", "validate", "extract", "robustness")] == ["skipped"] * 4
+    assert [status[s] for s in ("design", "train", "evaluate", "explain", "report")] == ["ran"] * 5
+
+
+@pytest.mark.slow
+def test_the_pipeline_extract_stage_records_provenance_like_radiopipe_extract(
+    finished_run, cli, tmp_path
+):
+    folder, _, result = finished_run
+    run = result.run
+    manifest = run / "cohort" / "manifest.csv"
+    params = folder / "params.yaml"
+    alone = tmp_path / "extract"
+    outcome = cli("extract", "--manifest", manifest, "--params", params, "--out", alone,
+                  "--workers", "0")  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    in_run = json.loads((run / "extract" / "provenance.json").read_text())
+    by_cli = json.loads((alone / "provenance.json").read_text())
+    for record in (in_run, by_cli):
+        assert record["command"] == "extract" and record["stage"] == "extract"
+        assert record["manifest"]["path"] == str(manifest.resolve())
+        assert set(record["extraction"]) >= {"tasks", "computed", "cached", "failed"}
+    same = ("radiopipe", "seed", "config_sha256", "settings_sha256", "inputs", "manifest",
+            "packages", "python")  # fmt: skip
+    assert {k: in_run[k] for k in same} == {k: by_cli[k] for k in same}
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(run / "extract" / "features.parquet"),
+        pd.read_parquet(alone / "features.parquet"),
+    )
+    again = cli("extract", "--manifest", manifest, "--params", params, "--out", alone,
+                "--workers", "0")  # fmt: skip
+    assert again.exit_code == 0 and "up to date" in again.output
+
+
+@pytest.mark.slow
+def test_late_fusion_runs_inside_one_pipeline(tmp_path):
+    """deep runs on the design's folds before train, whose stack_fusion takes its predictions."""
+    deep = yaml.safe_load((REPO / "configs" / "deep" / "tiny_cnn.yaml").read_text())
+    deep["training"] |= {"epochs": 2, "patience": 2}
+    deep["explain"] = {"patients_per_class": 0}
+    (tmp_path / "cnn.yaml").write_text(yaml.safe_dump(deep))
+    study = write_study(
+        tmp_path,
+        robustness=None,
+        explain=None,
+        deep={"models": ["cnn.yaml"]},
+        train={"config": "model.yaml", "fusion": deep["name"]},
+    )
+    result = run_pipeline(load_pipeline(study), tmp_path / "run")
+    order = [s.name for s in result.stages]
+    assert order.index("design") < order.index("deep") < order.index("train")
+    run = result.run
+    cnn = pd.read_parquet(run / "deep" / deep["name"] / "predictions.parquet")
+    folds = pd.read_csv(run / "design" / "folds.csv", dtype={"patient_id": str})
+    oof = cnn.loc[cnn["split"] == "train_oof"]
+    assert dict(zip(oof["patient_id"], oof["fold"], strict=True)) == dict(
+        zip(folds["patient_id"], folds["fold"], strict=True)
+    ), "the CNN's out-of-fold fits use the design's folds"
+    merged = pd.read_parquet(run / "evaluate" / "predictions.parquet")
+    assert {"stack", "stack_fusion", deep["name"]} <= set(merged["model"])
+    fused = merged.loc[merged["model"] == "stack_fusion"]
+    stack = merged.loc[merged["model"] == "stack"]
+    for split in ("train_oof", "internal_test", "external_test"):
+        assert set(fused.loc[fused["split"] == split, "patient_id"]) == set(
+            stack.loc[stack["split"] == split, "patient_id"]
+        )
+    performance = pd.read_csv(run / "evaluate" / "performance.csv")
+    assert "stack_fusion" in set(performance["model"])
+    provenance = json.loads((run / "train" / "provenance.json").read_text())
+    assert provenance["inputs"]["fusion"]["path"].endswith("predictions.parquet")

@@ -9,7 +9,7 @@ import yaml
 from radiopipe.config import load_config
 from radiopipe.config.preprocess import PreprocessSettings, RegisterSettings
 from radiopipe.errors import ConfigError
-from radiopipe.registration import register_rigid
+from radiopipe.preprocess import register_rigid
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,13 +15,27 @@ import pandas as pd
 import yaml
 
 from radiopipe.atomic import write_parquet
+from radiopipe.contracts import (
+    PREDICTIONS_COLUMNS,
+    PROVENANCE,
+    RESOLVED_CONFIG,
+    RunLayout,
+    Split,
+    StageName,
+)
 from tests.explain.builders import make_pipeline
 
-PARTS = ("cohort", "extract", "robustness", "train", "evaluate", "explain", "segment", "deep")
+PARTS = tuple(
+    str(s)
+    for s in (
+        StageName.COHORT, StageName.EXTRACT, StageName.ROBUSTNESS, StageName.TRAIN,
+        StageName.EVALUATE, StageName.EXPLAIN, StageName.SEGMENT, StageName.DEEP,
+    )
+)  # fmt: skip
 SEQUENCES = ("t2w", "cet1w")
 IMAGES = ("original", "wavelet-LLH", "wavelet-HHH", "log-sigma-2-0-mm-3D", "log-sigma-4-0-mm-3D")
 CLASSES = ("firstorder", "glcm", "glrlm")
-SPLITS = {"train": (90, "A"), "internal_test": (30, "A"), "external_test": (30, "B")}
+SPLITS = {Split.TRAIN: (90, "A"), Split.INTERNAL_TEST: (30, "A"), Split.EXTERNAL_TEST: (30, "B")}
 MODEL_CONFIG = {
     "seed": 42,
     "design": "auto",
@@ -86,7 +100,7 @@ def _cohort(root: Path, rng: np.random.Generator, splits: dict) -> pd.DataFrame:
                 {
                     "patient_id": f"P{k:03d}",
                     "site": site,
-                    "split": split,
+                    "split": str(split),
                     "label": y,
                     "image_t2w": f"images/P{k:03d}_t2w.nii.gz",
                     "image_cet1w": f"images/P{k:03d}_cet1w.nii.gz",
@@ -99,8 +113,9 @@ def _cohort(root: Path, rng: np.random.Generator, splits: dict) -> pd.DataFrame:
             )
             k += 1
     table = pd.DataFrame(rows)
-    (root / "cohort").mkdir(parents=True, exist_ok=True)
-    table.to_csv(root / "cohort" / "manifest.csv", index=False)
+    manifest = RunLayout(root).cohort.manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(manifest, index=False)
     return table
 
 
@@ -129,7 +144,8 @@ def _features(root: Path, cohort: pd.DataFrame, rng: np.random.Generator) -> pd.
         "settings_sha256": "0" * 64,
         "sequences": json.dumps(list(SEQUENCES)),
     }
-    write_parquet(root / "extract" / "features.parquet", table, metadata=meta)
+    layout = RunLayout(root)
+    write_parquet(layout.extract.features, table, metadata=meta)
     icc = pd.DataFrame({"feature": names, "icc": np.clip(rng.beta(8, 2, len(names)), 0, 1)})
     icc["ci95_low"], icc["ci95_high"] = icc["icc"] - 0.05, np.minimum(icc["icc"] + 0.05, 1)
     icc["n_patients"], icc["n_raters"] = 90, 2
@@ -137,14 +153,14 @@ def _features(root: Path, cohort: pd.DataFrame, rng: np.random.Generator) -> pd.
     icc["feature_class"] = [n.split("__")[1].split("_")[1] for n in names]
     icc["filter"] = [n.split("__")[1].split("_")[0].split("-")[0] for n in names]
     icc["source"] = "perturbation"
-    write_parquet(root / "robustness" / "icc.parquet", icc)
+    write_parquet(layout.robustness.icc, icc)
     return table.set_index("patient_id")
 
 
 def _record(folder: Path, command: str, config: dict | None, seed: int | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if config is not None:
-        (folder / "config.resolved.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (folder / RESOLVED_CONFIG).write_text(yaml.safe_dump(config, sort_keys=False))
     record = {
         "command": command,
         "started": "2026-01-01T00:00:00+00:00",
@@ -155,16 +171,17 @@ def _record(folder: Path, command: str, config: dict | None, seed: int | None) -
         "packages": {"scikit-learn": "1.9.1", "shap": "0.49.1"},
         "config_sha256": "f" * 64,
     }
-    (folder / "provenance.json").write_text(json.dumps(record))
+    (folder / PROVENANCE).write_text(json.dumps(record))
 
 
 def _train(root: Path, cohort: pd.DataFrame, X: pd.DataFrame, rng: np.random.Generator):
     """Fit the pipeline on the training split; write the modelling stage's tables."""
-    folder = root / "train"
+    layout = RunLayout(root).train
+    folder = layout.folder
     ids = cohort["patient_id"].to_numpy()
     y = pd.Series(cohort["label"].to_numpy(), index=ids)
     split = pd.Series(cohort["split"].to_numpy(), index=ids)
-    train = list(split.index[split == "train"])
+    train = list(split.index[split == Split.TRAIN])
     pipeline = make_pipeline(k=8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -183,13 +200,11 @@ def _train(root: Path, cohort: pd.DataFrame, X: pd.DataFrame, rng: np.random.Gen
             rows.append((pid, split[pid], -1, model, float(pp), int(y[pid])))
         oof = np.clip(p[: len(train)] + rng.normal(0, 0.12, len(train)), 0.01, 0.99)
         for pid, fold, pp in zip(train, folds["fold"], oof, strict=True):
-            rows.append((pid, "train_oof", int(fold), model, float(pp), int(y[pid])))
-    predictions = pd.DataFrame(
-        rows, columns=["patient_id", "split", "fold", "model", "probability", "label"]
-    )
-    write_parquet(folder / "predictions.parquet", predictions)
-    folds.to_csv(folder / "folds.csv", index=False)
-    (folder / "thresholds.json").write_text(json.dumps(dict.fromkeys(proba, 0.5)))
+            rows.append((pid, Split.TRAIN_OOF.value, int(fold), model, float(pp), int(y[pid])))
+    predictions = pd.DataFrame(rows, columns=list(PREDICTIONS_COLUMNS))
+    write_parquet(layout.predictions, predictions)
+    folds.to_csv(layout.folds, index=False)
+    layout.thresholds.write_text(json.dumps(dict.fromkeys(proba, 0.5)))
     selected = list(Z.columns)
     funnel = [
         {
@@ -203,14 +218,14 @@ def _train(root: Path, cohort: pd.DataFrame, X: pd.DataFrame, rng: np.random.Gen
         }
         for f in [-1, 0, 1, 2, 3, 4]
     ]
-    pd.DataFrame(funnel).to_csv(folder / "funnel.csv", index=False)
+    pd.DataFrame(funnel).to_csv(layout.funnel, index=False)
     sel = [
         (f, name, float(rng.normal()))
         for f in [-1, 0, 1, 2, 3, 4]
         for name in (selected if f < 0 else rng.choice(X.columns, 8, replace=False))
     ]
     pd.DataFrame(sel, columns=["fold", "feature", "lasso_coef"]).to_csv(
-        folder / "selected_features.csv", index=False
+        layout.selected_features, index=False
     )
     card = {
         "format_version": 1,
@@ -220,15 +235,35 @@ def _train(root: Path, cohort: pd.DataFrame, X: pd.DataFrame, rng: np.random.Gen
         "covariates": ["age"],
         "n_training_patients": len(train),
     }
-    (folder / "model").mkdir(parents=True, exist_ok=True)
-    (folder / "model" / "model.json").write_text(json.dumps(card))
+    layout.model_dir.mkdir(parents=True, exist_ok=True)
+    layout.model.write_text(json.dumps(card))
+    _harmonisation(root, cohort, X)
     _record(folder, "train", MODEL_CONFIG, 42)
     return pipeline, predictions, split, y, train
 
 
+def _harmonisation(root: Path, cohort: pd.DataFrame, X: pd.DataFrame) -> None:
+    """The train stage's harmonisation diagnostics, with a ComBat step fitted on every patient
+    (the fixture's training patients are all from one site)."""
+    from imblearn.pipeline import Pipeline
+
+    from radiopipe.modeling.columns import SITE_COLUMN
+    from radiopipe.modeling.harmonise import ComBatHarmoniser
+    from radiopipe.modeling.site_effects import write_harmonisation
+
+    sites = pd.Series(cohort["site"].to_numpy(), index=cohort["patient_id"].to_numpy())
+    data = X.assign(**{SITE_COLUMN: sites.loc[X.index].to_numpy()})
+    combat = Pipeline([("harmonise", ComBatHarmoniser(min_site_size=2))]).fit(data)
+    layout = RunLayout(root)
+    write_harmonisation(
+        layout.train.folder, layout.extract.features, sites, "combat", combat, data, seed=0
+    )
+
+
 def _evaluate(root: Path, predictions: pd.DataFrame) -> None:
     from radiopipe.config.evaluate import EvaluateConfig
-    from radiopipe.stats.evaluate import evaluate
+    from radiopipe.pipeline.engine import run_single
+    from radiopipe.pipeline.model_stages import evaluate_stage
 
     config = EvaluateConfig(
         n_bootstrap=200,
@@ -236,15 +271,15 @@ def _evaluate(root: Path, predictions: pd.DataFrame) -> None:
         roc_grid_points=51,
         decision_curve={"start": 0.05, "stop": 0.95, "step": 0.05},
     )
-    merged = root / "evaluate" / "predictions.parquet"
+    layout = RunLayout(root)
+    merged = layout.evaluate.predictions
     write_parquet(merged, predictions)
-    evaluate(
-        merged,
-        root / "evaluate",
-        root / "train" / "thresholds.json",
-        root / "cohort" / "manifest.csv",
-        config,
-    )
+    # Through the stage engine, as in a run: it writes the stage's resolved config and record.
+    given = {
+        "train": {"predictions": merged, "thresholds": layout.train.thresholds},
+        "cohort": {"manifest": layout.cohort.manifest},
+    }
+    run_single(evaluate_stage(config, combine=False), layout.evaluate.folder, given=given)
 
 
 def _explain(root: Path, pipeline, X, split, y, train) -> None:
@@ -257,8 +292,9 @@ def _explain(root: Path, pipeline, X, split, y, train) -> None:
     )
     patients = pd.DataFrame({"split": split, "label": y})
     result = explain_pipeline(pipeline, X, patients, train, config)
-    write_result(result, root / "explain", threshold=0.5)
-    _record(root / "explain", "radiopipe explain", config.model_dump(mode="json"), 0)
+    folder = RunLayout(root).explain.folder
+    write_result(result, folder, threshold=0.5)
+    _record(folder, "radiopipe explain", config.model_dump(mode="json"), 0)
 
 
 def _png(path: Path, seed: int) -> None:
@@ -270,7 +306,7 @@ def _png(path: Path, seed: int) -> None:
 
 
 def _segment(root: Path, cohort: pd.DataFrame, rng: np.random.Generator) -> None:
-    folder = root / "segment"
+    layout = RunLayout(root).segment
     rows = [
         {
             "patient_id": p,
@@ -285,18 +321,18 @@ def _segment(root: Path, cohort: pd.DataFrame, rng: np.random.Generator) -> None
         for p, sp in zip(cohort["patient_id"], cohort["split"], strict=True)
         for s in SEQUENCES
     ]
-    (folder / "evaluation").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(folder / "evaluation" / "segmentation_metrics.csv", index=False)
+    layout.evaluation.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(layout.metrics, index=False)
     qc = pd.DataFrame({"patient_id": cohort["patient_id"], "flags": ""})
     qc.loc[:2, "flags"] = "small;border"
-    qc.to_csv(folder / "qc.csv", index=False)
+    qc.to_csv(layout.qc, index=False)
     for i, seq in enumerate(SEQUENCES):
-        _png(folder / "evaluation" / f"overlays_{seq}.png", i)
+        _png(layout.evaluation / f"overlays_{seq}.png", i)
 
 
 def _deep(root: Path, cohort: pd.DataFrame) -> None:
-    folder = root / "deep" / "densenet" / "explanations"
-    picked = cohort.loc[cohort["split"] == "external_test"].head(2)
+    folder = RunLayout(root).deep.model("densenet").explanations
+    picked = cohort.loc[cohort["split"] == Split.EXTERNAL_TEST].head(2)
     index = pd.DataFrame(
         {
             "patient_id": picked["patient_id"],
@@ -313,7 +349,7 @@ def _deep(root: Path, cohort: pd.DataFrame) -> None:
     )
     for i, name in enumerate(index["file"]):
         _png(folder / name, 10 + i)
-    index.to_csv(folder / "index.csv", index=False)
+    index.to_csv(RunLayout(root).deep.model("densenet").explanations_index, index=False)
 
 
 def build_run(

@@ -160,16 +160,55 @@ def test_a_broken_part_costs_only_its_section(run_without, monkeypatch) -> None:
     assert "could not be built" in text_of(html)
 
 
-def test_cohort_table_is_computed_when_evaluate_did_not_write_it(study_run, run_without) -> None:
+def test_cohort_table_is_rendered_from_evaluate_or_said_absent(study_run, run_without) -> None:
     run = run_without("segment", "deep", "explain")
     (run / "evaluate" / "cohort_table.csv").unlink()
-    computed = cohort.build(ReportContext(load_run(run), ReportConfig()))
+    absent = cohort.build(ReportContext(load_run(run), ReportConfig()))
     written = cohort.build(ReportContext(load_run(study_run), ReportConfig()))
-    tables = [[b for b in s.blocks if isinstance(b, Table)] for s in (computed, written)]
-    assert [t.caption for t in tables[0]] == [
+    assert not [b for b in absent.blocks if isinstance(b, Table)]
+    assert "no evaluate/cohort_table.csv" in absent.note  # not recomputed by the report
+    tables = [b for b in written.blocks if isinstance(b, Table)]
+    assert [t.caption for t in tables] == [
         "Patient characteristics by split",
         "Patient characteristics by site",
     ]
-    for mine, theirs in zip(*tables, strict=True):
-        assert mine.rows == theirs.rows  # the same as the evaluate stage's table
-    assert any("Funaki type" in str(cell) for row in tables[0][0].rows for cell in row)
+    assert any("Funaki type" in str(cell) for row in tables[0].rows for cell in row)
+
+
+def test_harmonisation_section_renders_the_train_stage_files(study_run, run_without) -> None:
+    from radiopipe.report.sections import harmonisation
+
+    written = pd.read_csv(study_run / "train" / "harmonisation.csv")
+    assert list(written["features"]) == ["before", "after"]
+    assert written.loc[1, "auc"] < written.loc[0, "auc"]  # ComBat removes the site effect
+    section = harmonisation.build(ReportContext(load_run(study_run), ReportConfig()))
+    table = next(b for b in section.blocks if isinstance(b, Table))
+    assert [row[-1] for row in table.rows] == [f"{a:.3f}" for a in written["auc"]]
+    run = run_without("segment", "deep", "explain")
+    (run / "train" / "harmonisation.csv").rename(run / "train" / "harmonization.csv")
+    legacy = harmonisation.build(ReportContext(load_run(run), ReportConfig()))
+    assert [b.rows for b in legacy.blocks if isinstance(b, Table)] == [table.rows]
+    (run / "train" / "harmonization.csv").unlink()
+    absent = harmonisation.build(ReportContext(load_run(run), ReportConfig()))
+    assert "no train/harmonisation.csv" in absent.note and not absent.blocks
+
+
+def test_first_page_reads_the_best_model_comparisons_of_evaluate(study_run, run_without) -> None:
+    from radiopipe.report.summary import best_model
+
+    best = pd.read_csv(
+        study_run / "evaluate" / "best_comparisons.csv", float_precision="round_trip"
+    )
+    verdict = best_model(ReportContext(load_run(study_run), ReportConfig()))
+    rows = best.loc[(best["split"] == verdict.split) & (best["reference"] == verdict.best)]
+    assert sorted(c.model for c in verdict.comparisons) == sorted(rows["model"])
+    assert [c.p_holm for c in verdict.comparisons] == list(rows["p_holm"])
+    run = run_without("segment", "deep", "explain")
+    (run / "evaluate" / "best_comparisons.csv").unlink()  # an evaluation of older radiopipe
+    ctx = ReportContext(load_run(run), ReportConfig())
+    old = best_model(ctx)
+    if verdict.best == ctx.run.evaluate["delong.csv"]["reference"].iloc[0]:
+        assert [c.p_holm for c in old.comparisons] == pytest.approx(list(rows["p_holm"]), rel=1e-12)
+    else:
+        assert old.comparisons == []
+        assert any("best_comparisons.csv is missing" in w for w in ctx.warnings)

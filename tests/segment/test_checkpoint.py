@@ -12,7 +12,9 @@ import torch
 from radiopipe.config import save_resolved
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import RadiopipeError
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
+from radiopipe.torchrun.checkpoint import load_tensors, load_weights, save_tensors
+from radiopipe.torchrun.seeding import restore_rng, rng_state
 
 
 class _Evil:
@@ -25,14 +27,14 @@ def test_tensors_round_trip_and_rng_state(tmp_path: Path) -> None:
         "w": torch.arange(4.0),
         "epoch": 3,
         "history": [{"loss": 0.5}],
-        "rng": ckpt.rng_state(),
+        "rng": rng_state(),
     }
-    ckpt.save_tensors(tmp_path / "c.pt", state)
-    loaded = ckpt.load_tensors(tmp_path / "c.pt")
+    save_tensors(tmp_path / "c.pt", state)
+    loaded = load_tensors(tmp_path / "c.pt")
     assert torch.equal(loaded["w"], state["w"]) and loaded["epoch"] == 3
-    ckpt.restore_rng(loaded["rng"])
+    restore_rng(loaded["rng"])
     first = torch.rand(3)
-    ckpt.restore_rng(loaded["rng"])
+    restore_rng(loaded["rng"])
     assert torch.equal(torch.rand(3), first)
     assert not list(tmp_path.glob(".*tmp*"))  # atomic write left no temporary file
 
@@ -41,19 +43,19 @@ def test_arbitrary_pickles_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"payload": _Evil()}, path)
     with pytest.raises(RadiopipeError, match="only tensors and plain values"):
-        ckpt.load_tensors(path)
+        load_tensors(path)
     assert not Path("/tmp/radiopipe-pwned").exists()
     (tmp_path / "junk.pt").write_bytes(pickle.dumps([1, 2], protocol=2) + b"garbage")
     with pytest.raises(RadiopipeError, match=r"junk.pt"):
-        ckpt.load_tensors(tmp_path / "junk.pt")
+        load_tensors(tmp_path / "junk.pt")
 
 
 def _folder(tmp_path: Path, done: bool = True) -> Path:
     config = SegmentationConfig(sequences=["t2w"])
     save_resolved(config, tmp_path / ckpt.CONFIG_FILE)
     (tmp_path / "t2w").mkdir()
-    ckpt.save_tensors(tmp_path / "t2w" / ckpt.WEIGHTS_FILE, {"w": torch.zeros(2)})
-    from radiopipe.imaging import file_sha256
+    save_tensors(tmp_path / "t2w" / ckpt.WEIGHTS_FILE, {"w": torch.zeros(2)})
+    from radiopipe.hashing import file_sha256
 
     ckpt.write_card(tmp_path, config, {"t2w": {
         "weights": "t2w/model.pt", "done": done,
@@ -96,12 +98,12 @@ def test_incomplete_training_is_refused(tmp_path: Path) -> None:
 
 def test_modified_weights_are_refused(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
-    ckpt.save_tensors(folder / "t2w" / ckpt.WEIGHTS_FILE, {"w": torch.ones(2)})
+    save_tensors(folder / "t2w" / ckpt.WEIGHTS_FILE, {"w": torch.ones(2)})
     with pytest.raises(RadiopipeError, match="SHA-256 differs"):
         ckpt.read_model_folder(folder)
 
 
 def test_weights_that_do_not_fit_the_network(tmp_path: Path) -> None:
-    ckpt.save_tensors(tmp_path / "w.pt", {"weight": torch.zeros(3, 3)})
+    save_tensors(tmp_path / "w.pt", {"weight": torch.zeros(3, 3)})
     with pytest.raises(RadiopipeError, match="do not fit the configured network"):
-        ckpt.load_weights(torch.nn.Linear(2, 2), tmp_path / "w.pt")
+        load_weights(tmp_path / "w.pt", torch.nn.Linear(2, 2))

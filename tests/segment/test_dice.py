@@ -18,7 +18,7 @@ from radiopipe.features.params import validate_params
 from radiopipe.features.robustness import compute_robustness
 from radiopipe.segment.evaluate import run_evaluation
 from radiopipe.segment.predict import predict
-from radiopipe.segment.train import train
+from radiopipe.segment.runner import train
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "segmentation" / "tiny.yaml"
 

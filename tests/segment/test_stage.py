@@ -13,7 +13,7 @@ from radiopipe.cohort import read_manifest
 from radiopipe.config import parse_config
 from radiopipe.config.segmentation import SegmentationConfig, SegmentStageSettings
 from radiopipe.errors import ConfigError, RadiopipeError
-from radiopipe.segment.checkpoint import CARD_FILE
+from radiopipe.segment.model_folder import CARD_FILE
 from radiopipe.segment.stage import segment_cohort
 
 from .conftest import phantom_settings
@@ -85,7 +85,7 @@ def test_stage_refuses_a_missing_model_and_an_empty_selection(trained, tmp_path)
 
 def test_training_progress_shows_loss_and_validation_dice(trained, tmp_path, monkeypatch):
     from radiopipe import progress
-    from radiopipe.segment.train import train
+    from radiopipe.segment.runner import train
 
     screen = io.StringIO()
     monkeypatch.setattr(progress, "console", Console(file=screen, width=200, force_terminal=True))

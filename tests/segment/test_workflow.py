@@ -16,7 +16,8 @@ import torch
 import yaml
 
 from radiopipe.cohort import read_manifest
-from radiopipe.segment import checkpoint as ckpt
+from radiopipe.segment import model_folder as ckpt
+from radiopipe.torchrun.checkpoint import load_tensors
 
 from .conftest import SPLITS
 from .conftest import phantom_settings as _settings
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _weights(folder: Path, name: str) -> dict[str, torch.Tensor]:
-    return ckpt.load_tensors(folder / name / ckpt.CHECKPOINT_FILE)["model"]
+    return load_tensors(folder / name / ckpt.CHECKPOINT_FILE)["model"]
 
 
 def test_training_uses_only_the_train_split(trained) -> None:
@@ -46,7 +47,7 @@ def test_stop_and_resume_continues_and_matches_an_uninterrupted_run(trained, cli
             trained["config"], "--out", tmp_path / "m"]  # fmt: skip
     first = cli(*args, "--stop-after", "1")
     assert first.exit_code == 0 and "paused" in first.output
-    assert ckpt.load_tensors(tmp_path / "m" / "t2w" / ckpt.CHECKPOINT_FILE)["epoch"] == 1
+    assert load_tensors(tmp_path / "m" / "t2w" / ckpt.CHECKPOINT_FILE)["epoch"] == 1
     refused = cli(*args)
     assert refused.exit_code == 2 and "--resume" in refused.output
     resumed = cli(*args, "--resume")
@@ -87,14 +88,12 @@ def test_killed_training_resumes_after_the_last_saved_epoch(trained, cli, tmp_pa
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    saved = ckpt.load_tensors(checkpoint)["epoch"]
+    saved = load_tensors(checkpoint)["epoch"]
     assert 1 <= saved < 50
     result = cli("segment", "train", "--manifest", trained["manifest"], "--config", config,
                  "--out", out, "--resume", "--stop-after", "1")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert [r["epoch"] for r in ckpt.load_tensors(checkpoint)["history"]] == list(
-        range(1, saved + 2)
-    )
+    assert [r["epoch"] for r in load_tensors(checkpoint)["history"]] == list(range(1, saved + 2))
 
 
 def test_predict_writes_masks_in_original_geometry_manifest_and_qc(trained, cli, tmp_path):
@@ -183,13 +182,13 @@ def test_channels_mode_writes_a_mask_per_sequence_on_its_own_grid(trained, tmp_p
     from radiopipe.config import parse_config
     from radiopipe.config.segmentation import SegmentationConfig
     from radiopipe.segment.predict import predict
-    from radiopipe.segment.train import train
+    from radiopipe.segment.runner import train
 
     settings = parse_config({**_settings(max_epochs=1), "mode": "channels"}, SegmentationConfig)
     cohort = read_manifest(trained["manifest"])
     states = train(cohort, settings, tmp_path / "m", show_progress=False)
     assert list(states) == ["multichannel"] and states["multichannel"].done
-    weights = ckpt.load_tensors(tmp_path / "m" / "multichannel" / ckpt.WEIGHTS_FILE)
+    weights = load_tensors(tmp_path / "m" / "multichannel" / ckpt.WEIGHTS_FILE)
     assert weights["stem.conv.weight"].shape[1] == 2  # two input channels
     held_out = cohort.subset(split="internal_test")
     result = predict(held_out, tmp_path / "m", tmp_path / "p", show_progress=False)
@@ -206,7 +205,7 @@ def test_channels_mode_writes_a_mask_per_sequence_on_its_own_grid(trained, tmp_p
 def test_early_stopping_ends_training_without_improvement(trained, tmp_path) -> None:
     from radiopipe.config import parse_config
     from radiopipe.config.segmentation import SegmentationConfig
-    from radiopipe.segment.train import train
+    from radiopipe.segment.runner import train
 
     # No validation Dice can improve on the first by more than 1.0, so training stops after
     # `patience` epochs of no improvement, long before max_epochs.

@@ -14,6 +14,7 @@ from radiopipe.cli import USER_ERROR_EXIT
 TABLES = (
     "performance.csv", "delong.csv", "fold_auc.csv", "calibration.csv", "reliability.csv",
     "decision_curve.csv", "roc_curves.parquet", "cohort_table.csv", "thresholds_used.json",
+    "best_comparisons.csv",
 )  # fmt: skip
 
 
@@ -85,7 +86,7 @@ def test_evaluate_writes_every_table_with_provenance(cli, inputs) -> None:
     assert {"age", "fibroid_type"} <= set(cohort["variable"])
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["seed"] == 7
-    assert provenance["predictions"]["sha256"]
+    assert provenance["inputs"]["predictions"]["sha256"]
     assert provenance["manifest"]["sha256"]
     resolved = (out / "config.resolved.yaml").read_text()
     assert "n_bootstrap: 300" in resolved and "step: 0.05" in resolved
@@ -112,7 +113,7 @@ def test_invalid_predictions_exit_2_with_a_clear_message(cli, inputs) -> None:
     frame.drop(columns=["label"]).to_parquet(inputs["predictions"])
     result = _evaluate(cli, inputs)
     assert result.exit_code == USER_ERROR_EXIT
-    assert "missing column(s) label" in _text(result)
+    assert "lacks column(s) label" in _text(result)
     victim = frame.loc[frame["split"] == "external_test", "patient_id"].iloc[0]
     frame.loc[~((frame["model"] == "mlp") & (frame["patient_id"] == victim))].to_parquet(
         inputs["predictions"]

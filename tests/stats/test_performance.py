@@ -155,7 +155,7 @@ def base(predictions_factory) -> pd.DataFrame:
 
 
 def test_missing_columns_are_listed(base) -> None:
-    with pytest.raises(StatsInputError, match=r"missing column.s. fold, label; required"):
+    with pytest.raises(StatsInputError, match=r"lacks column.s. fold, label \(required"):
         check_predictions(base.drop(columns=["label", "fold"]))
 
 

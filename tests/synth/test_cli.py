@@ -43,7 +43,7 @@ def test_synth_then_validate_exits_zero(cli, tmp_path: Path) -> None:
         (["--sites", "A:3", "--external-sites", "B"], "external site(s) B not among"),
         (["--sites", "A:3", "--size", "huge"], "allowed values"),
         (["--sites", "A:3", "--positive-fraction", "1.5"], "positive_fraction"),
-        (["--sites", "A:3", "--workers", "0"], "workers must be at least 1"),
+        (["--sites", "A:3", "--workers", "-1"], "Invalid value for --workers: must be 0 or more"),
     ],
 )
 def test_argument_errors_are_clear(cli, tmp_path: Path, args: list[str], message: str) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-from pydantic import ValidationError
 
-from radiopipe.config.evaluate import EvaluateConfig
-from radiopipe.report.context import SPLIT_ORDER, ReportContext
+from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout
+from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Cell, Paragraph, Section, Table
 from radiopipe.report.figures import cohort_title
 from radiopipe.report.formatting import pct
+from radiopipe.report.sections.protocol import protocol_table
 
 FOOTNOTE = (
     "Continuous variables: mean ± SD when both outcome groups pass a Shapiro–Wilk test "
@@ -33,39 +33,8 @@ def variable_label(name: str) -> str:
 
 
 def cohort_long_table(ctx: ReportContext) -> pd.DataFrame | None:
-    """evaluate/cohort_table.csv, or the same table computed from the cohort manifest."""
-    found = ctx.run.evaluate.get("cohort_table.csv")
-    if found is not None:
-        return found
-    if ctx.run.manifest is None:
-        return None
-    from radiopipe.stats import cohort_table
-
-    config = _evaluate_settings(ctx)
-    settings = config.cohort_table
-    by = [c for c in settings.by if c in ctx.run.manifest.columns]
-    covariates = settings.covariates or [c for c in ctx.run.covariates if c not in by]
-    table = cohort_table(
-        ctx.run.manifest,
-        covariates,
-        by=by,
-        categorical=settings.categorical,
-        continuous=settings.continuous,
-        label_names=settings.label_names if ctx.evaluate_config else ctx.config.label_names,
-        normality_alpha=settings.normality_alpha,
-        digits=settings.digits,
-        seed=config.seed if ctx.evaluate_config else ctx.config.seed,
-    )
-    return table.astype({"p_text": str}).fillna("")
-
-
-def _evaluate_settings(ctx: ReportContext) -> EvaluateConfig:
-    """The evaluate stage's settings (so a recomputed table matches its own), else defaults."""
-    try:
-        return EvaluateConfig.model_validate(ctx.evaluate_config)
-    except ValidationError as err:
-        ctx.warn(f"evaluate/config.resolved.yaml not understood ({err.error_count()} errors)")
-        return EvaluateConfig()
+    """evaluate/cohort_table.csv as the evaluate stage wrote it, or None."""
+    return ctx.run.evaluate.get(EvaluateLayout.FILES["cohort_table"])
 
 
 def build(ctx: ReportContext) -> Section:
@@ -73,7 +42,10 @@ def build(ctx: ReportContext) -> Section:
     section = Section("cohort", "Cohort")
     table = cohort_long_table(ctx)
     if table is None:
-        section.note = ctx.run.notes.get("cohort", "no cohort manifest")
+        section.note = ctx.run.notes.get("cohort") or (
+            "no evaluate/cohort_table.csv: the evaluate stage writes the cohort table when it "
+            "is given the manifest (radiopipe evaluate --manifest)"
+        )
         return section
     counts = _counts(table, ctx)
     if counts:
@@ -82,6 +54,9 @@ def build(ctx: ReportContext) -> Section:
         part = table.loc[table["grouping"] == grouping]
         if not part.empty:
             section.blocks.append(_grouped(part, ctx, f"Patient characteristics by {title}"))
+    protocol = protocol_table(ctx)
+    if protocol is not None:
+        section.blocks.append(protocol)
     if ctx.run.problems is not None and len(ctx.run.problems):
         section.blocks.append(
             Paragraph(

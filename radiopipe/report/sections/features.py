@@ -8,6 +8,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import StageName
 from radiopipe.explain.groups import describe_features
 from radiopipe.report import figures
 from radiopipe.report.analysis import icc_summary
@@ -66,7 +67,7 @@ def build(ctx: ReportContext) -> Section:
             section.blocks.append(signature)
     if not section.blocks:
         section.note = (
-            "; ".join(ctx.run.notes[k] for k in ("features", "train") if k in ctx.run.notes)
+            "; ".join(ctx.run.notes[k] for k in ("features", StageName.TRAIN) if k in ctx.run.notes)
             or "no features or selection results"
         )
     return section
@@ -109,7 +110,7 @@ def _extraction(ctx: ReportContext, columns: list[str]) -> list:
 
 def _icc(ctx: ReportContext) -> list:
     icc = ctx.run.icc
-    threshold = float(ctx.run.configs.get("train", {}).get("icc", {}).get("threshold", 0.8))
+    threshold = float(ctx.run.configs.get(StageName.TRAIN, {}).get("icc", {}).get("threshold", 0.8))
     robust = icc["icc"] > threshold
     source = str(icc["source"].iloc[0]).replace("_", " ") if "source" in icc else "two masks"
     n_patients = int(icc["n_patients"].max()) if "n_patients" in icc else None

@@ -16,7 +16,7 @@ def build(ctx: ReportContext) -> Section:
     """Separability and PCA before and (when the model has a ComBat step) after."""
     section = Section("harmonisation", "Harmonisation across sites")
     try:
-        found = diagnostics(ctx.run, ctx.config.seed)
+        found = diagnostics(ctx.run)
     except RadiopipeError as err:
         section.note = str(err)
         return section

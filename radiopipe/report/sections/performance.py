@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from markupsafe import Markup
 
+from radiopipe.contracts import EvaluateLayout
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Cell, Paragraph, Section, Table
 from radiopipe.report.figures import split_title
@@ -98,7 +99,7 @@ def _split_table(ctx: ReportContext, rows: pd.DataFrame, split: str) -> Table:
 
 
 def _unpaired(ctx: ReportContext) -> Table | None:
-    delong = ctx.run.evaluate.get("delong.csv")
+    delong = ctx.run.evaluate.get(EvaluateLayout.FILES["delong"])
     if delong is None:
         return None
     rows = delong.loc[delong["comparison"] == "unpaired"]

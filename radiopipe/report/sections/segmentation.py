@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from radiopipe.contracts import TEST_SPLITS, Split
 from radiopipe.report import figures
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Figure, Paragraph, Section, Table
@@ -39,7 +40,7 @@ def build(ctx: ReportContext) -> Section:
     if "split" in metrics:
         groups += [(s, sp, g) for (s, sp), g in metrics.groupby(["sequence", "split"]) if sp]
     order = {s: i for i, s in enumerate(ctx.run.sequences)}
-    splits = {s: i for i, s in enumerate(("all", "train", "internal_test", "external_test"))}
+    splits = {s: i for i, s in enumerate(("all", Split.TRAIN, *TEST_SPLITS))}
     previous = None
     for sequence, split, part in sorted(
         groups, key=lambda t: (order.get(t[0], 99), t[0], splits.get(t[1], 9), t[1])

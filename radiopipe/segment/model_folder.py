@@ -1,7 +1,7 @@
-"""Training checkpoints and the model folder: weights-only tensors, JSON card, resolved config.
+"""The segmentation model folder: JSON card, resolved config, division, weights per model.
 
-Nothing here unpickles arbitrary objects: every ``.pt`` file is read with
-``torch.load(weights_only=True)``, which accepts only tensors and plain containers.
+Weights and training states are written and read by :mod:`radiopipe.torchrun.checkpoint`
+(weights-only ``.pt`` files); this module knows the folder's layout and checks its card.
 
 Model folder layout::
 
@@ -20,14 +20,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from radiopipe import __version__
-from radiopipe.atomic import atomic_path, write_json
+from radiopipe.atomic import write_json
 from radiopipe.config import load_config
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import ConfigError, RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 
 FORMAT = "radiopipe-segmentation"
 FORMAT_VERSION = 1
@@ -37,43 +35,6 @@ DIVISION_FILE = "division.csv"
 WEIGHTS_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 HISTORY_FILE = "history.csv"
-
-
-def save_tensors(path: str | Path, obj: dict[str, Any]) -> Path:
-    """``torch.save`` a dict of tensors and plain values atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-    return Path(path)
-
-
-def load_tensors(path: str | Path) -> dict[str, Any]:
-    """Load a file written by :func:`save_tensors`, refusing anything but tensors and plain data."""
-    path = Path(path)
-    if not path.is_file():
-        raise RadiopipeError(f"{path}: file does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle and zip errors have many types
-        raise RadiopipeError(
-            f"{path}: not a radiopipe weights/checkpoint file or it is corrupt "
-            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
-            "only tensors and plain values are accepted"
-        ) from None
-
-
-def rng_state() -> dict[str, Any]:
-    """Torch RNG states (CPU and CUDA) as tensors; they drive dropout and weight init."""
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def restore_rng(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved (CUDA states only when CUDA is present)."""
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def versions() -> dict[str, str | None]:
@@ -145,16 +106,3 @@ def read_model_folder(folder: str | Path) -> tuple[SegmentationConfig, dict[str,
                 "were modified or corrupted"
             )
     return config, card
-
-
-def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
-    """Load a state_dict into ``model``; a shape or key mismatch is a clear error."""
-    state = load_tensors(path)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise RadiopipeError(
-            f"{path}: weights do not fit the configured network "
-            f"({str(err).splitlines()[0]}); the model folder's config and weights disagree"
-        ) from None
-    return model

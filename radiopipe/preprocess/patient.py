@@ -19,15 +19,11 @@ import SimpleITK as sitk
 from radiopipe.config.preprocess import PreprocessSettings, RegisterSettings
 from radiopipe.errors import InputError
 from radiopipe.imaging import read_image, write_image
-from radiopipe.preprocess import (
-    carry_mask,
-    n4_bias_correction,
-    normalise_intensity,
-    resample_image,
-    resample_mask,
-    transform_image,
-)
-from radiopipe.registration import register_rigid, save_transform
+from radiopipe.preprocess.n4 import n4_bias_correction
+from radiopipe.preprocess.normalise import normalise_intensity
+from radiopipe.preprocess.register import register_rigid
+from radiopipe.preprocess.resample import carry_mask, resample_image, resample_mask, transform_image
+from radiopipe.preprocess.transforms import save_transform
 
 log = logging.getLogger(__name__)
 

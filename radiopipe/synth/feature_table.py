@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from radiopipe.contracts import Split
+
 
 @dataclass
 class SyntheticCohort:
@@ -58,11 +60,11 @@ def simulate_cohort(
     features = pd.DataFrame(values, columns=names)
     features.insert(0, "patient_id", patients)
     sites = np.asarray([f"S{k + 1}" for k in range(n_sites)])[site_index]
-    split = np.full(n_patients, "train", dtype=object)
+    split = np.full(n_patients, Split.TRAIN.value, dtype=object)
     internal = rng.random(n_patients) < 0.2
-    split[internal] = "internal_test"
+    split[internal] = Split.INTERNAL_TEST.value
     if external_site:
-        split[site_index == n_sites - 1] = "external_test"
+        split[site_index == n_sites - 1] = Split.EXTERNAL_TEST.value
     clinical = pd.DataFrame(
         {
             "patient_id": patients,

@@ -1,4 +1,5 @@
-"""Per-unit checkpoints, so that a long nested CV resumes after a crash where it stopped.
+"""Per-unit results of a nested CV (fold tables, not torch states), so that a long run resumes
+after a crash where it stopped.
 
 A unit's tables are written to ``<run>/.checkpoints/<key>/<unit>/`` (atomically, the ``done``
 marker last). The key hashes the settings and the input files: a changed config or table
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from radiopipe.atomic import write_json, write_parquet
+from radiopipe.hashing import file_sha256
 from radiopipe.modeling.fitting import UnitResult
 
 TABLES = ("predictions", "funnel", "selected", "tuning")
@@ -21,8 +23,6 @@ TABLES = ("predictions", "funnel", "selected", "tuning")
 
 def run_key(config_hash: str, *files: Path | None) -> str:
     """A short key for one training run's inputs and settings."""
-    from radiopipe.imaging import file_sha256
-
     digest = hashlib.sha256(config_hash.encode())
     for path in files:
         digest.update((file_sha256(path) if path is not None else "-").encode())

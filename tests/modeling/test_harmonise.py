@@ -11,8 +11,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import StandardScaler
 
 from radiopipe.errors import InputError
-from radiopipe.modeling.harmonize import ComBatHarmonizer, DropMeta
-from radiopipe.modeling.simulate import simulate_cohort
+from radiopipe.modeling.harmonise import ComBatHarmoniser, DropMeta
+from radiopipe.synth.feature_table import simulate_cohort
 
 from .conftest import model_frame
 
@@ -33,13 +33,13 @@ def training(rng) -> pd.DataFrame:
 def test_unseen_site_is_estimated_from_its_own_patients(rng, training) -> None:
     """A new scanner = site-a-like patients under an affine scanner effect; after estimating the
     new site's effect they land where the same patients land as site a."""
-    harmonizer = ComBatHarmonizer().fit(training)
+    harmoniser = ComBatHarmoniser().fit(training)
     held_out = _site_frame(rng, 30, 30, "a")
-    as_known = harmonizer.transform(held_out)
+    as_known = harmoniser.transform(held_out)
     new_scanner = held_out.copy()
     new_scanner.iloc[:, :30] = held_out.iloc[:, :30] * 1.8 + 3.0
     new_scanner["meta__site"] = "c"
-    as_new = harmonizer.transform(new_scanner)
+    as_new = harmoniser.transform(new_scanner)
     spread = as_known.std(axis=0)
     before = np.abs(new_scanner.iloc[:, :30].mean(axis=0) - as_known.mean(axis=0)) / spread
     after = np.abs(as_new.mean(axis=0) - as_known.mean(axis=0)) / spread
@@ -50,34 +50,34 @@ def test_unseen_site_is_estimated_from_its_own_patients(rng, training) -> None:
 
 
 def test_unseen_site_rule_without_eb_ignores_the_scanner_transform(rng, training) -> None:
-    harmonizer = ComBatHarmonizer(empirical_bayes=False).fit(training)
+    harmoniser = ComBatHarmoniser(empirical_bayes=False).fit(training)
     patients = _site_frame(rng, 20, 30, "new")
     scanned = patients.copy()
     scanned.iloc[:, :30] = patients.iloc[:, :30] * 0.4 - 7.0
     np.testing.assert_allclose(
-        harmonizer.transform(scanned).to_numpy(),
-        harmonizer.transform(patients).to_numpy(),
+        harmoniser.transform(scanned).to_numpy(),
+        harmoniser.transform(patients).to_numpy(),
         atol=1e-9,
     )
 
 
 def test_unseen_site_without_eb_gets_grand_mean_and_pooled_sd(rng, training) -> None:
-    harmonizer = ComBatHarmonizer(empirical_bayes=False).fit(training)
-    out = harmonizer.transform(_site_frame(rng, 25, 30, "new", shift=-4.0, scale=0.3))
-    np.testing.assert_allclose(out.mean(axis=0), harmonizer.grand_mean_, rtol=1e-10)
-    np.testing.assert_allclose(out.std(axis=0, ddof=1), np.sqrt(harmonizer.var_pooled_), rtol=1e-10)
+    harmoniser = ComBatHarmoniser(empirical_bayes=False).fit(training)
+    out = harmoniser.transform(_site_frame(rng, 25, 30, "new", shift=-4.0, scale=0.3))
+    np.testing.assert_allclose(out.mean(axis=0), harmoniser.grand_mean_, rtol=1e-10)
+    np.testing.assert_allclose(out.std(axis=0, ddof=1), np.sqrt(harmoniser.var_pooled_), rtol=1e-10)
 
 
 def test_unseen_site_rules(rng, training) -> None:
     small = _site_frame(rng, 6, 30, "tiny", shift=1.0)
     with pytest.raises(InputError, match=r"site 'tiny'.*6 patient\(s\).*at least 10"):
-        ComBatHarmonizer().fit(training).transform(small)
-    passed = ComBatHarmonizer(unseen_site="passthrough").fit(training).transform(small)
+        ComBatHarmoniser().fit(training).transform(small)
+    passed = ComBatHarmoniser(unseen_site="passthrough").fit(training).transform(small)
     np.testing.assert_array_equal(passed.to_numpy(), small.iloc[:, :30].to_numpy())
     with pytest.raises(InputError, match="was not in the training data"):
-        ComBatHarmonizer(unseen_site="error").fit(training).transform(small)
+        ComBatHarmoniser(unseen_site="error").fit(training).transform(small)
     mixed = pd.concat([training.iloc[:5], small])
-    out = ComBatHarmonizer(unseen_site="passthrough", min_site_size=2).fit(training)
+    out = ComBatHarmoniser(unseen_site="passthrough", min_site_size=2).fit(training)
     np.testing.assert_allclose(out.transform(mixed).iloc[:5], out.transform(training.iloc[:5]))
 
 
@@ -85,13 +85,13 @@ def test_bad_sites_are_clear_errors(training) -> None:
     missing = training.copy()
     missing.loc["a3", "meta__site"] = ""
     with pytest.raises(InputError, match=r"no site for patient.*a3"):
-        ComBatHarmonizer().fit(missing)
+        ComBatHarmoniser().fit(missing)
     lonely = training.copy()
     lonely.loc["a0", "meta__site"] = "z"
     with pytest.raises(InputError, match="z have a single training patient"):
-        ComBatHarmonizer().fit(lonely)
+        ComBatHarmoniser().fit(lonely)
     with pytest.raises(ValueError, match="meta__site"):
-        ComBatHarmonizer().fit(training.drop(columns="meta__site"))
+        ComBatHarmoniser().fit(training.drop(columns="meta__site"))
 
 
 @pytest.mark.parametrize("settings", [{}, {"empirical_bayes": False}, {"parametric": False},
@@ -102,8 +102,8 @@ def test_one_training_site_is_reference_batch_combat(rng, training, settings) ->
     (neuroHarmonize/sva ``ref_batch="a"``) trained on both sites maps it."""
     site_a = training[training["meta__site"] == "a"]
     site_b = training[training["meta__site"] == "b"]
-    alone = ComBatHarmonizer(**settings).fit(site_a)
-    both = ComBatHarmonizer(reference_site="a", **settings).fit(training)
+    alone = ComBatHarmoniser(**settings).fit(site_a)
+    both = ComBatHarmoniser(reference_site="a", **settings).fit(training)
     features = site_a.columns[:-1]
     np.testing.assert_allclose(alone.transform(site_a).to_numpy(), site_a[features].to_numpy())
     np.testing.assert_allclose(
@@ -120,15 +120,15 @@ def test_categorical_covariate_equals_its_numeric_coding(rng, training) -> None:
     coded["meta__sex"] = rng.integers(0, 2, len(training))
     text = coded.copy()
     text["meta__sex"] = np.where(coded["meta__sex"] == 1, "M", "F")
-    numeric = ComBatHarmonizer(covariates=("sex",)).fit(coded).transform(coded)
-    categorical = ComBatHarmonizer(covariates=("sex",)).fit(text).transform(text)
+    numeric = ComBatHarmoniser(covariates=("sex",)).fit(coded).transform(coded)
+    categorical = ComBatHarmoniser(covariates=("sex",)).fit(text).transform(text)
     np.testing.assert_allclose(numeric.to_numpy(), categorical.to_numpy(), atol=1e-10)
 
 
 def test_feature_explained_by_site_is_left_unchanged(training) -> None:
     data = training.copy()
     data["f_site"] = np.where(data["meta__site"] == "a", 1.0, 5.0)
-    out = ComBatHarmonizer().fit(data).transform(data)
+    out = ComBatHarmoniser().fit(data).transform(data)
     np.testing.assert_array_equal(out["f_site"], data["f_site"])
     assert np.isfinite(out.to_numpy()).all()
 
@@ -161,10 +161,10 @@ def test_harmonisation_removes_site_signal_but_keeps_outcome_signal() -> None:
     site = (cohort.clinical["site"] == "S2").to_numpy().astype(int)
     outcome = cohort.clinical["label"].to_numpy()
 
-    def pipe(harmonize: object) -> Pipeline:
+    def pipe(harmonise: object) -> Pipeline:
         return Pipeline(
             [
-                ("harmonize", harmonize),
+                ("harmonise", harmonise),
                 ("scale", StandardScaler()),
                 ("model", LogisticRegression(C=0.1, max_iter=1000)),
             ]
@@ -172,11 +172,36 @@ def test_harmonisation_removes_site_signal_but_keeps_outcome_signal() -> None:
 
     site_raw, site_combat = (
         _cv_auc(pipe(DropMeta()), X, site),
-        _cv_auc(pipe(ComBatHarmonizer()), X, site),
+        _cv_auc(pipe(ComBatHarmoniser()), X, site),
     )
     outcome_raw = _cv_auc(pipe(DropMeta()), X, outcome)
-    outcome_combat = _cv_auc(pipe(ComBatHarmonizer()), X, outcome)
+    outcome_combat = _cv_auc(pipe(ComBatHarmoniser()), X, outcome)
     assert site_raw > 0.95
     assert abs(site_combat - 0.5) < 0.12
     assert outcome_combat >= outcome_raw - 0.02
     assert outcome_combat > 0.75
+
+
+def test_both_spellings_of_the_settings_key_are_read_and_one_is_written() -> None:
+    from radiopipe.config import parse_config
+    from radiopipe.config.model import ModelConfig
+    from radiopipe.errors import ConfigError
+    from radiopipe.report.methods import get
+
+    old = parse_config({"harmonize": {"method": "none"}}, ModelConfig)
+    new = parse_config({"harmonise": {"method": "none"}}, ModelConfig)
+    assert old == new and new.harmonise.method == "none" and new.harmonize is new.harmonise
+    dumped = new.model_dump(mode="json")
+    assert "harmonise" in dumped and "harmonize" not in dumped
+    with pytest.raises(ConfigError, match="harmoni"):
+        parse_config({"harmonise": {}, "harmonize": {}}, ModelConfig)
+    # a run folder written before the rename still reads in the report
+    assert get({"harmonize": {"method": "combat"}}, "harmonise.method") == "combat"
+
+
+def test_models_saved_under_the_earlier_module_name_still_resolve() -> None:
+    from radiopipe.modeling import harmonize
+    from radiopipe.modeling.persistence import TRUSTED_TYPES
+
+    assert harmonize.ComBatHarmonizer is ComBatHarmoniser and harmonize.DropMeta is DropMeta
+    assert "radiopipe.modeling.harmonize.ComBatHarmonizer" in TRUSTED_TYPES

@@ -12,12 +12,12 @@ from radiopipe.cohort.manifest import Cohort
 from radiopipe.config import config_hash, load_config
 from radiopipe.config.segmentation import SegmentationConfig
 from radiopipe.errors import RadiopipeError
-from radiopipe.imaging import file_sha256
+from radiopipe.hashing import file_sha256
 from radiopipe.runs import RunFolder
-from radiopipe.segment import checkpoint as ckpt
-from radiopipe.segment.data import Division, case_records, divide, training_patients
-from radiopipe.segment.runtime import cpu_threads, select_device
+from radiopipe.segment import model_folder as ckpt
+from radiopipe.segment.data import TRAIN_ROLE, Division, case_records, divide, training_patients
 from radiopipe.segment.trainer import ModelSpec, Trainer, TrainState
+from radiopipe.torchrun.device import cpu_threads, select_device
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def load_division(folder: RunFolder, cohort: Cohort, config: SegmentationConfig)
     if path.is_file():
         frame = pd.read_csv(path, dtype=str)
         return Division(
-            train=list(frame.loc[frame["role"] == "train", "patient_id"]),
+            train=list(frame.loc[frame["role"] == TRAIN_ROLE, "patient_id"]),
             validation=list(frame.loc[frame["role"] == "validation", "patient_id"]),
         )
     usable = set()
@@ -89,7 +89,9 @@ def train(
 
 
 def _train_all(cohort, config, folder, resume, stop_after, device, show_progress):
-    torch_device = select_device(device or config.train.device)
+    torch_device = select_device(
+        device or config.train.device, "--device" if device else "train.device"
+    )
     log.info("training on %s", torch_device)
     division = load_division(folder, cohort, config)
     card_models: dict[str, dict] = {}

@@ -1,11 +1,14 @@
-"""Fit one network: inner validation split, class weights, AMP on CUDA, early stopping, resume."""
+"""Training loop of one network: inner validation split, class weights, AMP on CUDA, resume.
+
+The epoch bookkeeping (early stopping, history, a checkpoint per epoch) is
+:func:`radiopipe.torchrun.loop.run_epochs`; this module supplies the CNN / ViT epoch.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,28 +22,25 @@ from torch import nn
 
 from radiopipe.atomic import write_csv
 from radiopipe.config.deep import DeepConfig
-from radiopipe.deep.checkpoint import (
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-    save_weights,
-)
 from radiopipe.deep.crops import CropStore
 from radiopipe.deep.data import CropDataset, augmentation, loader
 from radiopipe.deep.networks import build_network
 from radiopipe.deep.predict import predict_logits
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar
+from radiopipe.torchrun.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+)
+from radiopipe.torchrun.device import autocast, grad_scaler, use_amp
+from radiopipe.torchrun.loop import EarlyStopping, EpochResult, LoopState, run_epochs
+from radiopipe.torchrun.seeding import isolated_rng, labelled_seed
 
 log = logging.getLogger(__name__)
 
 LAST, BEST, HISTORY = "last.pt", "best.pt", "history.csv"
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A 31-bit seed derived from a base seed and labels (task name, epoch)."""
-    key = [seed] + [zlib.crc32(str(p).encode()) for p in parts]
-    return int(np.random.SeedSequence(key).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 @dataclass
@@ -63,11 +63,11 @@ class Trainer:
         self.store = store
         self.config_sha256 = config_sha256
         self.device = device
-        self.use_amp = config.training.amp and device.type == "cuda"
+        self.use_amp = use_amp(device, config.training.amp)
 
     def new_model(self, seed: int) -> nn.Module:
         """A freshly initialised network (initialisation seeded, global RNG left untouched)."""
-        with torch.random.fork_rng(devices=[]):
+        with isolated_rng():
             torch.manual_seed(seed)
             model = build_network(self.config.network, self.config.crop)
         return model.to(self.device)
@@ -82,7 +82,7 @@ class Trainer:
     ) -> FitResult:
         """Train on ``patients`` (minus an inner validation split); resume from ``folder``."""
         settings = self.config.training
-        seed = derive_seed(self.config.seed, task)
+        seed = labelled_seed(self.config.seed, task)
         fit_ids, val_ids = inner_split(patients, labels, settings.validation_fraction, seed)
         model = self.new_model(seed)
         optimiser = torch.optim.AdamW(
@@ -93,72 +93,84 @@ class Trainer:
             if settings.scheduler == "cosine"
             else None
         )
-        scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        scaler = grad_scaler(self.device, self.use_amp)
         criterion = nn.CrossEntropyLoss(weight=self._class_weights(labels[fit_ids]))
-        state = self._initial_state(folder)
-        if state["epoch"] > 0:
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
+        stopping = EarlyStopping(settings.patience, mode="min", min_delta=1e-6)
+        state = LoopState.start(stopping)
+        if (folder / LAST).is_file():
+            saved = load_checkpoint(folder / LAST, self.config_sha256)
+            state = LoopState.from_dict(saved)
+            model.load_state_dict(saved["model"])
+            optimiser.load_state_dict(saved["optimiser"])
             if scheduler is not None:
-                scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            log.info("%s: resuming after epoch %d", task, state["epoch"])
+                scheduler.load_state_dict(saved["scheduler"])
+            scaler.load_state_dict(saved["scaler"])
+            log.info("%s: resuming after epoch %d", task, state.epoch)
         train_set = CropDataset(
             self.store,
             fit_ids,
             labels[fit_ids].tolist(),
             augmentation(self.config.augment, self.config.crop),
         )
-        history = list(state["history"])
+
+        def one_epoch(epoch: int) -> EpochResult:
+            epoch_seed = labelled_seed(seed, "epoch", epoch)
+            train_loss = self._train_epoch(
+                model, train_set, criterion, optimiser, scaler, epoch_seed
+            )
+            if scheduler is not None:
+                scheduler.step()
+            val_loss, val_auc = self._validate(model, val_ids, labels, criterion)
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                raise RadiopipeError(
+                    f"{task}: training diverged in epoch {epoch} (loss {train_loss}, "
+                    f"validation loss {val_loss}); lower training.learning_rate"
+                )
+            score = val_loss if settings.monitor == "val_loss" or math.isnan(val_auc) else -val_auc
+            row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                   "val_auc": val_auc}  # fmt: skip
+            return EpochResult(row, score)
+
+        def save(state: LoopState) -> None:
+            self._save(folder, state, model, optimiser, scheduler, scaler)
+
         with contextlib.nullcontext(bar) if bar else progress_bar(transient=True) as bar:
             job = bar.add_task(f"  {task}", total=settings.epochs, rate="", status="")
-            bar.update(job, completed=state["epoch"])
-            while not state["finished"] and state["epoch"] < settings.epochs:
-                epoch = state["epoch"]
-                epoch_seed = derive_seed(seed, "epoch", epoch)
-                train_loss = self._train_epoch(
-                    model, train_set, criterion, optimiser, scaler, epoch_seed
-                )
-                if scheduler is not None:
-                    scheduler.step()
-                val_loss, val_auc = self._validate(model, val_ids, labels, criterion)
-                if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                    raise RadiopipeError(
-                        f"{task}: training diverged in epoch {epoch} (loss {train_loss}, "
-                        f"validation loss {val_loss}); lower training.learning_rate"
-                    )
-                score = (
-                    val_loss if settings.monitor == "val_loss" or math.isnan(val_auc) else -val_auc
-                )
-                improved = score < state["best_score"] - 1e-6
-                if improved:
-                    save_weights(folder / BEST, model)
-                    state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
-                else:
-                    state["bad_epochs"] += 1
-                history.append(
-                    {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                     "val_auc": val_auc, "improved": improved}
-                )  # fmt: skip
-                state["epoch"] = epoch + 1
-                state["finished"] = state["bad_epochs"] >= settings.patience
-                state["history"] = history
-                self._save(folder, state, model, optimiser, scheduler, scaler)
+            bar.update(job, completed=state.epoch)
+
+            def report(state: LoopState, result: EpochResult) -> None:
+                row = result.row
                 bar.update(
-                    job, advance=1, status=f"loss {train_loss:.3f} val {val_loss:.3f}/{val_auc:.2f}"
-                )
+                    job, advance=1,
+                    status=f"loss {row['train_loss']:.3f} val {row['val_loss']:.3f}/"
+                    f"{row['val_auc']:.2f}",
+                )  # fmt: skip
                 log.info(
                     "%s epoch %d: train loss %.4f, val loss %.4f, val AUC %.3f%s",
-                    task, epoch, train_loss, val_loss, val_auc, " *" if improved else "",
+                    task, row["epoch"], row["train_loss"], row["val_loss"], row["val_auc"],
+                    " *" if state.history[-1]["improved"] else "",
                 )  # fmt: skip
+
+            run_epochs(
+                state, settings.epochs, stopping, one_epoch,
+                on_best=lambda: save_weights(folder / BEST, model), save=save,
+                after_epoch=report, improved_column="improved",
+            )  # fmt: skip
             bar.remove_task(job)
-        if not state["finished"]:
-            state["finished"] = True
-            self._save(folder, state, model, optimiser, scheduler, scaler)
-        frame = pd.DataFrame(history)
+        frame = pd.DataFrame(state.history)
         write_csv(folder / HISTORY, frame)
         load_weights(folder / BEST, model)
-        return FitResult(model.eval(), int(state["best_epoch"]), int(state["epoch"]), frame)
+        # best_epoch and epochs_run as 0-based epoch index and count (as logged before)
+        return FitResult(model.eval(), state.best_epoch - 1, state.epoch, frame)
+
+    def _save(self, folder, state: LoopState, model, optimiser, scheduler, scaler) -> None:
+        """Write the training state of a finished epoch (``last.pt``)."""
+        save_checkpoint(folder / LAST, {
+            **state.to_dict(), "config_sha256": self.config_sha256,
+            "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else {},
+            "scaler": scaler.state_dict(),
+        })  # fmt: skip
 
     def _train_epoch(self, model, dataset, criterion, optimiser, scaler, seed) -> float:
         settings = self.config.training
@@ -172,13 +184,13 @@ class Trainer:
         )
         model.train()
         total, count = 0.0, 0
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+        with isolated_rng(self.device):
             torch.manual_seed(seed)  # dropout
             for batch in batches:
                 images = batch["image"].to(self.device, non_blocking=True)
                 targets = torch.as_tensor(batch["label"], device=self.device)
                 optimiser.zero_grad(set_to_none=True)
-                with torch.autocast(self.device.type, enabled=self.use_amp):
+                with autocast(self.device, self.use_amp):
                     loss = criterion(model(images), targets)
                 scaler.scale(loss).backward()
                 scaler.step(optimiser)
@@ -211,22 +223,6 @@ class Trainer:
         counts = np.bincount(labels.to_numpy(), minlength=2).astype(float)
         weights = counts.sum() / (2 * np.maximum(counts, 1))
         return torch.as_tensor(weights, dtype=torch.float32, device=self.device)
-
-    def _initial_state(self, folder: Path) -> dict:
-        if (folder / LAST).is_file():
-            return load_checkpoint(folder / LAST, self.config_sha256)
-        return {
-            "epoch": 0, "best_score": float("inf"), "best_epoch": -1, "bad_epochs": 0,
-            "finished": False, "history": [], "config_sha256": self.config_sha256,
-        }  # fmt: skip
-
-    def _save(self, folder, state, model, optimiser, scheduler, scaler) -> None:
-        state = dict(state)
-        state["model"] = model.state_dict()
-        state["optimiser"] = optimiser.state_dict()
-        state["scheduler"] = scheduler.state_dict() if scheduler is not None else {}
-        state["scaler"] = scaler.state_dict()
-        save_checkpoint(folder / LAST, state)
 
 
 def inner_split(

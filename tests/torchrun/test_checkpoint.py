@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from radiopipe.deep.checkpoint import (
+from radiopipe.torchrun.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_weights,

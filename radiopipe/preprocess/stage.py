@@ -36,10 +36,10 @@ from radiopipe.cohort.manifest import Cohort, write_manifest
 from radiopipe.config import config_hash
 from radiopipe.config.preprocess import PreprocessSettings
 from radiopipe.errors import ConfigError, InputError, ManifestError
-from radiopipe.imaging import file_sha256
-from radiopipe.preprocess_patient import MASK_KINDS, Step, preprocess_patient
+from radiopipe.hashing import file_sha256, json_sha256
+from radiopipe.preprocess.patient import MASK_KINDS, Step, preprocess_patient
 from radiopipe.progress import progress_bar, rate_text
-from radiopipe.runs import RunFolder
+from radiopipe.runs import LOG_FILE, RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -109,30 +109,23 @@ def run_preprocess(
     workers: int = 1,
     show_progress: bool = True,
 ) -> PreprocessSummary:
-    """Preprocess every patient of ``cohort`` into ``out``; failures are collected, not raised."""
-    run = RunFolder.at(out)
-    _check_inputs(cohort, settings, run.path(MANIFEST_FILE))
-    handler = run.attach_log()
-    try:
-        run.record(
-            STAGE, config=settings, seed=settings.seed, manifest=cohort.source,
-            extra={"workers": workers, "patients": len(cohort.table)},
-        )  # fmt: skip
-        jobs = list(_jobs(cohort, run.root))
-        log_file = Path(handler.baseFilename)
-        results = _execute(jobs, cohort.sequences, settings, workers, show_progress, log_file)
-        summary = _write_outputs(cohort, results, run)
-        if summary.ok:
-            key = hashlib.sha256("".join(r.key for r in results).encode()).hexdigest()
-            run.mark_stage(STAGE, key, outputs=[summary.manifest])
-        log.info(
-            "preprocess: %d processed, %d skipped, %d failed",
-            summary.processed, summary.skipped, len(summary.failures),
-        )  # fmt: skip
-        return summary
-    finally:
-        logging.getLogger("radiopipe").removeHandler(handler)
-        handler.close()
+    """Preprocess every patient of ``cohort`` into ``out``; failures are collected, not raised.
+
+    Patients finished before (same key, outputs present) are reused; skipping the whole stage,
+    provenance and the log are the stage engine's business (radiopipe.pipeline.engine).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_inputs(cohort, settings, out / MANIFEST_FILE)
+    jobs = list(_jobs(cohort, out))
+    log_file = out / LOG_FILE  # worker processes append to the stage's log
+    results = _execute(jobs, cohort.sequences, settings, workers, show_progress, log_file)
+    summary = _write_outputs(cohort, results, RunFolder(out))
+    log.info(
+        "preprocess: %d processed, %d skipped, %d failed",
+        summary.processed, summary.skipped, len(summary.failures),
+    )  # fmt: skip
+    return summary
 
 
 def process_job(job: Job, sequences: tuple[str, ...], settings: PreprocessSettings) -> JobResult:
@@ -182,7 +175,7 @@ def _patient_key(hashes: dict[str, dict[str, object]], settings: PreprocessSetti
         "settings": config_hash(settings),
         "inputs": {column: entry["sha256"] for column, entry in sorted(hashes.items())},
     }
-    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+    return json_sha256(blob)
 
 
 def _input_hashes(job: Job, record: dict | None, step: Step) -> dict[str, dict[str, object]]:

@@ -1,4 +1,4 @@
-"""Rigid registration of one MRI sequence onto another, and transform files (ITK .tfm).
+"""Rigid registration of one MRI sequence onto another (transform files: :mod:`.transforms`).
 
 The transform returned by :func:`register_rigid` follows ITK's convention: it maps points
 of the *fixed* image's physical space into the *moving* image's space, so resampling the
@@ -11,18 +11,15 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Literal
 
 import SimpleITK as sitk
 
-from radiopipe.atomic import atomic_path
 from radiopipe.errors import InputError
 
 log = logging.getLogger(__name__)
 
 Initialisation = Literal["geometry", "moments", "physical"]
-TRANSFORM_SUFFIXES = (".tfm", ".txt")
 
 _INITIALISERS = {
     "geometry": sitk.CenteredTransformInitializerFilter.GEOMETRY,
@@ -96,7 +93,7 @@ def register_rigid(
         try:
             result = method.Execute(fixed_f, moving_f)
         except RuntimeError as err:
-            raise InputError(f"rigid registration failed ({_last_line(err)})") from None
+            raise InputError(f"rigid registration failed ({last_line(err)})") from None
     log.info(
         "rigid registration: metric %.4f after %d iterations (%s)",
         method.GetMetricValue(),
@@ -104,32 +101,6 @@ def register_rigid(
         method.GetOptimizerStopConditionDescription(),
     )
     return _as_euler(result)
-
-
-def save_transform(transform: sitk.Transform, path: str | Path) -> Path:
-    """Write a transform as an ITK text file (.tfm or .txt), atomically."""
-    path = Path(path)
-    if path.suffix not in TRANSFORM_SUFFIXES:
-        raise ValueError(f"{path}: transform files end in {' or '.join(TRANSFORM_SUFFIXES)}")
-    with atomic_path(path) as tmp:
-        sitk.WriteTransform(transform, str(tmp))
-    return path
-
-
-def load_transform(path: str | Path) -> sitk.Transform:
-    """Read an ITK text transform file written by :func:`save_transform` (or ITK tools)."""
-    path = Path(path)
-    if path.suffix not in TRANSFORM_SUFFIXES:
-        raise InputError(
-            f"not an ITK text transform file (expected {' or '.join(TRANSFORM_SUFFIXES)})",
-            file=path,
-        )
-    if not path.is_file():
-        raise InputError("transform file does not exist", file=path)
-    try:
-        return sitk.ReadTransform(str(path)).Downcast()
-    except RuntimeError as err:
-        raise InputError(f"unreadable transform ({_last_line(err)})", file=path) from None
 
 
 def _initial_transform(
@@ -194,6 +165,7 @@ def _itk_seed(seed: int) -> int:
     return int(seed) % (2**32 - 1) + 1
 
 
-def _last_line(err: Exception) -> str:
+def last_line(err: Exception) -> str:
+    """The last non-empty line of an ITK error (the useful one)."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     return lines[-1] if lines else type(err).__name__

@@ -1,4 +1,4 @@
-"""Device choice, mixed precision and per-epoch seeds: one code path for CPU and CUDA."""
+"""Device choice, mixed precision and CPU threads: one code path for CPU and CUDA."""
 
 from __future__ import annotations
 
@@ -6,20 +6,29 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 
 from radiopipe.errors import RadiopipeError
 
 log = logging.getLogger(__name__)
 
+DEVICES = ("auto", "cpu", "cuda")
 
-def select_device(preference: str = "auto") -> torch.device:
-    """CUDA when present (or asked for), CPU otherwise; asking for absent CUDA is an error."""
+
+def select_device(preference: str = "auto", setting: str = "device") -> torch.device:
+    """CUDA when present (or asked for), CPU otherwise; asking for absent CUDA is an error.
+
+    ``setting`` names the flag or config key in the error message (``--device``,
+    ``training.device``).
+    """
+    if preference not in DEVICES:
+        raise RadiopipeError(
+            f"{setting} {preference!r} is not a device; allowed values: {', '.join(DEVICES)}"
+        )
     if preference == "cuda" and not torch.cuda.is_available():
         raise RadiopipeError(
-            "device 'cuda' was requested but torch sees no CUDA GPU "
-            f"(torch {torch.__version__}); use --device auto or cpu"
+            f"{setting} is 'cuda' but torch sees no CUDA GPU (torch {torch.__version__}); "
+            "use auto or cpu"
         )
     if preference in ("auto", "cuda") and torch.cuda.is_available():
         return torch.device("cuda")
@@ -38,9 +47,9 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return torch.autocast(device_type=device.type, dtype=torch.float16)
 
 
-def derived_seed(*parts: int) -> int:
-    """A 31-bit seed derived from integers (run seed, model index, epoch...)."""
-    return int(np.random.SeedSequence([abs(int(p)) for p in parts]).generate_state(1)[0] >> 1)
+def grad_scaler(device: torch.device, enabled: bool) -> torch.amp.GradScaler:
+    """The loss scaler that goes with :func:`autocast` (a pass-through when disabled)."""
+    return torch.amp.GradScaler(device.type, enabled=enabled)
 
 
 @contextlib.contextmanager
@@ -55,11 +64,3 @@ def cpu_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def isolated_rng(device: torch.device) -> Iterator[None]:
-    """Run a block with torch's global RNG forked, so seeding inside leaves no trace outside."""
-    devices = [torch.cuda.current_device()] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        yield

@@ -1,0 +1,46 @@
+"""The shared torch runtime reproduces, number for number, the training of before the refactor.
+
+golden.json was recorded with the segment and deep training stacks as they were before they
+moved onto radiopipe.torchrun (same seed, same tiny networks, 2 epochs, CPU, one thread).
+On the recording machine the numbers are bit-identical; the tolerance (1e-4 relative) only
+absorbs other CPUs' kernels, while a change in seeding or RNG order moves them by far more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.torchrun.golden import record
+
+GOLDEN = Path(__file__).with_name("golden.json")
+
+
+def _close(actual: object, expected: object, where: str) -> None:
+    if isinstance(expected, dict):
+        assert set(actual) == set(expected), where
+        for key in expected:
+            _close(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list) and expected and isinstance(expected[0], str):
+        assert actual == expected, where
+    elif isinstance(expected, list | float | int):
+        np.testing.assert_allclose(
+            np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
+            rtol=1e-4, atol=1e-6, err_msg=where,
+        )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_training_reproduces_the_recorded_numbers() -> None:
+    numbers = record()
+    target = os.environ.get("RADIOPIPE_RECORD_GOLDEN")
+    if target:
+        Path(target).write_text(json.dumps(numbers, indent=1))
+        pytest.skip(f"recorded {target}")
+    expected = json.loads(GOLDEN.read_text())
+    _close(numbers["segment"], expected["segment"], "segment")
+    _close(numbers["deep"], expected["deep"], "deep")
