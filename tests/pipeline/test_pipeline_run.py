@@ -89,6 +89,7 @@ def test_every_stage_writes_its_outputs(finished_run):
     assert {"latent_cellularity", "latent_vascularity"} <= set(by_feature["property"])
     selected = pd.read_csv(run / "train" / "selected_features.csv")
     assert set(by_feature["feature"]) <= set(selected["feature"])
+    assert "Known answer (synthetic cohort)" in result.reports["html"].read_text()
     assert (run / "explain" / "explain.json").is_file()
     html = result.reports["html"]
     assert html == run / "report" / "report.html"
