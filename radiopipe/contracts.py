@@ -404,6 +404,8 @@ class EvaluateLayout(StageLayout):
         "roc_curves": "roc_curves.parquet",
         "cohort_table": "cohort_table.csv",
         "thresholds_used": "thresholds_used.json",
+        "known_answer": "known_answer.csv",
+        "known_answer_features": "known_answer_features.csv",
     }
     TABLES = (
         "performance",
@@ -415,6 +417,8 @@ class EvaluateLayout(StageLayout):
         "decision_curve",
         "roc_curves",
         "cohort_table",
+        "known_answer",
+        "known_answer_features",
     )  # the tables the report reads
 
 

@@ -111,10 +111,17 @@ class ScaleSettings(StrictModel):
 
 
 class BalanceSettings(StrictModel):
-    """Class balancing in the training fold: SMOTE, class weights, or none."""
+    """Class balancing in the training fold: SMOTE, class weights, or none.
+
+    ``stage``: where SMOTE runs. ``before_learners`` (default): after the ICC, t-test,
+    Pearson and LASSO filters, which therefore see real patients only; ``before_selection``:
+    before the t-test, as the published study did (its filters then see synthetic patients
+    and the t-test p-values are anti-conservative), kept to reproduce it.
+    """
 
     method: Literal["smote", "class_weight", "none"] = "smote"
     k_neighbors: int = Field(5, ge=1)
+    stage: Literal["before_learners", "before_selection"] = "before_learners"
 
 
 class TTestSettings(StrictModel):

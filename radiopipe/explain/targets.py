@@ -17,6 +17,7 @@ import pandas as pd
 
 from radiopipe.errors import RadiopipeError
 from radiopipe.explain.trees import is_tree_model
+from radiopipe.modeling.pipeline_factory import front_of
 
 PERMUTATION, TREE = "permutation", "tree"
 
@@ -31,13 +32,12 @@ class Target:
 
 
 def split_pipeline(pipeline: object) -> tuple[object | None, object]:
-    """The steps before the final estimator (None if there are none) and the final estimator."""
+    """The steps before the final estimator (samplers left out; None if there are none) and
+    the final estimator."""
     steps = getattr(pipeline, "steps", None)
     if not steps:
         return None, pipeline
-    if len(steps) == 1:
-        return None, steps[-1][1]
-    return pipeline[:-1], steps[-1][1]
+    return front_of(pipeline), steps[-1][1]
 
 
 def selected_space(front: object | None, X: pd.DataFrame) -> pd.DataFrame:

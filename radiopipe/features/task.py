@@ -92,11 +92,19 @@ def run_group(specs: Sequence[TaskSpec]) -> list[TaskResult]:
     first = specs[0]
     if any(s.image != first.image or s.run != first.run for s in specs):
         raise ValueError("run_group needs tasks with the same image and parameters")
+    previous = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    if first.threads:  # this task's share of the cores; the caller's setting comes back after
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(first.threads)
+    try:
+        return _run_group(specs, first)
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(previous)
+
+
+def _run_group(specs: Sequence[TaskSpec], first: TaskSpec) -> list[TaskResult]:
     start, cpu_start = time.perf_counter(), time.process_time()
     _reset_peak_rss()
     _quiet_pyradiomics()
-    if first.threads:
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(first.threads)
     results = [TaskResult(s.patient_id, s.sequence, s.variant) for s in specs]
     seconds = [0.0] * len(specs)
     cpu = [0.0] * len(specs)

@@ -8,7 +8,7 @@ import pandas as pd
 from imblearn.pipeline import Pipeline
 
 from radiopipe.modeling.columns import meta_columns
-from radiopipe.modeling.pipeline_factory import PASS
+from radiopipe.modeling.pipeline_factory import PASS, front_of
 
 FUNNEL_STEPS = ("constant", "icc", "ttest", "pearson", "lasso")
 FUNNEL_COLUMNS = ("fold", "input", *FUNNEL_STEPS)
@@ -18,7 +18,8 @@ TUNING_COLUMNS = ("model", "fold", "trial", "params", "value", "duration", "stat
 
 def predict_models(pipeline: Pipeline, baseline: Pipeline | None, X: pd.DataFrame) -> dict:
     """Positive-class probability of every model (base learners, stack[, fusion], lasso_lr)."""
-    inner = pipeline[:-1].transform(X)
+    front = front_of(pipeline)
+    inner = X if front is None else front.transform(X)
     probabilities = pipeline[-1].predict_all(inner)
     if baseline is not None:
         probabilities["lasso_lr"] = baseline.predict_proba(X)[:, 1]

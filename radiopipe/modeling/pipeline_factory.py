@@ -1,6 +1,8 @@
 """Build the radiomics pipeline and the LASSO baseline from the settings: one imblearn Pipeline.
 
-impute -> constant -> icc -> harmonise -> scale -> balance -> ttest -> pearson -> lasso -> model
+impute -> constant -> icc -> harmonise -> scale -> ttest -> pearson -> lasso -> balance -> model
+
+(``balance.stage: before_selection`` moves SMOTE before the t-test, the published order.)
 
 The whole pipeline is fitted on a training fold and applied to the held-out patients, so every
 data-dependent step (medians, ICC selection, ComBat, scaling, SMOTE, filters, LASSO, tuning,
@@ -27,10 +29,10 @@ STEPS = (
     "icc",
     "harmonise",
     "scale",
-    "balance",
     "ttest",
     "pearson",
     "lasso",
+    "balance",
     "model",
 )
 PASS = "passthrough"
@@ -102,8 +104,11 @@ def build_pipeline(
         )
         for name in config.learners.names
     ]
-    tail = [
-        ("balance", sampler if sampler is not None else PASS),
+    early = config.balance.stage == "before_selection"
+    # Before the learners, the filters and LASSO see real patients only: no SMOTE inside
+    # LASSO's inner CV either (class weights, which invent no patient, are kept).
+    balance = ("balance", sampler if sampler is not None else PASS)
+    selection = [
         (
             "ttest",
             TTestFilter(
@@ -129,15 +134,16 @@ def build_pipeline(
                 rule=lasso.rule,
                 min_features=lasso.min_features,
                 max_features=lasso.max_features,
-                sampler=sampler,
+                sampler=sampler if early else None,
                 class_weight=weight,
                 random_state=seed,
             )
             if lasso.enabled
             else PASS,
         ),
-        ("model", StackingEnsemble(learners, meta_C=config.stack.meta_C, fusion=fusion)),
     ]
+    model = ("model", StackingEnsemble(learners, meta_C=config.stack.meta_C, fusion=fusion))
+    tail = [balance, *selection, model] if early else [*selection, balance, model]
     return Pipeline(front_steps(config, has_sites) + tail)
 
 
@@ -150,3 +156,13 @@ def build_baseline(config: ModelConfig, seed: int, has_sites: bool) -> Pipeline:
         random_state=seed,
     )
     return Pipeline([*front_steps(config, has_sites), ("model", model)])
+
+
+def front_of(pipeline: Pipeline) -> Pipeline | None:
+    """The fitted steps before the final estimator, samplers left out (None if there are none).
+
+    Samplers (SMOTE) act in ``fit`` only; leaving them out gives the transform that maps
+    patients to what the final estimator sees, whatever the position of the sampler.
+    """
+    steps = [(n, s) for n, s in pipeline.steps[:-1] if not hasattr(s, "fit_resample")]
+    return Pipeline(steps) if steps else None

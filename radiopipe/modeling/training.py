@@ -18,6 +18,7 @@ from radiopipe.modeling import fusion as late_fusion
 from radiopipe.modeling.design import DesignSettings, make_design, read_design
 from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
+from radiopipe.modeling.guards import check_before_fitting
 from radiopipe.modeling.persistence import save_model
 from radiopipe.modeling.site_effects import write_harmonisation
 from radiopipe.modeling.tables import ModelData, load_model_data
@@ -94,6 +95,7 @@ def _train(
     design, folds = _design(data, config, design_folder)
     development = development_patients(data.splits, design)
     _check_labels(data, development)
+    check_before_fitting(data, development, config)
     if config.harmonise.method == "combat" and not data.has_sites:
         log.info("no sites (no manifest): ComBat harmonisation skipped")
     if config.icc.enabled and config.icc.table is None:

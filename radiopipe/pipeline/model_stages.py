@@ -111,6 +111,9 @@ def evaluate_stage(
         "predictions": From("train", "predictions"),
         "thresholds": From("train", "thresholds", optional=True),
         "manifest": OPTIONAL_MANIFEST,
+        # for the known-answer tables of a synthetic cohort (ignored for real cohorts)
+        "features": From("extract", "features", optional=True),
+        "selected_features": From("train", "selected_features", optional=True),
     }
     inputs |= {f"deep_{name}": From("deep", name) for name in deep_models}
 
@@ -126,7 +129,10 @@ def evaluate_stage(
             write_combined(predictions.parent, deep_runs, call.folder)
             predictions, thresholds = call.folder / PREDICTIONS, call.folder / THRESHOLDS
             outputs = {"predictions": predictions, "thresholds": thresholds}
-        result = evaluate(predictions, call.folder, thresholds, call.get("manifest"), config)
+        result = evaluate(
+            predictions, call.folder, thresholds, call.get("manifest"), config,
+            features=call.get("features"), selected_features=call.get("selected_features"),
+        )  # fmt: skip
         call.provenance |= provenance_extra()
         if on_result is not None:
             on_result(result)

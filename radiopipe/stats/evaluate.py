@@ -42,6 +42,7 @@ CALIBRATION, RELIABILITY = _FILES["calibration"], _FILES["reliability"]
 DECISION_CURVE, ROC_CURVES = _FILES["decision_curve"], _FILES["roc_curves"]
 COHORT_TABLE, THRESHOLDS_USED = _FILES["cohort_table"], _FILES["thresholds_used"]
 BEST_COMPARISONS = _FILES["best_comparisons"]
+KNOWN_ANSWER, KNOWN_FEATURES = _FILES["known_answer"], _FILES["known_answer_features"]
 
 
 @dataclass
@@ -59,11 +60,17 @@ def evaluate(
     thresholds: str | Path | None = None,
     manifest: str | Path | None = None,
     config: EvaluateConfig | None = None,
+    features: str | Path | None = None,
+    selected_features: str | Path | None = None,
 ) -> Evaluation:
     """Compute every validation table and write it into the folder ``out`` (atomically).
 
     A plain function of its inputs: skipping an up-to-date evaluation, the provenance and the
-    log are the stage engine's business (radiopipe.pipeline.engine).
+    log are the stage engine's business (radiopipe.pipeline.engine). When the manifest's
+    cohort knows its answer (a synthetic cohort's ``truth.csv`` beside the manifest), the
+    known-answer tables are written too; ``features`` and ``selected_features`` (the extract
+    and train stages' tables) add each selected feature's correlation with the hidden
+    properties.
     """
     config = config or EvaluateConfig()
     predictions = Path(predictions)
@@ -82,6 +89,7 @@ def evaluate(
         _check_labels_agree(frame, cohort, manifest)
     result = Evaluation(out)
     steps = _steps(frame, given, cohort, config)
+    steps += _known_answer_steps(frame, manifest, features, selected_features)
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(steps), rate="", status="")
         for name, compute, write in steps:
@@ -148,6 +156,30 @@ def _steps(
     ]  # fmt: skip
     if cohort is not None:
         steps.append((COHORT_TABLE, lambda _: _cohort(cohort, config), write_csv))
+    return steps
+
+
+def _known_answer_steps(
+    frame: pd.DataFrame,
+    manifest: Path | None,
+    features: str | Path | None,
+    selected: str | Path | None,
+) -> list[Step]:
+    """The known-answer tables, for a cohort whose truth is known (never a real cohort)."""
+    from radiopipe.stats import known_answer as known
+
+    truth_path = known.find_truth(manifest)
+    if truth_path is None:
+        return []
+    truth = known.read_truth(truth_path)
+    steps: list[Step] = [(KNOWN_ANSWER, lambda _: known.known_answer(frame, truth), write_csv)]
+    if features is not None and selected is not None:
+
+        def features_table(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
+            table = pd.read_parquet(features)
+            return known.known_answer_features(table, pd.read_csv(selected), truth)
+
+        steps.append((KNOWN_FEATURES, features_table, write_csv))
     return steps
 
 

@@ -79,6 +79,17 @@ def test_every_stage_writes_its_outputs(finished_run):
     performance = pd.read_csv(run / "evaluate" / "performance.csv")
     stack_external = performance.query("model == 'stack' and split == 'external_test'")
     assert len(stack_external) == 1 and stack_external["n"].item() == 10
+    # The synthetic cohort knows its answer: recovered share of the oracle AUC per model.
+    known = pd.read_csv(run / "evaluate" / "known_answer.csv")
+    row = known.query("model == 'stack' and split == 'external_test'").iloc[0]
+    assert row["auc"] == pytest.approx(stack_external["auc"].item())
+    assert row["recovered"] == pytest.approx((row["auc"] - 0.5) / (row["oracle_auc"] - 0.5))
+    assert -1 <= row["spearman_true"] <= 1
+    by_feature = pd.read_csv(run / "evaluate" / "known_answer_features.csv")
+    assert {"latent_cellularity", "latent_vascularity"} <= set(by_feature["property"])
+    selected = pd.read_csv(run / "train" / "selected_features.csv")
+    assert set(by_feature["feature"]) <= set(selected["feature"])
+    assert "Known answer (synthetic cohort)" in result.reports["html"].read_text()
     assert (run / "explain" / "explain.json").is_file()
     html = result.reports["html"]
     assert html == run / "report" / "report.html"
