@@ -111,6 +111,8 @@ def evaluate_stage(
         "predictions": From("train", "predictions"),
         "thresholds": From("train", "thresholds", optional=True),
         "manifest": OPTIONAL_MANIFEST,
+        # the pre-specified reference model (design.json, written before any fit)
+        "design": From("design", "design", optional=True),
         # for the known-answer tables of a synthetic cohort (ignored for real cohorts)
         "features": From("extract", "features", optional=True),
         "selected_features": From("train", "selected_features", optional=True),
@@ -132,6 +134,7 @@ def evaluate_stage(
         result = evaluate(
             predictions, call.folder, thresholds, call.get("manifest"), config,
             features=call.get("features"), selected_features=call.get("selected_features"),
+            design=call.get("design"),
         )  # fmt: skip
         call.provenance |= provenance_extra()
         if on_result is not None:

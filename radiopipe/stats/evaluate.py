@@ -62,6 +62,7 @@ def evaluate(
     config: EvaluateConfig | None = None,
     features: str | Path | None = None,
     selected_features: str | Path | None = None,
+    design: str | Path | None = None,
 ) -> Evaluation:
     """Compute every validation table and write it into the folder ``out`` (atomically).
 
@@ -70,9 +71,12 @@ def evaluate(
     cohort knows its answer (a synthetic cohort's ``truth.csv`` beside the manifest), the
     known-answer tables are written too; ``features`` and ``selected_features`` (the extract
     and train stages' tables) add each selected feature's correlation with the hidden
-    properties.
+    properties. ``design`` (``design/design.json``) holds the reference model pre-specified
+    before any fit; it must be the evaluate settings' ``reference``.
     """
     config = config or EvaluateConfig()
+    if design is not None:
+        config = _with_design_reference(config, Path(design))
     predictions = Path(predictions)
     thresholds = Path(thresholds) if thresholds else None
     manifest = Path(manifest) if manifest else None
@@ -121,7 +125,7 @@ def _steps(
     conf = config.confidence
 
     def comparisons(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        paired = paired_comparisons(frame, config.reference, conf, **boot)
+        paired = paired_comparisons(frame, config.reference, conf, **boot, compare=config.compare)
         unpaired = unpaired_comparisons(frame, config.unpaired, conf)
         return pd.concat([t for t in (paired, unpaired) if not t.empty] or [paired])
 
@@ -181,6 +185,20 @@ def _known_answer_steps(
 
         steps.append((KNOWN_FEATURES, features_table, write_csv))
     return steps
+
+
+def _with_design_reference(config: EvaluateConfig, design: Path) -> EvaluateConfig:
+    """The settings, checked against the reference that design.json fixed before any fit."""
+    from radiopipe.modeling.design import read_design
+
+    fixed = read_design(design)[0].reference
+    if fixed != config.reference:
+        raise StatsInputError(
+            f"{design}: the pre-specified reference model is {fixed!r} but evaluate.reference "
+            f"is {config.reference!r}; the reference cannot change after the design was fixed "
+            "(re-run the design stage, then train, to change it)"
+        )
+    return config
 
 
 def _cohort(table: pd.DataFrame, config: EvaluateConfig) -> pd.DataFrame:
