@@ -222,7 +222,7 @@ def test_declared_family_does_not_shrink_with_the_models_run(fixed) -> None:
         b = fewer.loc[fewer["split"] == split].set_index("model")
         assert list(b.index) == ["svm", "rf", "lightgbm"]
         assert set(b["family"]) == {f"{split}: stack vs svm, rf, lightgbm, mlp"}
-        expected = holm(list(b["p_value"]) + [1.0])[:3]
+        expected = holm([*b["p_value"], 1.0])[:3]
         assert list(b["p_holm"]) == pytest.approx(list(expected))
         assert (b["p_holm"] >= holm(list(b["p_value"])) - 1e-15).all()
         assert list(b["p_value"]) == pytest.approx(list(a.loc[b.index, "p_value"]))
