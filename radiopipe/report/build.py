@@ -30,7 +30,9 @@ from radiopipe.report.sections import (
     shap,
 )
 from radiopipe.report.summary import (
+    APPARENT_TITLE,
     EXPLORATORY_TITLE,
+    apparent_section,
     exploratory_section,
     headline_table,
     primary_model,
@@ -55,6 +57,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[ReportContext], Section]], ...] = (
     ("decision", "Decision curves", curves.decision),
     ("shap", "Model explanations (SHAP)", shap.build),
     ("deep", "Deep-learning models: explanation overlays", deep.build),
+    ("apparent", APPARENT_TITLE, apparent_section),
     ("exploratory", EXPLORATORY_TITLE, exploratory_section),
     ("methods", "Methods", appendix.methods_section),
     ("checklist", "Reporting checklist (TRIPOD+AI, CLEAR)", appendix.checklist_section),

@@ -8,7 +8,7 @@ from functools import cached_property
 import pandas as pd
 
 from radiopipe.config.report import ReportConfig
-from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout
+from radiopipe.contracts import SPLIT_ORDER, EvaluateLayout, Split
 from radiopipe.explain.groups import SEQUENCE_LABELS
 from radiopipe.report import figures
 from radiopipe.report.contents import RunContents
@@ -65,10 +65,12 @@ class ReportContext:
 
     @cached_property
     def splits(self) -> list[str]:
-        """Splits in the performance table, in the conventional order."""
+        """Splits of the main tables and figures, in the conventional order: every split of
+        the performance table except the apparent one (``train``: resubstitution, optimistic),
+        which only the appendix "apparent, optimistic" shows."""
         if self.performance is None:
             return []
-        present = set(self.performance["split"].astype(str))
+        present = set(self.performance["split"].astype(str)) - {Split.TRAIN}
         return [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
 
     @cached_property

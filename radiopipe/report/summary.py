@@ -24,6 +24,7 @@ from radiopipe.report.formatting import ci, num, p_text, signed
 log = logging.getLogger(__name__)
 
 EXPLORATORY_TITLE = "Appendix: exploratory, selected on the test set"
+APPARENT_TITLE = "Appendix: apparent performance (apparent, optimistic)"
 
 
 @dataclass
@@ -205,7 +206,7 @@ def headline_table(ctx: ReportContext, verdict: Verdict | None) -> Table | None:
     table = ctx.performance
     if table is None or verdict is None:
         return None
-    splits = [s for s in ctx.splits if s != Split.TRAIN]  # apparent AUCs: appendix only
+    splits = list(ctx.splits)  # never the apparent split: appendix only
     p_by_model = {c.model: c.p_holm for c in verdict.comparisons}
     reference = verdict.reference
     header = ["Model", *[split_title(s) for s in splits], f"p vs {reference} (Holm)"]
@@ -277,6 +278,43 @@ def exploratory_section(ctx: ReportContext) -> Section:
             ["Set", "Best on this set", "Other model", "AUC best", "AUC other", "ΔAUC", "p (Holm)"],
             body,
             align="lllrrrr",
+        )
+    )
+    return section
+
+
+def apparent_section(ctx: ReportContext) -> Section:
+    """Apparent (resubstitution) performance of the final models on their own training
+    patients: optimistic by construction, never tested, kept out of the main tables."""
+    section = Section("apparent", APPARENT_TITLE)
+    table = ctx.performance
+    rows = None if table is None else table.loc[table["split"] == Split.TRAIN]
+    if rows is None or rows.empty:
+        section.note = "no apparent (training-set) predictions in evaluate/performance.csv"
+        return section
+    section.blocks.append(
+        Paragraph(
+            "Apparent, optimistic: each final model scored on the patients it was fitted on. "
+            "These numbers overstate performance and are not tested (no DeLong comparison); "
+            "the out-of-fold and test-set results are the performance estimates.",
+            "small",
+        )
+    )
+    order = {m: i for i, m in enumerate(ctx.models)}
+    rows = rows.assign(_order=rows["model"].map(order)).sort_values("_order")
+    body = [
+        [
+            str(r.model), f"{int(r.n)} ({int(r.n_cases)})", Cell(num(r.auc),
+            ci(r.auc_ci_low, r.auc_ci_high)), num(r.sensitivity, 2), num(r.specificity, 2),
+        ]
+        for r in rows.itertuples()
+    ]  # fmt: skip
+    section.blocks.append(
+        Table(
+            "Apparent, optimistic: performance on the training patients (resubstitution)",
+            ["Model", "n (events)", "AUC (95% CI)", "Sensitivity", "Specificity"],
+            body,
+            align="lrcrr",
         )
     )
     return section

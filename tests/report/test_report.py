@@ -32,6 +32,7 @@ SECTIONS = (
     "decision",
     "shap",
     "deep",
+    "apparent",
     "methods",
     "checklist",
     "provenance",
@@ -248,3 +249,15 @@ def test_exploratory_best_only_when_asked_and_labelled(study_run) -> None:
 def test_old_report_setting_of_the_best_split_is_read_and_ignored() -> None:
     config = ReportConfig.model_validate({"primary_splits": ["external_test"]})
     assert "primary_splits" not in config.model_dump()
+
+
+def test_apparent_performance_only_in_its_appendix(study_run) -> None:
+    from radiopipe.report.summary import APPARENT_TITLE, apparent_section
+
+    ctx = ReportContext(load_run(study_run), ReportConfig())
+    assert "train" not in ctx.splits  # main tables and figures: held-out and OOF only
+    section = apparent_section(ctx)
+    assert section.present and "apparent, optimistic" in APPARENT_TITLE
+    table = section.blocks[1]
+    apparent = ctx.performance.loc[ctx.performance["split"] == "train"]
+    assert sorted(r[0] for r in table.rows) == sorted(apparent["model"])
