@@ -335,6 +335,7 @@ class TrainLayout(StageLayout):
         "predictions": "predictions.parquet",
         "folds": "folds.csv",
         "thresholds": "thresholds.json",
+        "fold_thresholds": "fold_thresholds.csv",  # nested CV: each outer fold's threshold
         "funnel": "funnel.csv",
         "selected_features": "selected_features.csv",
         "selection_stability": "selection_stability.csv",
@@ -349,6 +350,7 @@ class TrainLayout(StageLayout):
         "predictions",
         "folds",
         "thresholds",
+        "fold_thresholds",
         "funnel",
         "selected_features",
         "selection_stability",

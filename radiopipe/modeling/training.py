@@ -23,6 +23,7 @@ from radiopipe.modeling.persistence import save_model
 from radiopipe.modeling.site_effects import write_harmonisation
 from radiopipe.modeling.tables import ModelData, load_model_data
 from radiopipe.modeling.unit_cache import Checkpoints, run_key
+from radiopipe.modeling import fold_thresholds
 from radiopipe.modeling.validation import development_patients, plan_units, thresholds_from_oof
 from radiopipe.progress import track
 
@@ -125,6 +126,11 @@ def _train(
     layout = TrainLayout(out)
     write_parquet(layout.predictions, predictions)
     write_json(layout.thresholds, thresholds)
+    per_fold = [r.thresholds for r in results if not r.thresholds.empty]
+    write_csv(
+        layout.fold_thresholds,
+        pd.concat(per_fold, ignore_index=True) if per_fold else fold_thresholds.empty(),
+    )
     write_csv(layout.funnel, funnel)
     write_csv(layout.selected_features, selected)
     write_csv(layout.selection_stability, selection_stability(selected))

@@ -110,6 +110,8 @@ def evaluate_stage(
     inputs: dict[str, Input] = {
         "predictions": From("train", "predictions"),
         "thresholds": From("train", "thresholds", optional=True),
+        # nested CV: each outer fold's threshold, chosen on its own training patients
+        "fold_thresholds": From("train", "fold_thresholds", optional=True),
         "manifest": OPTIONAL_MANIFEST,
         # the pre-specified reference model (design.json, written before any fit)
         "design": From("design", "design", optional=True),
@@ -134,7 +136,7 @@ def evaluate_stage(
         result = evaluate(
             predictions, call.folder, thresholds, call.get("manifest"), config,
             features=call.get("features"), selected_features=call.get("selected_features"),
-            design=call.get("design"),
+            design=call.get("design"), fold_thresholds=call.get("fold_thresholds"),
         )  # fmt: skip
         call.provenance |= provenance_extra()
         if on_result is not None:

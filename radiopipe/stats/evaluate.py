@@ -22,6 +22,7 @@ from radiopipe.stats.comparisons import paired_comparisons, unpaired_comparisons
 from radiopipe.stats.performance import (
     fold_auc_table,
     performance_table,
+    read_fold_thresholds,
     read_thresholds,
     resolve_thresholds,
 )
@@ -63,6 +64,7 @@ def evaluate(
     features: str | Path | None = None,
     selected_features: str | Path | None = None,
     design: str | Path | None = None,
+    fold_thresholds: str | Path | None = None,
 ) -> Evaluation:
     """Compute every validation table and write it into the folder ``out`` (atomically).
 
@@ -72,7 +74,9 @@ def evaluate(
     known-answer tables are written too; ``features`` and ``selected_features`` (the extract
     and train stages' tables) add each selected feature's correlation with the hidden
     properties. ``design`` (``design/design.json``) holds the reference model pre-specified
-    before any fit; it must be the evaluate settings' ``reference``.
+    before any fit; it must be the evaluate settings' ``reference``. ``fold_thresholds``
+    (train's ``fold_thresholds.csv``, nested CV) gives each outer fold's threshold, chosen on
+    that fold's own training patients; the pooled ``cv`` threshold metrics use them.
     """
     config = config or EvaluateConfig()
     if design is not None:
@@ -88,11 +92,12 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     frame = read_predictions(predictions)
     given = read_thresholds(thresholds) if thresholds else None
+    per_fold = read_fold_thresholds(fold_thresholds) if fold_thresholds else None
     cohort = _read_cohort(manifest) if manifest else None  # fail early, before the work
     if cohort is not None:
         _check_labels_agree(frame, cohort, manifest)
     result = Evaluation(out)
-    steps = _steps(frame, given, cohort, config)
+    steps = _steps(frame, given, cohort, config, per_fold)
     steps += _known_answer_steps(frame, manifest, features, selected_features)
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(steps), rate="", status="")
@@ -119,6 +124,7 @@ def _steps(
     given: dict[str, float] | None,
     cohort: pd.DataFrame | None,
     config: EvaluateConfig,
+    per_fold: pd.DataFrame | None = None,
 ) -> list[Step]:
     """The tables in the order they are computed: (file name, compute, writer)."""
     boot = {"n_resamples": config.n_bootstrap, "seed": config.seed}
@@ -132,7 +138,7 @@ def _steps(
     def performance(done: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return performance_table(
             frame, given, confidence=conf, reference=config.reference,
-            comparisons=done[DELONG], **boot,
+            comparisons=done[DELONG], fold_thresholds=per_fold, **boot,
         )  # fmt: skip
 
     def best(done: dict[str, pd.DataFrame]) -> pd.DataFrame:

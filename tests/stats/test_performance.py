@@ -229,3 +229,32 @@ def test_declared_family_does_not_shrink_with_the_models_run(fixed) -> None:
     only = paired_comparisons(fixed, n_resamples=BOOT, compare=["rf"])
     assert set(only["model"]) == {"rf"}
     assert (only["p_holm"] == only["p_value"]).all()  # a family of one
+
+
+def test_nested_cv_threshold_metrics_use_each_folds_own_threshold(cv_predictions) -> None:
+    """Issue 12 item 6: the pooled cv rows are classified at their own fold's threshold."""
+    from radiopipe.stats.performance import PER_FOLD_SOURCE
+
+    frame = check_predictions(cv_predictions)
+    rf = frame.loc[(frame["model"] == "rf") & (frame["split"] == "cv")]
+    folds = sorted(rf["fold"].unique())
+    cuts = pd.DataFrame(
+        {"model": "rf", "fold": folds, "threshold": np.linspace(0.3, 0.7, len(folds))}
+    )
+    table = performance_table(frame, n_resamples=BOOT, fold_thresholds=cuts)
+    row = table.loc[(table["model"] == "rf") & (table["split"] == "cv")].iloc[0]
+    assert row["threshold_source"] == PER_FOLD_SOURCE
+    lookup = cuts.set_index("fold")["threshold"]
+    margin = rf["probability"] - rf["fold"].map(lookup).to_numpy()
+    pooled = pd.DataFrame({"p": margin.to_numpy(), "y": rf["label"].to_numpy(),
+                           "id": rf["patient_id"].to_numpy()}).groupby("id").mean()  # fmt: skip
+    positive = pooled["p"] >= 0
+    expected_tp = int((positive & (pooled["y"] == 1)).sum())
+    assert row["tp"] == expected_tp
+    assert row["sensitivity"] == pytest.approx(expected_tp / int(pooled["y"].sum()))
+    # AUC is untouched; a model without per-fold thresholds keeps the pooled rule
+    plain = performance_table(frame, n_resamples=BOOT)
+    same = plain.loc[(plain["model"] == "rf") & (plain["split"] == "cv")].iloc[0]
+    assert row["auc"] == same["auc"]
+    other = table.loc[(table["model"] != "rf") & (table["split"] == "cv"), "threshold_source"]
+    assert (other == "max Youden on cv").all()

@@ -47,7 +47,8 @@ def _intro(ctx: ReportContext) -> str:
         f"AUC with its DeLong 95% confidence interval; threshold metrics at each model's frozen "
         f"operating threshold with stratified bootstrap 95% CIs ({boot} resamples). ΔAUC and p "
         f"compare each model with the reference model ({ctx.reference}) on the same patients "
-        "(paired DeLong test; p adjusted by Holm's method over the models of each split)."
+        "(paired DeLong test; p adjusted by Holm's method over the declared family of each split: "
+        "the reference against every other model run; never on the apparent training set)."
     )
 
 
