@@ -14,6 +14,7 @@ from radiopipe.config import config_hash
 from radiopipe.config.model import ModelConfig
 from radiopipe.contracts import TrainLayout
 from radiopipe.errors import InputError
+from radiopipe.modeling import fold_thresholds
 from radiopipe.modeling import fusion as late_fusion
 from radiopipe.modeling.design import DesignSettings, make_design, read_design
 from radiopipe.modeling.diagnostics import selection_stability
@@ -23,7 +24,6 @@ from radiopipe.modeling.persistence import save_model
 from radiopipe.modeling.site_effects import write_harmonisation
 from radiopipe.modeling.tables import ModelData, load_model_data
 from radiopipe.modeling.unit_cache import Checkpoints, run_key
-from radiopipe.modeling import fold_thresholds
 from radiopipe.modeling.validation import development_patients, plan_units, thresholds_from_oof
 from radiopipe.progress import track
 
