@@ -27,6 +27,7 @@ from radiopipe.stats.performance import (
     resolve_thresholds,
 )
 from radiopipe.stats.predictions import read_predictions
+from radiopipe.stats.sensitivity import harmonisation_sensitivity
 from radiopipe.stats.tables import (
     calibration_table,
     decision_curve_table,
@@ -44,6 +45,7 @@ DECISION_CURVE, ROC_CURVES = _FILES["decision_curve"], _FILES["roc_curves"]
 COHORT_TABLE, THRESHOLDS_USED = _FILES["cohort_table"], _FILES["thresholds_used"]
 BEST_COMPARISONS = _FILES["best_comparisons"]
 KNOWN_ANSWER, KNOWN_FEATURES = _FILES["known_answer"], _FILES["known_answer_features"]
+HARMONISATION_SENSITIVITY = _FILES["harmonisation_sensitivity"]
 
 
 @dataclass
@@ -65,6 +67,7 @@ def evaluate(
     selected_features: str | Path | None = None,
     design: str | Path | None = None,
     fold_thresholds: str | Path | None = None,
+    sensitivity_predictions: str | Path | None = None,
 ) -> Evaluation:
     """Compute every validation table and write it into the folder ``out`` (atomically).
 
@@ -77,6 +80,9 @@ def evaluate(
     before any fit; it must be the evaluate settings' ``reference``. ``fold_thresholds``
     (train's ``fold_thresholds.csv``, nested CV) gives each outer fold's threshold, chosen on
     that fold's own training patients; the pooled ``cv`` threshold metrics use them.
+    ``sensitivity_predictions`` (train's harmonisation sensitivity predictions) adds
+    ``harmonisation_sensitivity.csv``: AUC per split, model and harmonisation (estimate as
+    trained, passthrough, none).
     """
     config = config or EvaluateConfig()
     if design is not None:
@@ -99,6 +105,14 @@ def evaluate(
     result = Evaluation(out)
     steps = _steps(frame, given, cohort, config, per_fold)
     steps += _known_answer_steps(frame, manifest, features, selected_features)
+    if sensitivity_predictions is not None:
+        sensitivity = pd.read_parquet(sensitivity_predictions)
+        if not sensitivity.empty:
+            steps.append((
+                HARMONISATION_SENSITIVITY,
+                lambda _: harmonisation_sensitivity(frame, sensitivity, config.confidence),
+                write_csv,
+            ))  # fmt: skip
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(steps), rate="", status="")
         for name, compute, write in steps:
