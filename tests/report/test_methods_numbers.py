@@ -64,9 +64,7 @@ def _context(model: dict, evaluate: dict) -> SimpleNamespace:
 @pytest.mark.parametrize(("model", "evaluate"), CONFIGS)
 def test_every_number_of_the_methods_text_is_a_setting(model, evaluate) -> None:
     ctx = _context(model, evaluate)
-    text = " ".join(
-        [methods._modelling(ctx), methods._leakage(ctx), methods._statistics(ctx)]
-    )
+    text = " ".join([methods._modelling(ctx), methods._leakage(ctx), methods._statistics(ctx)])
     settings = {**ctx.run.configs["train"], "evaluate": ctx.evaluate_config}
     allowed = _numbers(settings, set()) | WORDS | {"10"}  # 10: the unseen site's patients
     allowed |= _numbers({"alpha": ctx.config.alpha}, set())
