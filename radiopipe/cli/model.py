@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
 from enum import Enum
+from pathlib import Path
 
 import typer
 from rich.table import Table
