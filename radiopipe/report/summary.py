@@ -318,3 +318,39 @@ def apparent_section(ctx: ReportContext) -> Section:
         )
     )
     return section
+
+
+def sensitivity_table(ctx: ReportContext) -> Table | None:
+    """AUC of each model per test set under estimate / passthrough / none (harmonisation
+    sensitivity, evaluate/harmonisation_sensitivity.csv), or None when absent."""
+    table = ctx.run.evaluate.get(EvaluateLayout.FILES["harmonisation_sensitivity"])
+    if table is None or table.empty:
+        return None
+    variants = [v for v in ("estimate", "passthrough", "none") if v in set(table["harmonisation"])]
+    titles = {
+        "estimate": "As trained (unseen centres estimated)",
+        "passthrough": "Unseen centres unadjusted",
+        "none": "Refitted without ComBat",
+    }
+    body = []
+    for (split, model), rows in table.groupby(["split", "model"], sort=False):
+        found = rows.set_index("harmonisation")
+        cells: list[Cell | str] = [
+            split_title(str(split)),
+            Cell(str(model), strong=model == ctx.reference),
+        ]
+        for v in variants:
+            if v in found.index:
+                r = found.loc[v]
+                cells.append(Cell(num(r["auc"]), ci(r["auc_ci_low"], r["auc_ci_high"])))
+            else:
+                cells.append("")
+        body.append(cells)
+    return Table(
+        "Harmonisation sensitivity: AUC (95% DeLong CI) by how sites were harmonised",
+        ["Set", "Model", *[titles[v] for v in variants]],
+        body,
+        align="ll" + "c" * len(variants),
+        footnote="As trained, a centre without training patients has its ComBat site effect "
+        "estimated from its own unlabelled patients (transductive, label-free).",
+    )

@@ -261,3 +261,25 @@ def test_apparent_performance_only_in_its_appendix(study_run) -> None:
     table = section.blocks[1]
     apparent = ctx.performance.loc[ctx.performance["split"] == "train"]
     assert sorted(r[0] for r in table.rows) == sorted(apparent["model"])
+
+
+def test_harmonisation_sensitivity_is_shown_next_to_the_main_table(run_without) -> None:
+    from radiopipe.report.sections import performance
+    from radiopipe.report.summary import sensitivity_table
+
+    run = run_without("deep")
+    rows = [
+        ("external_test", "stack", "estimate", 0.81), ("external_test", "stack", "passthrough",
+         0.74), ("external_test", "stack", "none", 0.70),
+    ]  # fmt: skip
+    pd.DataFrame(
+        [{"split": s, "model": m, "harmonisation": h, "auc": a, "auc_ci_low": a - 0.1,
+          "auc_ci_high": a + 0.1, "n": 40} for s, m, h, a in rows]
+    ).to_csv(run / "evaluate" / "harmonisation_sensitivity.csv", index=False)  # fmt: skip
+    ctx = ReportContext(load_run(run), ReportConfig())
+    table = sensitivity_table(ctx)
+    assert table is not None and len(table.header) == 5
+    assert [c.value for c in table.rows[0][2:]] == ["0.810", "0.740", "0.700"]
+    section = performance.build(ctx)
+    assert any(getattr(b, "caption", "").startswith("Harmonisation sensitivity") for b in
+               section.blocks)  # fmt: skip

@@ -31,6 +31,11 @@ def build(ctx: ReportContext) -> Section:
     section.blocks.append(Paragraph(_intro(ctx), "small"))
     for split in ctx.splits:
         section.blocks.append(_split_table(ctx, table.loc[table["split"] == split], split))
+    from radiopipe.report.summary import sensitivity_table
+
+    sensitivity = sensitivity_table(ctx)  # next to the main tables (issue 12 item 3)
+    if sensitivity is not None:
+        section.blocks.append(sensitivity)
     unpaired = _unpaired(ctx)
     if unpaired is not None:
         section.blocks.append(unpaired)
