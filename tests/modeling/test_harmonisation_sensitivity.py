@@ -45,3 +45,16 @@ def test_train_writes_passthrough_and_no_combat_predictions(trained_run, tmp_pat
     ].iloc[0]
     assert stack.iloc[0]["auc"] == pytest.approx(as_trained)
     assert "train" not in set(table["split"])
+
+
+def test_evaluate_command_finds_the_sensitivity_predictions_beside_the_predictions(
+    trained_run, cli, tmp_path
+) -> None:
+    out = tmp_path / "evaluate"
+    result = cli(
+        "evaluate", "--predictions", trained_run.out / "predictions.parquet", "--out", out,
+        "--bootstrap", "200",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "harmonisation_sensitivity.csv")
+    assert set(table["harmonisation"]) == {"estimate", "passthrough", "none"}
