@@ -130,9 +130,10 @@ def summary_callout(ctx: ReportContext) -> Callout | None:
     for split in (*TEST_SPLITS, *OOF_SPLITS):
         other = verdict.others.get(split)
         if other is not None and split != verdict.split:
+            interval = ci(other["auc_ci_low"], other["auc_ci_high"]) or "not estimable"
             lines.append(
                 f"On the {split_title(split).lower()} set its AUC was {num(other['auc'])} "
-                f"(95% CI {ci(other['auc_ci_low'], other['auc_ci_high'])})."
+                f"(95% CI {interval})."
             )
     lines += _significance_lines(verdict, alpha)
     threshold = row.get("threshold")
