@@ -335,6 +335,8 @@ class TrainLayout(StageLayout):
         "predictions": "predictions.parquet",
         "folds": "folds.csv",
         "thresholds": "thresholds.json",
+        "fold_thresholds": "fold_thresholds.csv",  # nested CV: each outer fold's threshold
+        "sensitivity_predictions": "sensitivity_predictions.parquet",  # harmonisation
         "funnel": "funnel.csv",
         "selected_features": "selected_features.csv",
         "selection_stability": "selection_stability.csv",
@@ -349,6 +351,8 @@ class TrainLayout(StageLayout):
         "predictions",
         "folds",
         "thresholds",
+        "fold_thresholds",
+        "sensitivity_predictions",
         "funnel",
         "selected_features",
         "selection_stability",
@@ -406,6 +410,7 @@ class EvaluateLayout(StageLayout):
         "thresholds_used": "thresholds_used.json",
         "known_answer": "known_answer.csv",
         "known_answer_features": "known_answer_features.csv",
+        "harmonisation_sensitivity": "harmonisation_sensitivity.csv",
     }
     TABLES = (
         "performance",
@@ -419,6 +424,7 @@ class EvaluateLayout(StageLayout):
         "cohort_table",
         "known_answer",
         "known_answer_features",
+        "harmonisation_sensitivity",
     )  # the tables the report reads
 
 

@@ -31,6 +31,14 @@ def evaluate(
     reference: str | None = typer.Option(
         None, help="Model the others are compared with (default 'stack')."
     ),
+    fold_thresholds: Path | None = typer.Option(
+        None, help="Nested CV: train's fold_thresholds.csv (default: beside the predictions)."
+    ),
+    sensitivity_predictions: Path | None = typer.Option(
+        None,
+        help="Train's sensitivity_predictions.parquet for harmonisation_sensitivity.csv "
+        "(default: beside the predictions).",
+    ),
     force: bool = typer.Option(False, help="Recompute even if the outputs are up to date."),
 ) -> None:
     """Validation tables: AUC CIs, DeLong + Holm, metrics, calibration, DCA, ROC, cohort."""
@@ -47,8 +55,18 @@ def evaluate(
         data = settings.model_dump() | overrides
         settings = parse_config(data, EvaluateConfig, source="command-line options")
     results: list = []
+    beside = predictions.parent
+    if fold_thresholds is None and (beside / "fold_thresholds.csv").is_file():
+        fold_thresholds = beside / "fold_thresholds.csv"
+    if sensitivity_predictions is None and (beside / "sensitivity_predictions.parquet").is_file():
+        sensitivity_predictions = beside / "sensitivity_predictions.parquet"
     given = {
-        "train": {"predictions": predictions, "thresholds": thresholds},
+        "train": {
+            "predictions": predictions,
+            "thresholds": thresholds,
+            "fold_thresholds": fold_thresholds,
+            "sensitivity_predictions": sensitivity_predictions,
+        },
         "cohort": {"manifest": manifest},
     }
     stage = evaluate_stage(settings, combine=False, on_result=results.append)

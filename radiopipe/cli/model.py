@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -60,20 +61,44 @@ def train(
     )
 
 
+class UnseenSite(str, Enum):
+    """``radiopipe predict --unseen-site``: the rule for sites not seen in training."""
+
+    ESTIMATE = "estimate"
+    PASSTHROUGH = "passthrough"
+    ERROR = "error"
+
+
 def predict(
     model: Path = typer.Option(..., help="Model folder written by train (…/model)."),
     features: Path = typer.Option(..., help="Feature table of the cohort to score."),
     out: Path = typer.Option(..., help="Output folder (OUT/predictions.parquet)."),
     manifest: Path | None = typer.Option(None, help="Manifest with sites (needed for ComBat)."),
     fusion: Path | None = typer.Option(None, help="External predictions for a late-fusion model."),
+    unseen_site: UnseenSite | None = typer.Option(
+        None,
+        "--unseen-site",
+        help="Rule for sites not seen in training, overriding the trained one for this scoring: "
+        "estimate (from the site's own patients, >= min_site_size scored together), "
+        "passthrough (left unadjusted; one patient can be scored) or error.",
+        case_sensitive=False,
+    ),
 ) -> None:
     """Score a cohort (a new site included) with a saved model."""
-    from radiopipe.atomic import write_parquet
+    from radiopipe.atomic import write_json, write_parquet
     from radiopipe.modeling.predicting import predict_cohort
 
     target = _predictions_path(out)
-    predictions = predict_cohort(model, features, manifest, fusion)
+    rule = unseen_site.value if unseen_site is not None else None
+    predictions = predict_cohort(model, features, manifest, fusion, unseen_site=rule)
     write_parquet(target, predictions)
+    policy = predictions.attrs.get("unseen_site", {})
+    write_json(target.parent / "unseen_site_policy.json", policy)
+    if policy.get("overridden"):
+        console.print(
+            f"[yellow]warning:[/] unseen sites scored with {policy['used']} (trained with "
+            f"{policy['trained']}); policy written to {target.parent / 'unseen_site_policy.json'}"
+        )
     n = predictions["patient_id"].nunique()
     console.print(f"wrote {target}: {n} patients x {predictions['model'].nunique()} models")
     print(target)

@@ -56,7 +56,10 @@ class EvaluateConfig(StrictModel):
     n_bootstrap: int = Field(2000, ge=100, le=100_000)
     seed: int = Field(0, ge=0)
     confidence: float = Field(0.95, gt=0.5, lt=1)
-    reference: str = "stack"
+    reference: str = "stack"  # pre-specified primary model, fixed in design/design.json
+    # The declared Holm family of each test split: the reference against these models
+    # (None: every other model that was run). Never the apparent (training) predictions.
+    compare: list[str] | None = None
     unpaired: list[tuple[str, str]] = Field(
         default_factory=lambda: [tuple(split_values(TEST_SPLITS))]
     )

@@ -92,6 +92,10 @@ class HarmoniseSettings(StrictModel):
     # ComBat batch: the site, the scanner (manufacturer, model, field strength from the
     # acquisition metadata `radiopipe import dicom` writes) or any manifest column.
     batch: str = Field("site", min_length=1)
+    # Train also scores the test sets with unseen sites left unadjusted and refits the whole
+    # pipeline without ComBat on the same folds (train/sensitivity_predictions.parquet;
+    # evaluate/harmonisation_sensitivity.csv).
+    sensitivity: bool = True
 
     @field_validator("covariates")
     @classmethod

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from radiopipe.config.core import StrictModel
-from radiopipe.contracts import PRIMARY_SPLITS, split_values
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("html", "pdf")
 FIGURE_FILE_FORMATS = ("pdf", "png", "tiff")
@@ -35,11 +37,11 @@ class ReportConfig(StrictModel):
     title: str = "Validation report"
     subtitle: str | None = None
     formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
-    reference: str | None = None  # model others are compared with; default: the evaluate config's
-    primary_splits: list[str] = Field(
-        default_factory=lambda: split_values(PRIMARY_SPLITS),
-        min_length=1,
-    )  # the first split present decides which model is best
+    # The reference is the evaluation's pre-specified one (design.json, evaluate.reference);
+    # a different value here is ignored with a warning: one reference everywhere.
+    reference: str | None = None
+    # Best-on-test rankings, only in an appendix labelled "exploratory: selected on the test set"
+    exploratory_best: bool = False
     alpha: float = Field(0.05, gt=0, lt=1)
     label_names: dict[int, str] = Field(default_factory=lambda: dict(DEFAULT_LABEL_NAMES))
     model_labels: dict[str, str] = Field(
@@ -56,6 +58,18 @@ class ReportConfig(StrictModel):
     pages_png: bool = True
     page_dpi: int = Field(100, ge=30, le=300)
     seed: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated(cls, data: Any) -> Any:
+        """``primary_splits`` (which split decided the "best" model) is read and ignored."""
+        if isinstance(data, dict) and "primary_splits" in data:
+            data = {k: v for k, v in data.items() if k != "primary_splits"}
+            log.warning(
+                "report setting primary_splits is deprecated and ignored: page 1 reports the "
+                "pre-specified reference model (evaluate.reference), never the best on a test set"
+            )
+        return data
 
     @field_validator("formats")
     @classmethod

@@ -39,12 +39,13 @@ class DesignSettings(StrictModel):
     reference: str = "stack"
 
     @classmethod
-    def of(cls, config) -> DesignSettings:
-        """The design settings of a ``ModelConfig``."""
+    def of(cls, config, reference: str = "stack") -> DesignSettings:
+        """The design settings of a ``ModelConfig``; ``reference`` is the evaluate settings'
+        pre-specified reference model (``evaluate.reference``), fixed here before any fit."""
         cv = config.cv
         return cls(
             design=config.design, outer_folds=cv.outer_folds, outer_repeats=cv.outer_repeats,
-            stratify_by_site=cv.stratify_by_site, seed=config.seed,
+            stratify_by_site=cv.stratify_by_site, seed=config.seed, reference=reference,
         )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from radiopipe.config.model import ModelConfig
 from radiopipe.contracts import PREDICTIONS_COLUMNS, Split
-from radiopipe.modeling import diagnostics
+from radiopipe.modeling import diagnostics, fold_thresholds
 from radiopipe.modeling.pipeline_factory import build_baseline, build_pipeline
 from radiopipe.modeling.tables import ModelData
 from radiopipe.modeling.validation import Unit, unit_seed
@@ -31,6 +31,7 @@ class UnitResult:
     funnel: pd.DataFrame
     selected: pd.DataFrame
     tuning: pd.DataFrame
+    thresholds: pd.DataFrame = field(default_factory=fold_thresholds.empty)  # nested CV only
     pipelines: dict[str, Any] = field(default_factory=dict)
     cpu_seconds: float = 0.0  # CPU time of the fit (0 when read back from a checkpoint)
 
@@ -50,12 +51,19 @@ def run_unit(
         if config.baseline.enabled:
             baseline = build_baseline(config, seed, data.has_sites).fit(X_train, y_train)
         probabilities = diagnostics.predict_models(pipeline, baseline, X_test)
+        thresholds = fold_thresholds.empty()
+        if unit.oof_split == Split.CV:  # nested CV: the fold's threshold from its own patients
+            inner, labels = fold_thresholds.inner_oof(
+                pipeline, baseline, X_train, y_train, config.cv.inner_folds, seed
+            )
+            thresholds = fold_thresholds.fold_thresholds(inner, labels, unit.fold)
     predictions = prediction_rows(unit, data, probabilities)
     result = UnitResult(
         predictions=predictions,
         funnel=pd.DataFrame([diagnostics.funnel(pipeline, X_train, unit.fold)]),
         selected=diagnostics.selected_features(pipeline, unit.fold),
         tuning=diagnostics.tuning_history(pipeline, unit.fold),
+        thresholds=thresholds,
     )
     result.cpu_seconds = time.process_time() - started
     if unit.is_final:

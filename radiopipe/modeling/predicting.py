@@ -24,10 +24,17 @@ def predict_cohort(
     features: str | Path,
     manifest: str | Path | None = None,
     fusion: str | Path | None = None,
+    unseen_site: str | None = None,
 ) -> pd.DataFrame:
-    """Long predictions (every model of the artefact) for the patients of a feature table."""
+    """Long predictions (every model of the artefact) for the patients of a feature table.
+
+    ``unseen_site`` (estimate, passthrough or error) overrides, for this scoring only, the
+    rule the model was trained with for sites it never saw; the policy used is in
+    ``predictions.attrs["unseen_site"]`` (see :func:`unseen_site_policy`).
+    """
     model = load_model(model_dir)
     card = model.card
+    policy = set_unseen_site(model, unseen_site)
     data = load_model_data(
         features,
         manifest,
@@ -49,8 +56,9 @@ def predict_cohort(
             file=features,
         )
     new_sites = sorted(set(data.sites) - set(card["training_sites"])) if data.has_sites else []
+    policy["new_sites"] = new_sites
     if new_sites:
-        log.info("sites not seen in training: %s (harmonised by the unseen-site rule)", new_sites)
+        log.info("sites not seen in training: %s (unseen-site rule: %s)", new_sites, policy["used"])
     X = data.X[model.features + (meta_columns(data.X) if card["has_sites"] else [])]
     pipeline = _with_fusion(model, fusion, list(X.index))
     probabilities = diagnostics.predict_models(pipeline, model.pipelines.get("lasso_lr"), X)
@@ -67,7 +75,39 @@ def predict_cohort(
         )
         for name, values in probabilities.items()
     ]
-    return pd.concat(frames, ignore_index=True)[list(PREDICTION_COLUMNS)]
+    out = pd.concat(frames, ignore_index=True)[list(PREDICTION_COLUMNS)]
+    out.attrs["unseen_site"] = policy
+    return out
+
+
+UNSEEN_SITE_RULES = ("estimate", "passthrough", "error")
+
+
+def set_unseen_site(model: LoadedModel, override: str | None) -> dict:
+    """Apply an unseen-site rule to every ComBat step of the model; return the policy used.
+
+    ``{"trained": rule at training, "used": rule now, "overridden": bool}``; an override that
+    differs from the trained rule is logged as a warning (scores are then not those the
+    model was validated with).
+    """
+    if override is not None and override not in UNSEEN_SITE_RULES:
+        raise InputError(f"--unseen-site must be one of {', '.join(UNSEEN_SITE_RULES)}")
+    steps = [
+        p.named_steps["harmonise"]
+        for p in model.pipelines.values()
+        if "harmonise" in getattr(p, "named_steps", {})
+        and hasattr(p.named_steps["harmonise"], "unseen_site")
+    ]
+    trained = steps[0].unseen_site if steps else None
+    used = trained if override is None or not steps else override
+    if steps and override is not None and override != trained:
+        log.warning(
+            "scoring with unseen_site=%s, overriding the trained rule %s: scores of sites not "
+            "seen in training differ from those the model was validated with", override, trained,
+        )  # fmt: skip
+        for step in steps:
+            step.set_params(unseen_site=override)
+    return {"trained": trained, "used": used, "overridden": used != trained}
 
 
 def _with_fusion(model: LoadedModel, fusion: str | Path | None, patients: list[str]):

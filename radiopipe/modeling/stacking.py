@@ -52,11 +52,17 @@ class StackingEnsemble(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         self.named_learners_ = {name: clone(est).fit(X, y) for name, est in self.learners}
         meta = np.column_stack([est.oof_proba_[real] for est in self.named_learners_.values()])
         self.meta_learner_ = LogisticRegression(C=self.meta_C).fit(meta, y[real])
+        # Inner out-of-fold probabilities of the real training patients (for thresholds chosen
+        # without the rows they are applied to): each base learner's oof_proba_, and the stack
+        # on those out-of-fold inputs (its meta-learner, two or a few coefficients, in-sample).
+        self.inner_y_ = y[real]
+        self.inner_oof_ = {name: est.oof_proba_[real] for name, est in self.named_learners_.items()}
+        self.inner_oof_[STACK] = self.meta_learner_.predict_proba(meta)[:, 1]
         if self.fusion is not None:
             external = self._external(patients[real])
-            self.fusion_meta_learner_ = LogisticRegression(C=self.meta_C).fit(
-                np.column_stack([meta, external]), y[real]
-            )
+            both = np.column_stack([meta, external])
+            self.fusion_meta_learner_ = LogisticRegression(C=self.meta_C).fit(both, y[real])
+            self.inner_oof_[FUSION] = self.fusion_meta_learner_.predict_proba(both)[:, 1]
         return self
 
     def base_proba(self, X: object) -> dict[str, np.ndarray]:

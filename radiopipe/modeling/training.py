@@ -14,6 +14,7 @@ from radiopipe.config import config_hash
 from radiopipe.config.model import ModelConfig
 from radiopipe.contracts import TrainLayout
 from radiopipe.errors import InputError
+from radiopipe.modeling import fold_thresholds, sensitivity
 from radiopipe.modeling import fusion as late_fusion
 from radiopipe.modeling.design import DesignSettings, make_design, read_design
 from radiopipe.modeling.diagnostics import selection_stability
@@ -125,6 +126,11 @@ def _train(
     layout = TrainLayout(out)
     write_parquet(layout.predictions, predictions)
     write_json(layout.thresholds, thresholds)
+    per_fold = [r.thresholds for r in results if not r.thresholds.empty]
+    write_csv(
+        layout.fold_thresholds,
+        pd.concat(per_fold, ignore_index=True) if per_fold else fold_thresholds.empty(),
+    )
     write_csv(layout.funnel, funnel)
     write_csv(layout.selected_features, selected)
     write_csv(layout.selection_stability, selection_stability(selected))
@@ -147,6 +153,10 @@ def _train(
     write_harmonisation(out, features, data.sites, config.harmonise.method,
                         final.pipelines.get("stack"), data.X, config.seed)  # fmt: skip
     cpu = sum(r.cpu_seconds for r in results)
+    write_parquet(
+        layout.sensitivity_predictions,
+        _sensitivity(units, data, config, final, out, key, external, results),
+    )
     return TrainResult(out, design, predictions, thresholds, funnel, cpu_seconds=cpu)
 
 
@@ -181,6 +191,23 @@ def resolved_yaml(config: ModelConfig) -> str:
     import yaml
 
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _sensitivity(units, data, config, final, out, key, external, results) -> pd.DataFrame:
+    """Harmonisation sensitivity predictions: passthrough for unseen sites, and the pipeline
+    refitted without ComBat on the same units (empty when ComBat is not used)."""
+    if not sensitivity.wanted(config, data):
+        return sensitivity.empty()
+    log.info("harmonisation sensitivity: unseen sites passthrough, and a refit without ComBat")
+    final_unit = next(u for u in units if u.is_final)
+    passthrough = sensitivity.passthrough_predictions(final_unit, final, data)
+    plain = sensitivity.without_combat(config)
+    checkpoints = Checkpoints(out, f"{key}-nocombat")
+    refit = _run_units(units, data, plain, checkpoints, external, config.cv.outer_folds)
+    checkpoints.clear()
+    none = pd.concat([r.predictions for r in refit], ignore_index=True)
+    parts = [passthrough, none.assign(harmonisation=sensitivity.NONE)]
+    return pd.concat([p for p in parts if not p.empty], ignore_index=True)
 
 
 def _run_units(

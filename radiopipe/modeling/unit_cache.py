@@ -18,7 +18,7 @@ from radiopipe.atomic import write_json, write_parquet
 from radiopipe.hashing import file_sha256
 from radiopipe.modeling.fitting import UnitResult
 
-TABLES = ("predictions", "funnel", "selected", "tuning")
+TABLES = ("predictions", "funnel", "selected", "tuning", "thresholds")
 
 
 def run_key(config_hash: str, *files: Path | None) -> str:
@@ -43,6 +43,8 @@ class Checkpoints:
         folder = self._dir(unit_name)
         if not (folder / "done.json").is_file():
             return None
+        if not all((folder / f"{name}.parquet").is_file() for name in TABLES):
+            return None  # written by an older radiopipe: fit the unit again
         tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in TABLES}
         return UnitResult(**tables)
 

@@ -76,17 +76,19 @@ def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Sta
         )
     deep = deep_stage(deep_configs) if deep_configs else None
     train = train_stage(model, fusion=fusion)
+    evaluate = _evaluate_config(config, seed)
     stages: list[Stage | None] = [
         cohort_stage(config.cohort, max(workers, 1) if workers is not None else None),
         validate_stage(config.validate_cohort),
         preprocess_stage(config.preprocess, seed) if config.preprocess else None,
         segment_stage(config.segment) if config.segment else None,
-        design_stage(DesignSettings.of(model)),
+        # the pre-specified reference model is fixed in design.json before any model is fitted
+        design_stage(DesignSettings.of(model, reference=evaluate.reference)),
         extract_stage(extract),
         robustness_stage(robustness) if robustness is not None else None,
         # Late fusion needs the deep predictions first; otherwise deep follows train.
         *([deep, train] if fusion is not None else [train, deep]),
-        evaluate_stage(_evaluate_config(config, seed), deep_names),
+        evaluate_stage(evaluate, deep_names),
         explain_stage(stage_config(config.explain.config, ExplainConfig, seed))
         if config.explain
         else None,

@@ -110,7 +110,13 @@ def evaluate_stage(
     inputs: dict[str, Input] = {
         "predictions": From("train", "predictions"),
         "thresholds": From("train", "thresholds", optional=True),
+        # nested CV: each outer fold's threshold, chosen on its own training patients
+        "fold_thresholds": From("train", "fold_thresholds", optional=True),
+        # harmonisation sensitivity (passthrough, refit without ComBat)
+        "sensitivity_predictions": From("train", "sensitivity_predictions", optional=True),
         "manifest": OPTIONAL_MANIFEST,
+        # the pre-specified reference model (design.json, written before any fit)
+        "design": From("design", "design", optional=True),
         # for the known-answer tables of a synthetic cohort (ignored for real cohorts)
         "features": From("extract", "features", optional=True),
         "selected_features": From("train", "selected_features", optional=True),
@@ -132,6 +138,8 @@ def evaluate_stage(
         result = evaluate(
             predictions, call.folder, thresholds, call.get("manifest"), config,
             features=call.get("features"), selected_features=call.get("selected_features"),
+            design=call.get("design"), fold_thresholds=call.get("fold_thresholds"),
+            sensitivity_predictions=call.get("sensitivity_predictions"),
         )  # fmt: skip
         call.provenance |= provenance_extra()
         if on_result is not None:

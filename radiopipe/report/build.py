@@ -34,7 +34,13 @@ from radiopipe.report.sections import (
     segmentation,
     shap,
 )
-from radiopipe.report.summary import best_model, headline_table, summary_callout
+from radiopipe.report.summary import (
+    EXPLORATORY_TITLE,
+    exploratory_section,
+    headline_table,
+    primary_model,
+    summary_callout,
+)
 from radiopipe.runs import RunFolder
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[ReportContext], Section]], ...] = (
     ("known_answer", "Known answer (synthetic cohort)", known_answer.build),
     ("shap", "Model explanations (SHAP)", shap.build),
     ("deep", "Deep-learning models: explanation overlays", deep.build),
+    ("exploratory", EXPLORATORY_TITLE, exploratory_section),
     ("methods", "Methods", appendix.methods_section),
     ("apparent", "Appendix: apparent performance", appendix.apparent_section),
     ("checklist", appendix.CHECKLIST_TITLE, appendix.checklist_section),
@@ -93,9 +100,10 @@ def _many_open_figures() -> Iterator[None]:
 def build_sections(ctx: ReportContext) -> list[Section]:
     """Every section; one that fails is replaced by a note naming the problem."""
     sections = []
+    wanted = [s for s in SECTIONS if s[0] != "exploratory" or ctx.config.exploratory_best]
     with progress_bar(transient=True) as bar:
-        task = bar.add_task("report", total=len(SECTIONS), rate="", status="")
-        for key, title, builder in SECTIONS:
+        task = bar.add_task("report", total=len(wanted), rate="", status="")
+        for key, title, builder in wanted:
             bar.update(task, status=key)
             try:
                 section = builder(ctx)
@@ -112,7 +120,7 @@ def report_context(ctx: ReportContext, sections: list[Section]) -> dict:
     """Everything the template needs."""
     provenance = ctx.run.provenance.get("run") or ctx.run.provenance.get(StageName.TRAIN) or {}
     card = ctx.run.train.get("card", {})
-    verdict = best_model(ctx)
+    verdict = primary_model(ctx)
     return {
         "title": ctx.config.title,
         "subtitle": ctx.config.subtitle,

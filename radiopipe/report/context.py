@@ -55,14 +55,20 @@ class ReportContext:
 
     @cached_property
     def reference(self) -> str:
-        """The model the others are compared with."""
-        if self.config.reference:
-            return self.config.reference
+        """The pre-specified model the others are compared with: the evaluation's (performance
+        .csv ``reference``, from design.json). A different report setting is ignored."""
+        fixed = None
         if self.performance is not None and "reference" in self.performance:
             found = self.performance["reference"].dropna()
             if not found.empty:
-                return str(found.iloc[0])
-        return str(self.evaluate_config.get("reference", "stack"))
+                fixed = str(found.iloc[0])
+        fixed = fixed or str(self.evaluate_config.get("reference", "stack"))
+        if self.config.reference and self.config.reference != fixed:
+            self.warn(
+                f"report reference {self.config.reference} ignored: the pre-specified reference "
+                f"of this evaluation is {fixed} (evaluate.reference, fixed before any fit)"
+            )
+        return fixed
 
     @cached_property
     def models(self) -> list[str]:
@@ -74,10 +80,12 @@ class ReportContext:
 
     @cached_property
     def splits(self) -> list[str]:
-        """Splits in the performance table, in the conventional order."""
+        """Splits of the main tables and figures, in the conventional order: every split of
+        the performance table except the apparent one (``train``: resubstitution, optimistic),
+        which only the appendix "apparent, optimistic" shows."""
         if self.performance is None:
             return []
-        present = set(self.performance["split"].astype(str))
+        present = set(self.performance["split"].astype(str)) - {Split.TRAIN}
         return [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
 
     @cached_property

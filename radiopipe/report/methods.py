@@ -20,10 +20,16 @@ LEARNER_NAMES = {
     "lightgbm": "LightGBM",
     "mlp": "multilayer perceptron",
 }
+LEAKAGE_CLAIM = "so no information from validation or test patients reached the model"
+LEAKAGE_CLAIM_TRANSDUCTIVE = (
+    "so no outcome of a validation or test patient reached the model (one exception, label-"
+    "free, is stated below)"
+)
 LEAKAGE = (
     "Every data-dependent step ({steps}) was fitted on the training patients of each fold only "
-    "and applied unchanged to the held-out patients, so no information from validation or test "
-    "patients reached the model. The original study (Wen et al.) applied SMOTE, ComBat "
+    "and applied unchanged to the held-out patients, "
+    + LEAKAGE_CLAIM
+    + ". The original study (Wen et al.) applied SMOTE, ComBat "
     "harmonisation and feature selection to pooled data before splitting, which lets test "
     "patients shape the model and inflates its apparent performance; this design avoids that."
 )
@@ -195,7 +201,8 @@ def _features(ctx: ReportContext) -> str:
         sentences.append(
             f"Robustness to segmentation was measured by ICC(2,1) (two-way random effects, "
             f"absolute agreement, single rater) between {source} masks on training patients; "
-            f"{int((icc['icc'] > threshold).sum())} of {len(icc)} features exceeded {threshold:g}."
+            f"{int((icc['icc'] >= threshold).sum())} of {len(icc)} features reached ICC ≥ "
+            f"{threshold:g} (kept)."
         )
     return " ".join(sentences)
 
@@ -239,18 +246,39 @@ def _modelling(ctx: ReportContext) -> str:
             "An L1-penalised logistic regression on the same preprocessing "
             f"({ctx.model_label('lasso_lr')}) served as a simple baseline."
         )
-    sentences.append(
-        "Each model's operating threshold was the maximum Youden index of its "
-        "training out-of-fold predictions, frozen for the test sets."
-    )
+    if design == "nested_cv":
+        sentences.append(
+            "In each outer fold, each model's operating threshold was the maximum Youden index "
+            "of the inner out-of-fold predictions of that fold's training patients, applied "
+            "unchanged to its held-out patients."
+        )
+    else:
+        sentences.append(
+            "Each model's operating threshold was the maximum Youden index of its "
+            "training out-of-fold predictions, frozen for the test sets."
+        )
     if get(cfg, "seed") is not None:
         sentences.append(f"Random seed: {get(cfg, 'seed')}.")
     return " ".join(sentences)
 
 
 def _leakage(ctx: ReportContext) -> str:
-    _, names = _pipeline_steps(ctx.run.configs.get(StageName.TRAIN), "")
-    return LEAKAGE.format(steps=_join(names)) if names else ""
+    cfg = ctx.run.configs.get(StageName.TRAIN)
+    _, names = _pipeline_steps(cfg, "")
+    if not names:
+        return ""
+    text = LEAKAGE.format(steps=_join(names))
+    if get(cfg, "harmonise.method") == "combat":
+        from radiopipe.report.disclosure import harmonisation_of, harmonisation_sentence
+
+        found = harmonisation_of(
+            ctx.run.train.get("card", {}), ctx.run.manifest,
+            str(get(cfg, "harmonise.unseen_site", "estimate")),
+        )  # fmt: skip
+        if found.unseen and found.policy == "estimate":
+            text = text.replace(LEAKAGE_CLAIM, LEAKAGE_CLAIM_TRANSDUCTIVE)
+        text += " " + harmonisation_sentence(found)
+    return text.strip()
 
 
 def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[str]]:
@@ -260,7 +288,8 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
         steps.append("median imputation")
         names.append("imputation")
     if get(cfg, "icc.enabled", False):
-        steps.append(f"removal of features with ICC ≤ {get(cfg, 'icc.threshold'):g}")
+        # the filter keeps ICC >= threshold (radiopipe.modeling.select.ICCFilter)
+        steps.append(f"removal of features with ICC < {get(cfg, 'icc.threshold'):g}")
         names.append("the ICC filter")
     if get(cfg, "harmonise.method") == "combat":
         covs = get(cfg, "harmonise.covariates") or []
@@ -276,11 +305,16 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
         steps.append(f"{scale} scaling")
         names.append("scaling")
     balance = get(cfg, "balance.method")
+    late = get(cfg, "balance.stage", "before_selection") == "before_learners"
+    resampling: list[str] = []
     if balance == "smote":
-        steps.append(f"SMOTE oversampling (k = {get(cfg, 'balance.k_neighbors', 5)})")
+        where = " of the selected features, just before the learners" if late else ""
+        resampling.append(f"SMOTE oversampling{where} (k = {get(cfg, 'balance.k_neighbors', 5)})")
         names.append("SMOTE")
     elif balance == "class_weight":
-        steps.append("class weighting")
+        resampling.append("class weighting")
+    if not late:
+        steps += resampling
     if get(cfg, "ttest.enabled", False):
         fdr = " with FDR control" if get(cfg, "ttest.fdr") else ""
         steps.append(f"a Welch t-test filter (α = {get(cfg, 'ttest.alpha'):g}{fdr})")
@@ -298,6 +332,8 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
             f"{get(cfg, 'lasso.rule', 'best')} rule)"
         )
         names.append("LASSO")
+    if late:
+        steps += resampling
     if steps:
         names += ["hyperparameter tuning", "the meta-learner"]
     return steps, names
@@ -320,13 +356,15 @@ def _statistics(ctx: ReportContext) -> str:
     level = f"{100 * float(cfg.get('confidence', 0.95)):g}%"
     boot, seed = cfg.get("n_bootstrap", 2000), cfg.get("seed", 0)
     dca = cfg.get("decision_curve", {})
+    reference = ctx.model_label(ctx.reference)
     text = (
         f"Discrimination was measured by the AUC with DeLong {level} confidence intervals and "
         f"stratified bootstrap intervals ({boot} resamples, seed {seed}); accuracy, sensitivity, "
         f"specificity, precision, NPV and F1 at the frozen thresholds have bootstrap intervals. "
-        f"Each model was compared with the {ctx.model_label(ctx.reference).lower()} on the same "
-        "patients by the paired DeLong "
-        f"test, with Holm's correction over the models of each set"
+        f"Each model was compared with the {reference.lower()} on the same patients by the "
+        f"paired DeLong test, with Holm's correction over the declared family of each set "
+        f"({reference}, pre-specified before any model was fitted, against every other model "
+        "run); apparent (training-set) predictions were not tested"
     )
     pairs = cfg.get("unpaired") or []
     if pairs:

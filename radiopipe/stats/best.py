@@ -1,6 +1,8 @@
-"""The best model of each split against every other model (paired DeLong, Holm per split):
-what the report's first page states, written by the evaluate stage so that the report only
-renders it.
+"""EXPLORATORY: the best model of each split against every other model (paired DeLong, Holm
+per split). The best model is selected on the very set it is then tested on, so these p-values
+are not valid inference; the report shows them only in an appendix labelled "exploratory:
+selected on the test set". The primary analysis is the pre-specified reference
+(``evaluate.reference``, fixed in design.json) in delong.csv.
 
 The best model of a split is the one with the highest AUC in the performance table (ties go to
 the model name that sorts first). Rows follow ``COMPARISON_COLUMNS`` with
@@ -41,7 +43,8 @@ def best_comparisons(
             frame.loc[frame["split"] == split], model, confidence, n_resamples, seed
         )
         if not table.empty:
-            parts.append(table.assign(comparison=BEST))
+            family = "exploratory (selected on the test set) " + table["family"].astype(str)
+            parts.append(table.assign(comparison=BEST, family=family))
     if not parts:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     return pd.concat(parts, ignore_index=True)

@@ -1,5 +1,12 @@
 """Model comparisons from the predictions table: paired DeLong against a reference model per
-split (Holm over the family of one split), and unpaired DeLong between two cohorts per model."""
+split (Holm over the declared family of one split), and unpaired DeLong between two cohorts per
+model.
+
+The family of a split is declared before the data are seen: the pre-specified reference
+against every other model that was run (or the ``compare`` list of the evaluate settings); it
+is written in the ``family`` column. Apparent (resubstitution) predictions, split ``train``,
+are never tested: the model has seen those patients.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from radiopipe.contracts import TEST_SPLITS
+from radiopipe.contracts import TEST_SPLITS, Split
 from radiopipe.stats.bootstrap import DEFAULT_RESAMPLES, bootstrap_auc, percentile_ci
 from radiopipe.stats.delong import delong_test, delong_test_unpaired
 from radiopipe.stats.multiplicity import holm
@@ -38,21 +45,34 @@ def paired_comparisons(
     confidence: float = 0.95,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    compare: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Every model against ``reference`` on the same patients, per split.
+    """Every model against ``reference`` on the same patients, per split (not ``train``).
 
     ``difference = AUC(model) - AUC(reference)``; DeLong CI, z and p, a paired stratified
-    bootstrap CI of the difference, and Holm-adjusted p over the models of each split.
+    bootstrap CI of the difference, and Holm-adjusted p over the declared family of each
+    split: ``reference`` against each model of ``compare`` (None: every other model run).
+    A declared model without predictions on a split still counts in its family's size.
     """
     rows: list[dict[str, object]] = []
     for split in splits_in(frame):
+        if split == Split.TRAIN:  # apparent predictions: never tested
+            continue
         models = models_on(frame, split)
         if reference not in models:
             log.info("split %s: no %s model, no paired comparisons", split, reference)
             continue
-        others = [m for m in models if m != reference]
+        declared = [m for m in (compare if compare is not None else models) if m != reference]
+        others = [m for m in declared if m in models]
+        absent = [m for m in declared if m not in models]
+        if absent:
+            log.warning(
+                "split %s: declared model(s) %s have no predictions; they count in the Holm "
+                "family as p = 1", split, ", ".join(absent),
+            )  # fmt: skip
         if not others:
             continue
+        family_name = f"{split}: {reference} vs {', '.join(declared)}"
         group = paired(frame, split, [reference, *others])
         ref = group[0]
         boot = bootstrap_auc(
@@ -73,10 +93,10 @@ def paired_comparisons(
                     "covariance": test.covariance, "statistic": test.z, "df": np.inf,
                     "p_value": test.p_value, "p_greater": test.p_greater, "p_less": test.p_less,
                     "n_model": test.n_cases + test.n_controls,
-                    "n_reference": test.n_cases + test.n_controls,
+                    "n_reference": test.n_cases + test.n_controls, "family": family_name,
                 }
             )  # fmt: skip
-        adjusted = holm([r["p_value"] for r in family])
+        adjusted = holm([r["p_value"] for r in family], family_size=len(declared))
         for row, p in zip(family, adjusted, strict=True):
             row["p_holm"] = float(p)
         rows.extend(family)
@@ -98,9 +118,9 @@ def unpaired_comparisons(
         if first not in present or second not in present:
             continue
         family = []
-        for model in models_on(frame, first):
-            if model not in models_on(frame, second):
-                continue
+        common = [m for m in models_on(frame, first) if m in models_on(frame, second)]
+        family_name = f"{first} vs {second}: each of {', '.join(common)}"
+        for model in common:
             a, b = scores(frame, model, first), scores(frame, model, second)
             test = delong_test_unpaired(
                 a.y, a.p, b.y, b.p, confidence, where=f"model {model}, {first} vs {second}"
@@ -114,7 +134,7 @@ def unpaired_comparisons(
                     "variance_model": test.variance_a, "variance_reference": test.variance_b,
                     "covariance": 0.0, "statistic": test.d, "df": test.df,
                     "p_value": test.p_value, "p_greater": test.p_greater, "p_less": test.p_less,
-                    "n_model": test.n_a, "n_reference": test.n_b,
+                    "n_model": test.n_a, "n_reference": test.n_b, "family": family_name,
                 }
             )  # fmt: skip
         adjusted = holm([r["p_value"] for r in family])
@@ -128,5 +148,5 @@ COMPARISON_COLUMNS = [
     "comparison", "split", "model", "reference", "auc_model", "auc_reference", "difference",
     "ci_low", "ci_high", "boot_ci_low", "boot_ci_high", "variance_model",
     "variance_reference", "covariance", "statistic", "df", "p_value", "p_greater", "p_less",
-    "p_holm", "n_model", "n_reference",
+    "p_holm", "n_model", "n_reference", "family",
 ]  # fmt: skip

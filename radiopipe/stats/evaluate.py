@@ -22,10 +22,12 @@ from radiopipe.stats.comparisons import paired_comparisons, unpaired_comparisons
 from radiopipe.stats.performance import (
     fold_auc_table,
     performance_table,
+    read_fold_thresholds,
     read_thresholds,
     resolve_thresholds,
 )
 from radiopipe.stats.predictions import read_predictions
+from radiopipe.stats.sensitivity import harmonisation_sensitivity
 from radiopipe.stats.tables import (
     calibration_table,
     decision_curve_table,
@@ -43,6 +45,7 @@ DECISION_CURVE, ROC_CURVES = _FILES["decision_curve"], _FILES["roc_curves"]
 COHORT_TABLE, THRESHOLDS_USED = _FILES["cohort_table"], _FILES["thresholds_used"]
 BEST_COMPARISONS = _FILES["best_comparisons"]
 KNOWN_ANSWER, KNOWN_FEATURES = _FILES["known_answer"], _FILES["known_answer_features"]
+HARMONISATION_SENSITIVITY = _FILES["harmonisation_sensitivity"]
 
 
 @dataclass
@@ -62,6 +65,9 @@ def evaluate(
     config: EvaluateConfig | None = None,
     features: str | Path | None = None,
     selected_features: str | Path | None = None,
+    design: str | Path | None = None,
+    fold_thresholds: str | Path | None = None,
+    sensitivity_predictions: str | Path | None = None,
 ) -> Evaluation:
     """Compute every validation table and write it into the folder ``out`` (atomically).
 
@@ -70,9 +76,17 @@ def evaluate(
     cohort knows its answer (a synthetic cohort's ``truth.csv`` beside the manifest), the
     known-answer tables are written too; ``features`` and ``selected_features`` (the extract
     and train stages' tables) add each selected feature's correlation with the hidden
-    properties.
+    properties. ``design`` (``design/design.json``) holds the reference model pre-specified
+    before any fit; it must be the evaluate settings' ``reference``. ``fold_thresholds``
+    (train's ``fold_thresholds.csv``, nested CV) gives each outer fold's threshold, chosen on
+    that fold's own training patients; the pooled ``cv`` threshold metrics use them.
+    ``sensitivity_predictions`` (train's harmonisation sensitivity predictions) adds
+    ``harmonisation_sensitivity.csv``: AUC per split, model and harmonisation (estimate as
+    trained, passthrough, none).
     """
     config = config or EvaluateConfig()
+    if design is not None:
+        config = _with_design_reference(config, Path(design))
     predictions = Path(predictions)
     thresholds = Path(thresholds) if thresholds else None
     manifest = Path(manifest) if manifest else None
@@ -84,12 +98,21 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     frame = read_predictions(predictions)
     given = read_thresholds(thresholds) if thresholds else None
+    per_fold = read_fold_thresholds(fold_thresholds) if fold_thresholds else None
     cohort = _read_cohort(manifest) if manifest else None  # fail early, before the work
     if cohort is not None:
         _check_labels_agree(frame, cohort, manifest)
     result = Evaluation(out)
-    steps = _steps(frame, given, cohort, config)
+    steps = _steps(frame, given, cohort, config, per_fold)
     steps += _known_answer_steps(frame, manifest, features, selected_features)
+    if sensitivity_predictions is not None:
+        sensitivity = pd.read_parquet(sensitivity_predictions)
+        if not sensitivity.empty:
+            steps.append((
+                HARMONISATION_SENSITIVITY,
+                lambda _: harmonisation_sensitivity(frame, sensitivity, config.confidence),
+                write_csv,
+            ))  # fmt: skip
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(steps), rate="", status="")
         for name, compute, write in steps:
@@ -115,20 +138,21 @@ def _steps(
     given: dict[str, float] | None,
     cohort: pd.DataFrame | None,
     config: EvaluateConfig,
+    per_fold: pd.DataFrame | None = None,
 ) -> list[Step]:
     """The tables in the order they are computed: (file name, compute, writer)."""
     boot = {"n_resamples": config.n_bootstrap, "seed": config.seed}
     conf = config.confidence
 
     def comparisons(_: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        paired = paired_comparisons(frame, config.reference, conf, **boot)
+        paired = paired_comparisons(frame, config.reference, conf, **boot, compare=config.compare)
         unpaired = unpaired_comparisons(frame, config.unpaired, conf)
         return pd.concat([t for t in (paired, unpaired) if not t.empty] or [paired])
 
     def performance(done: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return performance_table(
             frame, given, confidence=conf, reference=config.reference,
-            comparisons=done[DELONG], **boot,
+            comparisons=done[DELONG], fold_thresholds=per_fold, **boot,
         )  # fmt: skip
 
     def best(done: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -181,6 +205,20 @@ def _known_answer_steps(
 
         steps.append((KNOWN_FEATURES, features_table, write_csv))
     return steps
+
+
+def _with_design_reference(config: EvaluateConfig, design: Path) -> EvaluateConfig:
+    """The settings, checked against the reference that design.json fixed before any fit."""
+    from radiopipe.modeling.design import read_design
+
+    fixed = read_design(design)[0].reference
+    if fixed != config.reference:
+        raise StatsInputError(
+            f"{design}: the pre-specified reference model is {fixed!r} but evaluate.reference "
+            f"is {config.reference!r}; the reference cannot change after the design was fixed "
+            "(re-run the design stage, then train, to change it)"
+        )
+    return config
 
 
 def _cohort(table: pd.DataFrame, config: EvaluateConfig) -> pd.DataFrame:

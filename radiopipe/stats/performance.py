@@ -61,6 +61,46 @@ def read_thresholds(path: str | Path) -> dict[str, float]:
         raise StatsInputError(str(err)) from None
 
 
+FOLD_THRESHOLD_COLUMNS = ("model", "fold", "threshold")
+PER_FOLD_SOURCE = "per fold: max Youden on inner OOF of its training patients (median shown)"
+
+
+def read_fold_thresholds(path: str | Path) -> pd.DataFrame:
+    """Read train's ``fold_thresholds.csv`` (model, fold, threshold), checking it."""
+    path = Path(path)
+    if not path.is_file():
+        raise StatsInputError(f"{path}: fold thresholds file does not exist")
+    table = pd.read_csv(path)
+    missing = [c for c in FOLD_THRESHOLD_COLUMNS if c not in table.columns]
+    if missing:
+        raise StatsInputError(f"{path}: missing column(s) {', '.join(missing)}")
+    bad = ~table["threshold"].between(0, 1)
+    if bad.any():
+        raise StatsInputError(
+            f"{path}: threshold outside [0, 1] in row(s) {list(table.index[bad])}"
+        )
+    return table
+
+
+def per_fold_margins(frame: pd.DataFrame, fold_thresholds: pd.DataFrame | None) -> pd.DataFrame:
+    """``frame`` with each ``cv`` row of a model with per-fold thresholds re-expressed as
+    ``clip(p - threshold_of_its_fold + 0.5, 0, 1)``: classifying it at 0.5 is classifying the
+    probability at its own fold's threshold (repeats pooled by the mean margin)."""
+    if fold_thresholds is None or fold_thresholds.empty:
+        return frame
+    lookup = fold_thresholds.set_index(["model", "fold"])["threshold"]
+    rows = (frame["split"] == Split.CV) & frame["model"].isin(set(fold_thresholds["model"]))
+    keys = pd.MultiIndex.from_arrays([frame.loc[rows, "model"], frame.loc[rows, "fold"]])
+    found = lookup.reindex(keys).to_numpy()
+    if np.isnan(found).any():
+        absent = sorted({f"{m} fold {f}" for (m, f), t in zip(keys, found, strict=True)
+                         if np.isnan(t)})  # fmt: skip
+        raise StatsInputError(f"no per-fold threshold for {', '.join(absent[:10])}")
+    out = frame.copy()
+    out.loc[rows, "probability"] = np.clip(out.loc[rows, "probability"] - found + 0.5, 0.0, 1.0)
+    return out
+
+
 def resolve_thresholds(
     frame: pd.DataFrame, thresholds: Mapping[str, float] | None = None
 ) -> dict[str, tuple[float, str]]:
@@ -119,13 +159,18 @@ def performance_table(
     confidence: float = 0.95,
     reference: str = DEFAULT_REFERENCE,
     comparisons: pd.DataFrame | None = None,
+    fold_thresholds: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Table 3: one row per model and split (see the module docstring for the columns).
 
     ``predictions`` must have passed :func:`radiopipe.stats.predictions.check_predictions`;
     ``comparisons`` (from :func:`paired_comparisons`) is computed when not given.
+    ``fold_thresholds`` (model, fold, threshold; nested CV): the ``cv`` rows of those models
+    are classified at their own fold's threshold, never at one chosen on the pooled rows.
     """
     frozen = resolve_thresholds(predictions, thresholds)
+    margins = per_fold_margins(predictions, fold_thresholds)
+    per_fold = set() if fold_thresholds is None else set(fold_thresholds["model"])
     if comparisons is None:
         comparisons = paired_comparisons(predictions, reference, confidence, n_resamples, seed)
     folds = fold_auc_table(predictions)
@@ -134,14 +179,21 @@ def performance_table(
         for model in models_in(predictions.loc[predictions["split"] == split]):
             found = scores(predictions, model, split)
             threshold, source = frozen[model]
+            classified = found
+            if split == Split.CV and model in per_fold:
+                classified = scores(margins, model, split)
+                mine = fold_thresholds.loc[fold_thresholds["model"] == model, "threshold"]
+                shown, source, cut = float(mine.median()), PER_FOLD_SOURCE, 0.5
+            else:
+                shown, cut = threshold, threshold
             rows.append(
                 {
                     "model": model,
                     "split": split,
                     **_auc_columns(found, n_resamples, seed, confidence),
-                    "threshold": threshold,
+                    "threshold": shown,
                     "threshold_source": source,
-                    **_metric_columns(found, threshold, n_resamples, seed, confidence),
+                    **_metric_columns(classified, cut, n_resamples, seed, confidence),
                     **_fold_columns(folds, model, split),
                 }
             )

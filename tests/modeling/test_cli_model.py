@@ -160,3 +160,38 @@ def test_bad_input_is_one_clear_error(cli, tmp_path) -> None:
         tmp_path / "run",
     )
     assert result.exit_code == 2 and "xgboost" in result.output
+
+
+def test_predict_one_patient_of_a_new_centre_with_unseen_site_override(
+    trained_run, cli, tmp_path
+) -> None:
+    """Issue 12 item 4: --unseen-site passthrough scores one patient of an unseen centre,
+    with the policy written next to the predictions and a warning."""
+    manifest = pd.read_csv(trained_run.manifest, dtype=str)
+    patient = manifest.loc[manifest["split"] == "external_test", "patient_id"].iloc[0]
+    one = tmp_path / "one"
+    one.mkdir()
+    manifest.loc[manifest["patient_id"] == patient].to_csv(one / "manifest.csv", index=False)
+    features = pd.read_parquet(trained_run.features)
+    id_column = "patient_id" if "patient_id" in features.columns else features.columns[0]
+    features.loc[features[id_column].astype(str) == patient].to_parquet(one / "features.parquet")
+    args = ["predict", "--model", trained_run.out / "model", "--features",
+            one / "features.parquet", "--manifest", one / "manifest.csv"]  # fmt: skip
+    refused = cli(*args, "--out", tmp_path / "a")
+    assert refused.exit_code != 0  # estimate needs min_site_size patients scored together
+    result = cli(*args, "--out", tmp_path / "b", "--unseen-site", "passthrough")
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.output and "passthrough" in result.output
+    policy = json.loads((tmp_path / "b" / "unseen_site_policy.json").read_text())
+    assert policy["trained"] == "estimate" and policy["used"] == "passthrough"
+    assert policy["overridden"] is True
+    scored = pd.read_parquet(tmp_path / "b" / "predictions.parquet")
+    assert set(scored["patient_id"]) == {patient}
+    # the same scores as train's passthrough sensitivity predictions of that patient
+    extra = pd.read_parquet(trained_run.out / "sensitivity_predictions.parquet")
+    extra = extra.loc[(extra["harmonisation"] == "passthrough") & (extra["patient_id"] == patient)]
+    merged = scored.merge(extra, on=["patient_id", "model"], suffixes=("", "_pt"))
+    assert len(merged) == len(scored)
+    np.testing.assert_allclose(merged["probability"], merged["probability_pt"], atol=1e-12)
+    bad = cli(*args, "--out", tmp_path / "c", "--unseen-site", "guess")
+    assert bad.exit_code == 2 and "--unseen-site" in bad.output

@@ -14,6 +14,8 @@ from radiopipe.config.report import ReportConfig
 from radiopipe.report import build, build_report, load_run
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Table
+from radiopipe.report.figures import split_title
+from radiopipe.report.formatting import p_text
 from radiopipe.report.sections import cohort
 
 # the tests of this module share a session fixture: keep them on one xdist worker
@@ -115,17 +117,26 @@ def test_pdf_is_valid_with_several_pages(full_report) -> None:
 
 
 @pytest.mark.slow  # the shared full report (HTML + PDF) takes ~30 s to build
-def test_first_page_names_the_best_model_and_the_significance(full_report, study_run) -> None:
+def test_first_page_names_the_prespecified_reference_and_section4_p_values(
+    full_report, study_run
+) -> None:
     html = full_report.files["html"].read_text(encoding="utf-8")
     cover = text_of(html.split('<section class="section')[0])
     performance = pd.read_csv(study_run / "evaluate" / "performance.csv")
+    reference = performance["reference"].iloc[0]
+    assert (performance["reference"] == reference).all()
     external = performance.loc[performance["split"] == "external_test"]
-    best = external.sort_values(["auc", "model"], ascending=[False, True]).iloc[0]
-    assert f"{best['model']} had the highest AUC on the external test set" in cover
-    assert f"{best['auc']:.3f} (95% CI {best['auc_ci_low']:.3f}–" in cover
-    assert "Holm-adjusted" in cover
-    others = set(external["model"]) - {best["model"]}
-    assert all(model in cover for model in others)  # each comparison is named
+    row = external.loc[external["model"] == reference].iloc[0]
+    assert f"pre-specified primary model, {reference}" in cover
+    assert f"{row['auc']:.3f} (95% CI {row['auc_ci_low']:.3f}–" in cover
+    assert "had the highest AUC" not in cover
+    # the same Holm p-values as the performance section (delong.csv)
+    delong = pd.read_csv(study_run / "evaluate" / "delong.csv")
+    paired = delong.loc[(delong["comparison"] == "paired") & (delong["split"] == "external_test")]
+    assert set(paired["reference"]) == {reference}
+    for r in paired.itertuples():
+        assert f"{r.model} (ΔAUC" in cover
+        assert f"p = {p_text(r.p_holm)}" in cover
     assert "Contents" in cover and "Discrimination (AUC, 95% DeLong CI)" in cover
 
 
@@ -200,22 +211,81 @@ def test_harmonisation_section_renders_the_train_stage_files(study_run, run_with
     assert "no train/harmonisation.csv" in absent.note and not absent.blocks
 
 
-def test_first_page_reads_the_best_model_comparisons_of_evaluate(study_run, run_without) -> None:
-    from radiopipe.report.summary import best_model
+def test_first_page_reads_the_reference_comparisons_of_delong(study_run) -> None:
+    """Page 1 states the rows of delong.csv for the pre-specified reference, recomputes
+    nothing, orders Table 1 by training out-of-fold AUC and never shows the apparent split."""
+    from radiopipe.report.summary import headline_table, model_order, primary_model
 
-    best = pd.read_csv(
-        study_run / "evaluate" / "best_comparisons.csv", float_precision="round_trip"
-    )
-    verdict = best_model(ReportContext(load_run(study_run), ReportConfig()))
-    rows = best.loc[(best["split"] == verdict.split) & (best["reference"] == verdict.best)]
+    delong = pd.read_csv(study_run / "evaluate" / "delong.csv", float_precision="round_trip")
+    ctx = ReportContext(load_run(study_run), ReportConfig())
+    verdict = primary_model(ctx)
+    assert verdict.reference == ctx.reference == "stack"
+    rows = delong.loc[
+        (delong["comparison"] == "paired")
+        & (delong["split"] == verdict.split)
+        & (delong["reference"] == verdict.reference)
+    ]
     assert sorted(c.model for c in verdict.comparisons) == sorted(rows["model"])
-    assert [c.p_holm for c in verdict.comparisons] == list(rows["p_holm"])
-    run = run_without("segment", "deep", "explain")
-    (run / "evaluate" / "best_comparisons.csv").unlink()  # an evaluation of older radiopipe
+    assert [c.p_holm for c in verdict.comparisons] == pytest.approx(list(rows["p_holm"]))
+    performance = ctx.performance
+    oof = performance.loc[performance["split"].isin(["train_oof", "cv"])]
+    models, how = model_order(ctx)
+    expected = oof.sort_values(["auc", "model"], ascending=[False, True])["model"].tolist()
+    assert models[: len(expected)] == expected and "training" in how
+    table = headline_table(ctx, verdict)
+    assert [r[0].value for r in table.rows] == models
+    assert split_title("train") not in table.header  # the apparent split stays out of Table 1
+    # a report setting naming another reference is ignored with a warning
+    other = ReportContext(load_run(study_run), ReportConfig(reference="rf"))
+    assert other.reference == "stack"
+    assert any("report reference rf ignored" in w for w in other.warnings)
+
+
+def test_exploratory_best_only_when_asked_and_labelled(study_run) -> None:
+    from radiopipe.report.summary import EXPLORATORY_TITLE, exploratory_section
+
+    plain = exploratory_section(ReportContext(load_run(study_run), ReportConfig()))
+    assert not plain.present
+    asked = ReportConfig(exploratory_best=True)
+    section = exploratory_section(ReportContext(load_run(study_run), asked))
+    assert section.present and "selected on the test set" in EXPLORATORY_TITLE
+    assert "Exploratory: selected on the test set" in section.blocks[1].caption
+
+
+def test_old_report_setting_of_the_best_split_is_read_and_ignored() -> None:
+    config = ReportConfig.model_validate({"primary_splits": ["external_test"]})
+    assert "primary_splits" not in config.model_dump()
+
+
+def test_apparent_performance_only_in_its_appendix(study_run) -> None:
+    from radiopipe.report.sections.appendix import apparent_section
+
+    ctx = ReportContext(load_run(study_run), ReportConfig())
+    assert "train" not in ctx.splits  # main tables and figures: held-out and OOF only
+    section = apparent_section(ctx)
+    assert section.present and "apparent, optimistic" in section.title
+    table = section.blocks[0]
+    apparent = ctx.performance.loc[ctx.performance["split"] == "train"]
+    assert sorted(r[0] for r in table.rows) == sorted(map(ctx.model_label, apparent["model"]))
+
+
+def test_harmonisation_sensitivity_is_shown_next_to_the_main_table(run_without) -> None:
+    from radiopipe.report.sections import performance
+    from radiopipe.report.summary import sensitivity_table
+
+    run = run_without("deep")
+    rows = [
+        ("external_test", "stack", "estimate", 0.81), ("external_test", "stack", "passthrough",
+         0.74), ("external_test", "stack", "none", 0.70),
+    ]  # fmt: skip
+    pd.DataFrame(
+        [{"split": s, "model": m, "harmonisation": h, "auc": a, "auc_ci_low": a - 0.1,
+          "auc_ci_high": a + 0.1, "n": 40} for s, m, h, a in rows]
+    ).to_csv(run / "evaluate" / "harmonisation_sensitivity.csv", index=False)  # fmt: skip
     ctx = ReportContext(load_run(run), ReportConfig())
-    old = best_model(ctx)
-    if verdict.best == ctx.run.evaluate["delong.csv"]["reference"].iloc[0]:
-        assert [c.p_holm for c in old.comparisons] == pytest.approx(list(rows["p_holm"]), rel=1e-12)
-    else:
-        assert old.comparisons == []
-        assert any("best_comparisons.csv is missing" in w for w in ctx.warnings)
+    table = sensitivity_table(ctx)
+    assert table is not None and len(table.header) == 5
+    assert [c.value for c in table.rows[0][2:]] == ["0.810", "0.740", "0.700"]
+    section = performance.build(ctx)
+    assert any(getattr(b, "caption", "").startswith("Harmonisation sensitivity") for b in
+               section.blocks)  # fmt: skip

@@ -50,7 +50,9 @@ def test_one_row_per_model_and_split_in_table3_layout(table) -> None:
                    "delong_p", "delong_p_holm", "auc_text"):  # fmt: skip
         assert column in table.columns, column
     assert table.loc[table["model"] == "stack", "delong_p"].isna().all()
-    assert table.loc[table["model"] != "stack", "delong_p"].notna().all()
+    tested = (table["model"] != "stack") & (table["split"] != "train")
+    assert table.loc[tested, "delong_p"].notna().all()
+    assert table.loc[table["split"] == "train", "delong_p"].isna().all()  # apparent: no test
 
 
 def test_auc_columns_equal_direct_computation(fixed, table) -> None:
@@ -112,7 +114,11 @@ def test_delong_p_and_holm_per_split(fixed, table) -> None:
 
 def test_comparison_tables(fixed) -> None:
     paired = paired_comparisons(fixed, n_resamples=BOOT)
-    assert set(paired["split"]) == {"train", "train_oof", "internal_test", "external_test"}
+    assert set(paired["split"]) == {"train_oof", "internal_test", "external_test"}  # no train
+    assert set(paired["family"]) == {
+        f"{split}: stack vs svm, rf, lightgbm, mlp"
+        for split in ("train_oof", "internal_test", "external_test")
+    }
     row = paired.loc[(paired["model"] == "mlp") & (paired["split"] == "train_oof")].iloc[0]
     assert row["boot_ci_low"] < row["difference"] < row["boot_ci_high"]
     unpaired = unpaired_comparisons(fixed)
@@ -202,3 +208,53 @@ def test_mismatched_patients_in_paired_test_are_named(base) -> None:
     frame = check_predictions(frame)
     with pytest.raises(StatsInputError, match=f"only model stack has patient.s. {dropped}"):
         paired_comparisons(frame, n_resamples=BOOT)
+
+
+def test_declared_family_does_not_shrink_with_the_models_run(fixed) -> None:
+    """Holm over the declared family: a declared model that was not run still counts."""
+    declared = ["svm", "rf", "lightgbm", "mlp"]
+    full = paired_comparisons(fixed, n_resamples=BOOT, compare=declared)
+    fewer = paired_comparisons(
+        fixed.loc[fixed["model"] != "mlp"], n_resamples=BOOT, compare=declared
+    )
+    for split in ("internal_test", "external_test"):
+        a = full.loc[full["split"] == split].set_index("model")
+        b = fewer.loc[fewer["split"] == split].set_index("model")
+        assert list(b.index) == ["svm", "rf", "lightgbm"]
+        assert set(b["family"]) == {f"{split}: stack vs svm, rf, lightgbm, mlp"}
+        expected = holm([*b["p_value"], 1.0])[:3]
+        assert list(b["p_holm"]) == pytest.approx(list(expected))
+        assert (b["p_holm"] >= holm(list(b["p_value"])) - 1e-15).all()
+        assert list(b["p_value"]) == pytest.approx(list(a.loc[b.index, "p_value"]))
+    only = paired_comparisons(fixed, n_resamples=BOOT, compare=["rf"])
+    assert set(only["model"]) == {"rf"}
+    assert (only["p_holm"] == only["p_value"]).all()  # a family of one
+
+
+def test_nested_cv_threshold_metrics_use_each_folds_own_threshold(cv_predictions) -> None:
+    """Issue 12 item 6: the pooled cv rows are classified at their own fold's threshold."""
+    from radiopipe.stats.performance import PER_FOLD_SOURCE
+
+    frame = check_predictions(cv_predictions)
+    rf = frame.loc[(frame["model"] == "rf") & (frame["split"] == "cv")]
+    folds = sorted(rf["fold"].unique())
+    cuts = pd.DataFrame(
+        {"model": "rf", "fold": folds, "threshold": np.linspace(0.3, 0.7, len(folds))}
+    )
+    table = performance_table(frame, n_resamples=BOOT, fold_thresholds=cuts)
+    row = table.loc[(table["model"] == "rf") & (table["split"] == "cv")].iloc[0]
+    assert row["threshold_source"] == PER_FOLD_SOURCE
+    lookup = cuts.set_index("fold")["threshold"]
+    margin = rf["probability"] - rf["fold"].map(lookup).to_numpy()
+    pooled = pd.DataFrame({"p": margin.to_numpy(), "y": rf["label"].to_numpy(),
+                           "id": rf["patient_id"].to_numpy()}).groupby("id").mean()  # fmt: skip
+    positive = pooled["p"] >= 0
+    expected_tp = int((positive & (pooled["y"] == 1)).sum())
+    assert row["tp"] == expected_tp
+    assert row["sensitivity"] == pytest.approx(expected_tp / int(pooled["y"].sum()))
+    # AUC is untouched; a model without per-fold thresholds keeps the pooled rule
+    plain = performance_table(frame, n_resamples=BOOT)
+    same = plain.loc[(plain["model"] == "rf") & (plain["split"] == "cv")].iloc[0]
+    assert row["auc"] == same["auc"]
+    other = table.loc[(table["model"] != "rf") & (table["split"] == "cv"), "threshold_source"]
+    assert (other == "max Youden on cv").all()

@@ -7,7 +7,6 @@ from radiopipe.report import figures
 from radiopipe.report.context import ReportContext
 from radiopipe.report.elements import Figure, FigureRow, Paragraph, Section, Table
 from radiopipe.report.formatting import ci, num
-from radiopipe.report.summary import best_model
 
 
 def _pairs(figs: list[tuple[str, Figure]], what: str, caption: str) -> list[FigureRow]:
@@ -23,14 +22,13 @@ def _pairs(figs: list[tuple[str, Figure]], what: str, caption: str) -> list[Figu
 
 
 def roc(ctx: ReportContext) -> Section:
-    """ROC curves of every model per split; CI bands for the reference and the best model."""
+    """ROC curves of every model per split; CI band for the pre-specified reference."""
     section = Section("roc", "ROC curves")
     table = ctx.run.evaluate.get("roc_curves.parquet")
     if table is None:
         section.note = "no evaluate/roc_curves.parquet"
         return section
-    verdict = best_model(ctx)
-    bands = {ctx.reference, verdict.best} if verdict else {ctx.reference}
+    bands = {ctx.reference}
     perf = ctx.performance
     figs = []
     for split in [s for s in ctx.main_splits if s in set(table["split"])]:
@@ -62,10 +60,7 @@ def calibration(ctx: ReportContext) -> Section:
         section.note = "no evaluate/calibration.csv or reliability.csv"
         return section
     if reliability is not None:
-        verdict = best_model(ctx)
-        shown = [ctx.reference] + (
-            [verdict.best] if verdict and verdict.best != ctx.reference else []
-        )
+        shown = [ctx.reference]
         figs = [
             (
                 s,

@@ -9,7 +9,9 @@ from radiopipe.report.elements import Figure, Paragraph, Section, Table
 from radiopipe.report.formatting import num
 from radiopipe.report.harmonisation import diagnostics
 
-BEFORE, AFTER = "Before (extracted features)", "After (the model's ComBat step)"
+BEFORE = "Before (extracted features)"
+# in-sample: every site's effect (an unseen centre's included) was estimated from these patients
+AFTER = "After (the model's ComBat step; in-sample)"
 
 
 def build(ctx: ReportContext) -> Section:
@@ -29,7 +31,9 @@ def build(ctx: ReportContext) -> Section:
         Paragraph(
             "Site separability: cross-validated AUC of a classifier predicting the site from the "
             "features (standardised, first principal components, logistic regression; fitted "
-            "inside each fold). 0.5 means the sites cannot be told apart. " + found.status
+            "inside each fold). 0.5 means the sites cannot be told apart. The 'after' rows are "
+            "in-sample: each site's ComBat effect, an unseen centre's included, was estimated "
+            "from the same patients, so they show the adjustment, not its validity. " + found.status
         )
     )
     section.blocks.append(

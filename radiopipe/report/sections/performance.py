@@ -31,6 +31,11 @@ def build(ctx: ReportContext) -> Section:
     section.blocks.append(Paragraph(_intro(ctx), "small"))
     for split in ctx.main_splits:  # apparent (train) performance: appendix only
         section.blocks.append(_split_table(ctx, table.loc[table["split"] == split], split))
+    from radiopipe.report.summary import sensitivity_table
+
+    sensitivity = sensitivity_table(ctx)  # next to the main tables (issue 12 item 3)
+    if sensitivity is not None:
+        section.blocks.append(sensitivity)
     unpaired = _unpaired(ctx)
     if unpaired is not None:
         section.blocks.append(unpaired)
@@ -47,8 +52,9 @@ def _intro(ctx: ReportContext) -> str:
         f"AUC with its DeLong 95% confidence interval; threshold metrics at each model's frozen "
         f"operating threshold with stratified bootstrap 95% CIs ({boot} resamples). ΔAUC and p "
         f"compare each model with the reference model ({ctx.model_label(ctx.reference)}) on the "
-        "same patients "
-        "(paired DeLong test; p adjusted by Holm's method over the models of each split)."
+        "same patients (paired DeLong test; p adjusted by Holm's method over the declared "
+        "family of each split: the reference against every other model run; never on the "
+        "apparent training set)."
     )
 
 
