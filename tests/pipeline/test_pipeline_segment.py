@@ -53,16 +53,22 @@ def test_segment_stage_trains_segments_and_feeds_extract_and_robustness(tmp_path
     names = [s.name for s in stages]
     assert names[:6] == ["cohort", "validate", "segment", "design", "extract", "robustness"]
     run = RunFolder.at(tmp_path / "run")
-    run_stages(stages[:6], run)
+    # design needs more patients than this; extract and robustness do not read it
+    run_stages([s for s in stages[:6] if s.name != "design"], run)
     segment = tmp_path / "run" / "segment"
     assert (segment / "model" / "segmentation_model.json").is_file()
     division = pd.read_csv(segment / "model" / "division.csv", dtype=str)
     assert set(division["patient_id"]) <= {f"A-{i:04d}" for i in range(1, 7)}  # training only
     manifest = pd.read_csv(segment / "manifest.csv", dtype=str)
     assert len(manifest) == 9  # every patient is segmented, test patients included
+    folders = {  # paths in a manifest are relative to its folder
+        column: {(segment / p).resolve().parent for p in manifest[column]}
+        for column in manifest.columns
+        if column.startswith("mask")
+    }
     for seq in ("t2w", "cet1w"):
-        assert manifest[f"mask_{seq}"].str.contains("/segment/masks/").all()
-        assert manifest[f"mask2_{seq}"].str.contains("/cohort/masks/").all()
+        assert folders[f"mask_{seq}"] == {(segment / "masks").resolve()}  # automatic
+        assert folders[f"mask2_{seq}"] == {(tmp_path / "run" / "cohort" / "masks").resolve()}
     summary = pd.read_csv(segment / "evaluation" / "segmentation_summary.csv")
     assert {"dice_mean", "hd95_mm_mean"} <= set(summary.columns)
     assert list((segment / "evaluation").glob("overlays_*.png"))
