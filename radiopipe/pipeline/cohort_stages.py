@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from radiopipe.atomic import write_csv
+from radiopipe.atomic import atomic_path, write_csv
 from radiopipe.cohort.manifest import read_manifest, write_manifest
 from radiopipe.config.pipeline import (
     CohortStep,
@@ -190,11 +190,8 @@ def segment_stage(step: SegmentStep) -> Stage | None:
     def run(call: StageCall) -> Outputs:
         from radiopipe.segment.stage import segment_cohort
 
-        return _segment_outputs(
-            segment_cohort(call["manifest"], model, call.folder, step.settings),
-            call.folder,
-            step.allow_failures,
-        )
+        result = segment_cohort(call["manifest"], model, call.folder, step.settings)
+        return _segment_outputs(result, call["manifest"], call.folder, step.allow_failures)
 
     return Stage(
         "segment", run, settings=step, inputs={"manifest": MANIFEST, "model_card": card},
@@ -203,6 +200,7 @@ def segment_stage(step: SegmentStep) -> Stage | None:
     )  # fmt: skip
 
 
+TRUTH_FILE = "truth.csv"  # a synthetic cohort's known answer (radiopipe.stats.known_answer)
 TRAINED_MODEL_DIR = "model"  # segment/model/: the V-Net trained in the run (segment.train)
 
 
@@ -223,7 +221,7 @@ def _train_and_segment_stage(step: SegmentStep, train_config: Path) -> Stage:
         device = None if step.settings.device == "auto" else step.settings.device
         train(read_manifest(call["manifest"]), config, model, device=device)
         result = segment_cohort(call["manifest"], model, folder, step.settings)
-        outputs = _segment_outputs(result, folder, step.allow_failures)
+        outputs = _segment_outputs(result, call["manifest"], folder, step.allow_failures)
         return outputs | {"model_card": model / "segmentation_model.json"}
 
     return Stage(
@@ -234,8 +232,14 @@ def _train_and_segment_stage(step: SegmentStep, train_config: Path) -> Stage:
     )  # fmt: skip
 
 
-def _segment_outputs(result: SegmentationStage, folder: Path, allow_failures: bool) -> Outputs:
-    """The segment stage's outputs; an error naming the first failure unless allowed."""
+def _segment_outputs(
+    result: SegmentationStage, manifest: Path, folder: Path, allow_failures: bool
+) -> Outputs:
+    """The segment stage's outputs; an error naming the first failure unless allowed.
+
+    A synthetic cohort's ``truth.csv`` (beside the input manifest) is copied beside the new
+    manifest, so evaluate still finds the known answer after segmentation.
+    """
     if not result.failures.empty and not allow_failures:
         first = result.failures.iloc[0]
         raise RadiopipeError(
@@ -246,4 +250,9 @@ def _segment_outputs(result: SegmentationStage, folder: Path, allow_failures: bo
     outputs = {"manifest": result.manifest, "qc": folder / "qc.csv"}
     if result.evaluation is not None:
         outputs |= {f"evaluation_{i}": p for i, p in enumerate(result.evaluation.files)}
+    truth = Path(manifest).parent / TRUTH_FILE
+    if truth.is_file():
+        with atomic_path(Path(result.manifest).parent / TRUTH_FILE) as tmp:
+            shutil.copyfile(truth, tmp)
+        outputs["truth"] = Path(result.manifest).parent / TRUTH_FILE
     return outputs

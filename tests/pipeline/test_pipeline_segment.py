@@ -69,6 +69,7 @@ def test_segment_stage_trains_segments_and_feeds_extract_and_robustness(tmp_path
     for seq in ("t2w", "cet1w"):
         assert folders[f"mask_{seq}"] == {(segment / "masks").resolve()}  # automatic
         assert folders[f"mask2_{seq}"] == {(tmp_path / "run" / "cohort" / "masks").resolve()}
+    assert (segment / "truth.csv").is_file()  # the known answer follows the manifest
     summary = pd.read_csv(segment / "evaluation" / "segmentation_summary.csv")
     assert {"dice_mean", "hd95_mm_mean"} <= set(summary.columns)
     assert list((segment / "evaluation").glob("overlays_*.png"))
