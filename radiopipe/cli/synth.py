@@ -42,6 +42,21 @@ def synth(
     internal_test_fraction: float = typer.Option(
         0.2, help="Fraction of each non-external site held out as internal test."
     ),
+    scanner_effect: float = typer.Option(
+        1.0,
+        "--scanner-effect",
+        help="Scanner differences between sites: 0 = identical scanners (all like site A), "
+        "1 = each site's own scanner, 2 = strong (deviations from site A doubled).",
+    ),
+    confound: bool = typer.Option(
+        False,
+        "--confound",
+        help="Site prevalence differs: each site shifts the outcome log-odds, evenly from "
+        "-SHIFT (first site) to +SHIFT (last); recorded in synth.json and truth.csv.",
+    ),
+    confound_shift: float = typer.Option(
+        1.0, "--confound-shift", help="SHIFT of --confound (log-odds)."
+    ),
     workers: int | None = typer.Option(
         None, help="Worker processes (default: all cores; 0: in this process)."
     ),
@@ -76,6 +91,9 @@ def synth(
         "size": size,
         "external_sites": parse_site_list(external_sites),
         "internal_test_fraction": internal_test_fraction,
+        "scanner_effect": scanner_effect,
+        "confound": confound,
+        "confound_shift": confound_shift,
     } | {k: v for k, v in outcome.items() if v is not None}
     settings = parse_config(data, SynthConfig, source="command line")
     if workers is not None and workers < 0:

@@ -59,12 +59,24 @@ class PreprocessStep(ConfigFileStep):
 
 
 class SegmentStep(StrictModel):
-    """V-Net auto-segmentation with a trained model folder (``radiopipe segment train``)."""
+    """V-Net auto-segmentation: a trained model folder (``radiopipe segment train``), or
+    ``train:`` a segmentation config (configs/segmentation/*.yaml) to train the V-Net inside
+    the run on the cohort's training patients (into ``segment/model/``) before segmenting."""
 
-    model: Path
+    model: Path | None = None
+    train: Path | None = None
     if_missing: Literal["skip", "error"] = "skip"
     allow_failures: bool = False
     settings: SegmentStageSettings = SegmentStageSettings()
+
+    @model_validator(mode="after")
+    def _model_or_train(self) -> SegmentStep:
+        if (self.model is None) == (self.train is None):
+            raise ValueError(
+                "give exactly one of 'model' (a trained model folder) or 'train' (a "
+                "segmentation config, e.g. configs/segmentation/tiny.yaml, trained in the run)"
+            )
+        return self
 
 
 class TrainStep(ConfigFileStep):
@@ -181,6 +193,8 @@ def check_files(config: PipelineConfig, source: str = "<pipeline>") -> None:
         named.append(("robustness.params", config.robustness.params))
     if config.preprocess is not None:
         named.append(("preprocess.config", config.preprocess.config))
+    if config.segment is not None:
+        named.append(("segment.train", config.segment.train))
     if config.explain is not None:
         named.append(("explain.config", config.explain.config))
     if config.deep is not None:

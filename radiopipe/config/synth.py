@@ -30,6 +30,39 @@ class SynthConfig(StrictModel):
     # Default (None or absent): ["B"] if there is a site B, else no external site.
     external_sites: list[str] | None = None
     internal_test_fraction: float = Field(0.2, ge=0, lt=1)
+    # Scenarios (docs/synthetic_cohort.md "Scenarios"): 0 = every site scans like site A,
+    # 1 = each site's own scanner (the default; the same bytes as before the option existed),
+    # 2 = each protocol parameter twice as far from site A's.
+    scanner_effect: float = Field(1.0, ge=0, le=5)
+    # Site prevalence differs: site k of n (in the order given) shifts the outcome log-odds by
+    # confound_shift * (2k/(n-1) - 1), i.e. evenly from -confound_shift to +confound_shift.
+    confound: bool = False
+    confound_shift: float = Field(1.0, ge=0, le=5)
+
+    def site_shifts(self) -> dict[str, float]:
+        """Each site's shift of the outcome log-odds (all 0.0 without ``confound``)."""
+        names = list(self.sites)
+        if not self.confound or len(names) < 2:
+            return {name: 0.0 for name in names}
+        last = len(names) - 1
+        return {
+            name: round(self.confound_shift * (2 * k / last - 1), 12)
+            for k, name in enumerate(names)
+        }
+
+    def settings_record(self) -> dict:
+        """The settings for synth.json: scenario fields only when they differ from today's.
+
+        Keeps synth.json of a default cohort byte-identical to the one written before the
+        scenario options existed (so existing cohorts resume instead of being refused).
+        """
+        record = self.model_dump(mode="json")
+        if self.scanner_effect == 1.0:
+            record.pop("scanner_effect")
+        if not self.confound:
+            record.pop("confound")
+            record.pop("confound_shift")
+        return record
 
     @field_validator("sites")
     @classmethod

@@ -9,10 +9,12 @@ design, the outer folds and the reference model that every model family uses.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from radiopipe.atomic import write_csv
+from radiopipe.atomic import atomic_path, write_csv
 from radiopipe.cohort.manifest import read_manifest, write_manifest
 from radiopipe.config.pipeline import (
     CohortStep,
@@ -23,6 +25,9 @@ from radiopipe.config.pipeline import (
 )
 from radiopipe.errors import RadiopipeError
 from radiopipe.pipeline.engine import MANIFEST, Context, From, Outputs, Stage, StageCall
+
+if TYPE_CHECKING:
+    from radiopipe.segment.stage import SegmentationStage
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +173,11 @@ def segment_stage(step: SegmentStep) -> Stage | None:
     The new manifest points ``mask_<seq>`` at the automatic masks and ``mask2_<seq>`` at the
     input's masks, so robustness measures how far features move between the two.
     """
-    card = step.model / "segmentation_model.json"
+    if step.train is not None:
+        return _train_and_segment_stage(step, step.train)
+    assert step.model is not None  # SegmentStep: exactly one of model and train
+    model = step.model
+    card = model / "segmentation_model.json"
     if not card.is_file():
         if step.if_missing == "skip":
             log.warning("segment: no trained model at %s; using the manifest's masks", step.model)
@@ -181,22 +190,69 @@ def segment_stage(step: SegmentStep) -> Stage | None:
     def run(call: StageCall) -> Outputs:
         from radiopipe.segment.stage import segment_cohort
 
-        folder = call.folder
-        result = segment_cohort(call["manifest"], step.model, folder, step.settings)
-        if not result.failures.empty and not step.allow_failures:
-            first = result.failures.iloc[0]
-            raise RadiopipeError(
-                f"segmentation failed for {len(result.failures)} patient(s), listed in "
-                f"{folder / 'failures.csv'}; the first: patient {first['patient_id']}: "
-                f"{first['error']}. Fix them or set segment.allow_failures: true"
-            )
-        outputs = {"manifest": result.manifest, "qc": folder / "qc.csv"}
-        if result.evaluation is not None:
-            outputs |= {f"evaluation_{i}": p for i, p in enumerate(result.evaluation.files)}
-        return outputs
+        result = segment_cohort(call["manifest"], model, call.folder, step.settings)
+        return _segment_outputs(result, call["manifest"], call.folder, step.allow_failures)
 
     return Stage(
         "segment", run, settings=step, inputs={"manifest": MANIFEST, "model_card": card},
         outputs=("manifest", "qc"), scratch=("masks",),
         identity={"model": str(step.model), **step.settings.model_dump(mode="json")},
     )  # fmt: skip
+
+
+TRUTH_FILE = "truth.csv"  # a synthetic cohort's known answer (radiopipe.stats.known_answer)
+TRAINED_MODEL_DIR = "model"  # segment/model/: the V-Net trained in the run (segment.train)
+
+
+def _train_and_segment_stage(step: SegmentStep, train_config: Path) -> Stage:
+    """Train the V-Net on the training patients of the stage's input, then segment everyone."""
+
+    def run(call: StageCall) -> Outputs:
+        from radiopipe.config import load_config
+        from radiopipe.config.segmentation import SegmentationConfig
+        from radiopipe.segment.runner import train
+        from radiopipe.segment.stage import segment_cohort
+
+        folder = call.folder
+        model = folder / TRAINED_MODEL_DIR
+        shutil.rmtree(model, ignore_errors=True)  # the stage reruns: its inputs changed
+        config = load_config(call["train_config"], SegmentationConfig)
+        log.info("segment: training the V-Net of %s on the training patients", train_config)
+        device = None if step.settings.device == "auto" else step.settings.device
+        train(read_manifest(call["manifest"]), config, model, device=device)
+        result = segment_cohort(call["manifest"], model, folder, step.settings)
+        outputs = _segment_outputs(result, call["manifest"], folder, step.allow_failures)
+        return outputs | {"model_card": model / "segmentation_model.json"}
+
+    return Stage(
+        "segment", run, settings=step,
+        inputs={"manifest": MANIFEST, "train_config": train_config},
+        outputs=("manifest", "qc", "model_card"), scratch=("masks", TRAINED_MODEL_DIR),
+        identity={"train": str(train_config), **step.settings.model_dump(mode="json")},
+    )  # fmt: skip
+
+
+def _segment_outputs(
+    result: SegmentationStage, manifest: Path, folder: Path, allow_failures: bool
+) -> Outputs:
+    """The segment stage's outputs; an error naming the first failure unless allowed.
+
+    A synthetic cohort's ``truth.csv`` (beside the input manifest) is copied beside the new
+    manifest, so evaluate still finds the known answer after segmentation.
+    """
+    if not result.failures.empty and not allow_failures:
+        first = result.failures.iloc[0]
+        raise RadiopipeError(
+            f"segmentation failed for {len(result.failures)} patient(s), listed in "
+            f"{folder / 'failures.csv'}; the first: patient {first['patient_id']}: "
+            f"{first['error']}. Fix them or set segment.allow_failures: true"
+        )
+    outputs = {"manifest": result.manifest, "qc": folder / "qc.csv"}
+    if result.evaluation is not None:
+        outputs |= {f"evaluation_{i}": p for i, p in enumerate(result.evaluation.files)}
+    truth = Path(manifest).parent / TRUTH_FILE
+    if truth.is_file():
+        with atomic_path(Path(result.manifest).parent / TRUTH_FILE) as tmp:
+            shutil.copyfile(truth, tmp)
+        outputs["truth"] = Path(result.manifest).parent / TRUTH_FILE
+    return outputs

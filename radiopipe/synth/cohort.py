@@ -36,7 +36,7 @@ from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar, rate_text
 from radiopipe.runs import LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE
 from radiopipe.synth.patient import Patient
-from radiopipe.synth.scanner import SEQUENCES, SIZES, sequence_grid
+from radiopipe.synth.scanner import CLAMP, REFERENCE_SITE, SEQUENCES, SIZES, sequence_grid
 from radiopipe.synth.splits import assign_splits
 from radiopipe.synth.tissues import SIGNAL
 from radiopipe.synth.writer import (
@@ -76,13 +76,18 @@ def generate_cohort(
     positive_fraction: float = DEFAULT_POSITIVE_FRACTION,
     external_sites: Sequence[str] | None = None,
     internal_test_fraction: float = 0.2,
+    scanner_effect: float = 1.0,
+    confound: bool = False,
+    confound_shift: float = 1.0,
     workers: int | None = None,
     overwrite: bool = False,
     show_progress: bool = False,
 ) -> Path:
     """Write a synthetic cohort into ``out_dir``; return the manifest path.
 
-    ``external_sites`` defaults to ``("B",)`` when there is a site B, else none. Re-running
+    ``external_sites`` defaults to ``("B",)`` when there is a site B, else none.
+    ``scanner_effect`` (0: identical scanners, 1: each site's own, 2: strong) and ``confound``
+    (per-site shift of the outcome log-odds, up to ``confound_shift``) set the scenario. Re-running
     with the same settings resumes: patients whose files exist are not rendered again.
     """
     config = parse_config(
@@ -94,6 +99,9 @@ def generate_cohort(
             "positive_fraction": positive_fraction,
             "external_sites": None if external_sites is None else list(external_sites),
             "internal_test_fraction": internal_test_fraction,
+            "scanner_effect": scanner_effect,
+            "confound": confound,
+            "confound_shift": confound_shift,
         },
         SynthConfig,
         source="synth settings",
@@ -111,7 +119,9 @@ def generate_cohort(
 def cohort_parameters(config: SynthConfig) -> dict:
     """Every parameter that shapes the cohort (written to synth.json)."""
     size = SIZES[config.size]
-    scanners = {site: site_scanner(site, config.seed) for site in config.sites}
+    scanners = {
+        site: site_scanner(site, config.seed, config.scanner_effect) for site in config.sites
+    }
     grids = {
         site: {
             seq: {
@@ -123,11 +133,11 @@ def cohort_parameters(config: SynthConfig) -> dict:
         }
         for site, scanner in scanners.items()
     }
-    return {
+    params = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "radiopipe_version": __version__,
-        "settings": config.model_dump(mode="json"),
+        "settings": config.settings_record(),
         "size_preset": asdict(size),
         "scanners": {site: s.as_dict() for site, s in scanners.items()},
         "grids": grids,
@@ -140,6 +150,22 @@ def cohort_parameters(config: SynthConfig) -> dict:
             "masks": f"{MASKS_DIR}/<patient_id>_<sequence>.nii.gz",
         },
     }
+    if config.scanner_effect != 1.0:
+        params["scanner_effect"] = {
+            "value": config.scanner_effect,
+            "reference_site": REFERENCE_SITE,
+            "rule": "each protocol parameter's deviation from the reference scanner's, scaled "
+            "by the value: multiplicatively for inplane_mm, slice_mm, snr and scale, additively "
+            "for offset, gamma, blur_vox, bias_sd, coil and motion_mm; then clamped",
+            "clamp": {k: list(v) for k, v in CLAMP.items()},
+        }
+    if config.confound:
+        params["confound"] = {
+            "rule": "site k of n (order given) adds confound_shift * (2k/(n-1) - 1) to every "
+            "patient's outcome log-odds (truth.csv column site_shift)",
+            "site_shift": config.site_shifts(),
+        }
+    return params
 
 
 def _prepare_folder(out: Path, params: dict, overwrite: bool) -> None:
@@ -193,6 +219,7 @@ def _read_params(path: Path) -> dict | None:
 
 def _jobs(out: Path, config: SynthConfig) -> list[PatientJob]:
     width = max(4, len(str(max(config.sites.values()))))
+    shifts = config.site_shifts()
     jobs = []
     for site, count in config.sites.items():
         for index in range(1, count + 1):
@@ -208,6 +235,8 @@ def _jobs(out: Path, config: SynthConfig) -> list[PatientJob]:
                     effect_size=config.effect_size,
                     positive_fraction=config.positive_fraction,
                     render=not files_complete(out, pid),
+                    scanner_effect=config.scanner_effect,
+                    intercept_shift=shifts[site],
                 )
             )
     return jobs
@@ -266,6 +295,12 @@ def _write_tables(out: Path, config: SynthConfig, patients: list[Patient]) -> Pa
         truth, config.external_sites or [], config.internal_test_fraction, config.seed
     )
     truth.insert(2, "split", split)
+    if config.confound:
+        truth.insert(
+            truth.columns.get_loc("linear_predictor"),
+            "site_shift",
+            truth["site"].map(config.site_shifts()),
+        )
     rows = []
     for patient, split_name in zip(patients, split, strict=True):
         row = {

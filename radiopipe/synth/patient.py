@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass, fields
 
 import numpy as np
+from scipy.special import expit
 
 from radiopipe.synth.anatomy import LESION_DIAMETER_MM, Anatomy, draw_anatomy
 from radiopipe.synth.outcome import LATENTS, OutcomeModel, correlation_matrix
@@ -114,14 +115,24 @@ def _cholesky() -> np.ndarray:
 
 
 def draw_profile(
-    seed: int, site: str, index: int, outcome: OutcomeModel, id_width: int = 4
+    seed: int,
+    site: str,
+    index: int,
+    outcome: OutcomeModel,
+    id_width: int = 4,
+    intercept_shift: float = 0.0,
 ) -> Profile:
-    """Draw one patient's hidden properties, covariates and label."""
+    """Draw one patient's hidden properties, covariates and label.
+
+    ``intercept_shift`` is added to the log-odds (``--confound``: the site's prevalence shift).
+    """
     rng = patient_rng(seed, site, index, "properties")
     latents = _cholesky() @ rng.standard_normal(len(LATENTS))
     named = dict(zip(LATENTS, latents.tolist(), strict=True))
     tissue = lesion_tissue(named)
     low, high = LESION_DIAMETER_MM
+    eta = outcome.linear_predictor(latents) + intercept_shift
+    probability = expit(eta)
     return Profile(
         patient_id=patient_id(site, index, id_width),
         site=site,
@@ -136,19 +147,23 @@ def draw_profile(
         enhancement_grade=enhancement_grade(
             tissue.ce_solid + ENHANCEMENT_READER_SD * rng.standard_normal()
         ),
-        linear_predictor=float(outcome.linear_predictor(latents)),
-        probability=float(outcome.probability(latents)),
-        label=int(
-            patient_rng(seed, site, index, "outcome").random() < outcome.probability(latents)
-        ),
+        linear_predictor=float(eta),
+        probability=float(probability),
+        label=int(patient_rng(seed, site, index, "outcome").random() < probability),
     )
 
 
 def draw_patient(
-    seed: int, site: str, index: int, scanner: Scanner, outcome: OutcomeModel, id_width: int = 4
+    seed: int,
+    site: str,
+    index: int,
+    scanner: Scanner,
+    outcome: OutcomeModel,
+    id_width: int = 4,
+    intercept_shift: float = 0.0,
 ) -> Patient:
     """Draw one patient: profile, anatomy, field-of-view position and inter-sequence motion."""
-    profile = draw_profile(seed, site, index, outcome, id_width)
+    profile = draw_profile(seed, site, index, outcome, id_width, intercept_shift)
     geo = patient_rng(seed, site, index, "anatomy")
     anatomy = draw_anatomy(geo, profile.fat_mm, profile.diameter_mm)
     fov_center = tuple(round(float(v), 6) for v in geo.normal(0.0, FOV_JITTER_MM, 3))

@@ -167,3 +167,53 @@ def sequence_grid(protocol: SequenceProtocol, size: SizePreset, center: np.ndarr
         round(float(center[d]) - (shape[2 - d] - 1) / 2 * spacing[d], 3) for d in range(3)
     )
     return Grid(shape, spacing, origin)  # type: ignore[arg-type]
+
+
+# --scanner-effect: how far each site's scanner sits from the reference scanner (site A's
+# preset). 0 renders every site with the reference protocol, 1 keeps each site's own scanner,
+# S scales each parameter's deviation from the reference by S: multiplicatively (ratios) for
+# the scale, SNR and spacings, additively for the rest; then clamps to a sane range.
+REFERENCE_SITE = "A"
+MULTIPLICATIVE = ("inplane_mm", "slice_mm", "snr", "scale")
+CLAMP: dict[str, tuple[float, float]] = {
+    "inplane_mm": (0.3, 3.0),
+    "slice_mm": (1.0, 12.0),
+    "snr": (3.0, 200.0),
+    "scale": (10.0, 30000.0),
+    "offset": (0.0, 1000.0),
+    "gamma": (0.3, 3.0),
+    "blur_vox": (0.0, 3.0),
+    "bias_sd": (0.0, 0.4),
+    "coil": (0.0, 1.2),
+}
+MOTION_CLAMP = (0.0, 10.0)
+
+
+def scaled_protocol(
+    protocol: SequenceProtocol, reference: SequenceProtocol, effect: float
+) -> SequenceProtocol:
+    """``protocol`` with its deviation from ``reference`` scaled by ``effect`` (clamped)."""
+    values = {}
+    for name, (low, high) in CLAMP.items():
+        mine, ref = getattr(protocol, name), getattr(reference, name)
+        if name in MULTIPLICATIVE:
+            value = ref * (mine / ref) ** effect
+        else:
+            value = ref + effect * (mine - ref)
+        values[name] = round(float(min(max(value, low), high)), 6)
+    return SequenceProtocol(**values)
+
+
+def scanner_with_effect(scanner: Scanner, reference: Scanner, effect: float) -> Scanner:
+    """The scanner at scanner effect ``effect`` (1: unchanged; 0: the reference's protocol)."""
+    if effect == 1.0:
+        return scanner
+    motion = reference.motion_mm + effect * (scanner.motion_mm - reference.motion_mm)
+    return Scanner(
+        site=scanner.site,
+        model=f"{scanner.model}, scanner effect {effect:g} relative to site {reference.site}",
+        field_t=scanner.field_t,
+        t2w=scaled_protocol(scanner.t2w, reference.t2w, effect),
+        cet1w=scaled_protocol(scanner.cet1w, reference.cet1w, effect),
+        motion_mm=round(float(min(max(motion, MOTION_CLAMP[0]), MOTION_CLAMP[1])), 6),
+    )

@@ -13,7 +13,14 @@ from radiopipe.atomic import atomic_path
 from radiopipe.synth.outcome import OutcomeModel
 from radiopipe.synth.patient import Patient, draw_patient
 from radiopipe.synth.render import Rendered, render_patient
-from radiopipe.synth.scanner import SEQUENCES, SIZES, Scanner, scanner_for
+from radiopipe.synth.scanner import (
+    REFERENCE_SITE,
+    SEQUENCES,
+    SIZES,
+    Scanner,
+    scanner_for,
+    scanner_with_effect,
+)
 
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
@@ -33,6 +40,8 @@ class PatientJob:
     effect_size: float
     positive_fraction: float
     render: bool  # False: files exist already (resume); only draw the patient
+    scanner_effect: float = 1.0  # 0: every site scans like site A; 1: own scanners; 2: strong
+    intercept_shift: float = 0.0  # --confound: this site's shift of the outcome log-odds
 
 
 def patient_files(patient_id: str) -> dict[str, str]:
@@ -51,9 +60,12 @@ def outcome_model(effect_size: float, positive_fraction: float) -> OutcomeModel:
 
 
 @functools.lru_cache(maxsize=256)
-def site_scanner(site: str, seed: int) -> Scanner:
-    """The scanner of a site (cached)."""
-    return scanner_for(site, seed)
+def site_scanner(site: str, seed: int, scanner_effect: float = 1.0) -> Scanner:
+    """The scanner of a site at a scanner effect (cached; 1.0: the site's own scanner)."""
+    own = scanner_for(site, seed)
+    if scanner_effect == 1.0:
+        return own
+    return scanner_with_effect(own, scanner_for(REFERENCE_SITE, seed), scanner_effect)
 
 
 def job_patient(job: PatientJob) -> Patient:
@@ -62,9 +74,10 @@ def job_patient(job: PatientJob) -> Patient:
         job.seed,
         job.site,
         job.index,
-        site_scanner(job.site, job.seed),
+        site_scanner(job.site, job.seed, job.scanner_effect),
         outcome_model(job.effect_size, job.positive_fraction),
         job.id_width,
+        job.intercept_shift,
     )
 
 
@@ -72,7 +85,9 @@ def run_job(job: PatientJob) -> Patient:
     """Draw the patient and, unless resuming, render and write its four volumes."""
     patient = job_patient(job)
     if job.render:
-        rendered = render_patient(patient, site_scanner(job.site, job.seed), SIZES[job.size])
+        rendered = render_patient(
+            patient, site_scanner(job.site, job.seed, job.scanner_effect), SIZES[job.size]
+        )
         files = patient_files(patient.patient_id)
         for seq, volume in rendered.items():
             write_volume(volume.image, volume, Path(job.out_dir, files[f"image_{seq}"]))

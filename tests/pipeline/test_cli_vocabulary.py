@@ -30,7 +30,7 @@ def test_verbose_is_accepted_after_the_command_and_results_go_to_stdout(cli) -> 
     for args in (("-v", "run", DEMO, "--dry-run"), ("run", DEMO, "--dry-run", "-v")):
         result = cli(*args)
         assert result.exit_code == 0, result.output
-        assert "cohort -> validate -> design" in " ".join(result.stdout.split())
+        assert "cohort -> validate -> segment -> design" in " ".join(result.stdout.split())
         assert "cohort ->" not in result.stderr
 
 

@@ -32,8 +32,8 @@ def minimal(manifest: str = "cohort/manifest.csv") -> dict:
 def test_demo_pipeline_runs_every_stage_it_names():
     config = load_pipeline(REPO / "pipelines" / "demo.yaml")
     names = [s.name for s in build_stages(config)]
-    assert names == ["cohort", "validate", "design", "extract", "robustness", "train", "deep",
-                     "evaluate", "explain", "report"]  # fmt: skip
+    assert names == ["cohort", "validate", "segment", "design", "extract", "robustness", "train",
+                     "deep", "evaluate", "explain", "report"]  # fmt: skip
     assert config.cohort.synth is not None and config.cohort.manifest is None
     # Relative paths are read relative to the pipeline file, not the working directory.
     assert config.extract.params == CONFIGS / "extraction" / "demo.yaml"
@@ -108,7 +108,7 @@ def test_run_name_must_be_a_plain_folder_name(tmp_path):
 def test_dry_run_lists_stages(cli):
     result = cli("run", REPO / "pipelines" / "demo.yaml", "--dry-run")
     assert result.exit_code == 0
-    assert "cohort -> validate -> design -> extract" in result.output.replace("\n", " ")
+    assert "cohort -> validate -> segment -> design -> extract" in result.output.replace("\n", " ")
 
 
 def test_unknown_stage_to_force_is_an_error(cli, tmp_path):
