@@ -206,7 +206,7 @@ def test_combined_with_the_stack_the_evaluation_compares_them_by_delong(
     )
     delong = result.tables["delong.csv"]
     paired = delong.loc[delong["comparison"] == "paired"]
-    assert set(paired["split"]) == {"train", "train_oof", "internal_test", "external_test"}
+    assert set(paired["split"]) == {"train_oof", "internal_test", "external_test"}  # never apparent
     row = paired.loc[paired["split"] == "internal_test"].iloc[0]
     deep = fixed_run.predictions.query("split == 'internal_test'")
     stack = combined.query("split == 'internal_test' and model == 'stack'")

@@ -97,7 +97,7 @@ def test_feature_exploration_opens_the_default_run_from_its_folder(checkout) -> 
 def test_model_results_opens_the_default_run_from_its_folder(checkout) -> None:
     notebook = execute(checkout / "notebooks" / "02_model_results.ipynb")
     text = outputs(notebook)
-    assert "reference stack" in text and "highest AUC" in text
+    assert "reference stack" in text and "pre-specified primary model" in text
     assert "p_holm" in text
     assert images(notebook) >= 10
 

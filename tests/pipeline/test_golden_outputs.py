@@ -117,19 +117,37 @@ def record(run: Path, golden: Path) -> None:
         shutil.copyfile(run / name, target)
 
 
+# The CNN trains on CPU with torch's multithreaded kernels: its probabilities reproduce to
+# about 1e-6 between processes (seen: 1.7e-6 when the study ran beside other test workers),
+# not bit for bit like the radiomics models. Rows of (or compared with) it get this tolerance.
+TORCH_MODELS = {"densenet"}
+TORCH_RTOL, TORCH_ATOL = 1e-4, 1e-5
+
+
+def _torch_rows(table: pd.DataFrame) -> pd.Series:
+    rows = pd.Series(False, index=table.index)
+    for column in ("model", "reference", "model_a", "model_b"):
+        if column in table:
+            rows |= table[column].astype(str).isin(TORCH_MODELS)
+    return rows
+
+
 def compare_table(recorded: pd.DataFrame, current: pd.DataFrame, keys: list[str], name: str):
+    """Every recorded column and row unchanged: radiomics rows to 1e-9, CNN rows to 1e-4."""
     missing = [c for c in recorded.columns if c not in current.columns]
     assert not missing, f"{name}: columns {missing} disappeared"
     current = current[list(recorded.columns)]
     assert len(current) == len(recorded), f"{name}: {len(current)} rows, recorded {len(recorded)}"
     a, b = _canonical(recorded, keys), _canonical(current, keys)
+    torch = _torch_rows(a).to_numpy()
     for column in a.columns:
         left, right = a[column], b[column]
         if pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right):
-            np.testing.assert_allclose(
-                right.to_numpy(float), left.to_numpy(float), rtol=1e-9, atol=1e-12,
-                equal_nan=True, err_msg=f"{name}: column {column!r} changed",
-            )  # fmt: skip
+            for rows, rtol, atol in ((~torch, 1e-9, 1e-12), (torch, TORCH_RTOL, TORCH_ATOL)):
+                np.testing.assert_allclose(
+                    right.to_numpy(float)[rows], left.to_numpy(float)[rows], rtol=rtol,
+                    atol=atol, equal_nan=True, err_msg=f"{name}: column {column!r} changed",
+                )  # fmt: skip
         else:
             assert left.astype(str).tolist() == right.astype(str).tolist(), (
                 f"{name}: column {column!r} changed"
@@ -147,7 +165,7 @@ def golden_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("golden")
     done = subprocess.run(
         [sys.executable, __file__, "--run-into", str(folder)],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, encoding="utf-8", errors="replace", check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return folder / "run"
@@ -168,7 +186,8 @@ def test_thresholds_equal_their_recording(golden_run: Path, name: str) -> None:
     for model, value in recorded.items():
         value = value["threshold"] if isinstance(value, dict) else value
         now = current[model]["threshold"] if isinstance(current[model], dict) else current[model]
-        assert now == pytest.approx(value, rel=1e-9, abs=1e-12), (name, model)
+        rel, tol = (TORCH_RTOL, TORCH_ATOL) if model in TORCH_MODELS else (1e-9, 1e-12)
+        assert now == pytest.approx(value, rel=rel, abs=tol), (name, model)
 
 
 def test_comparison_catches_a_changed_value() -> None:
@@ -178,6 +197,10 @@ def test_comparison_catches_a_changed_value() -> None:
     moved = table.assign(probability=[0.25, 0.5 + 1e-6])
     with pytest.raises(AssertionError, match="probability"):
         compare_table(table, moved, ["model"], "moved")
+    cnn = pd.DataFrame({"model": ["densenet"], "probability": [0.5]})
+    compare_table(cnn, cnn.assign(probability=0.5 + 1e-6), ["model"], "CNN within 1e-4")
+    with pytest.raises(AssertionError, match="probability"):
+        compare_table(cnn, cnn.assign(probability=0.51), ["model"], "CNN moved")
 
 
 if __name__ == "__main__":

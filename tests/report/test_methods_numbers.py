@@ -57,7 +57,11 @@ def _context(model: dict, evaluate: dict) -> SimpleNamespace:
         evaluate={"performance.csv": None}, icc=None,
     )  # fmt: skip
     return SimpleNamespace(
-        run=run, evaluate_config=evaluate_cfg, reference="stack", config=ReportConfig()
+        run=run,
+        evaluate_config=evaluate_cfg,
+        reference="stack",
+        config=ReportConfig(),
+        model_label=ReportConfig().model_label,
     )
 
 

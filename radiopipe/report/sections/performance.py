@@ -53,8 +53,8 @@ def _intro(ctx: ReportContext) -> str:
         f"operating threshold with stratified bootstrap 95% CIs ({boot} resamples). ΔAUC and p "
         f"compare each model with the reference model ({ctx.model_label(ctx.reference)}) on the "
         "same patients (paired DeLong test; p adjusted by Holm's method over the declared "
-        "family of each split: the reference against every other model run; never on the "
-        "apparent training set)."
+        "family of each split: the reference against every other model run; the final models' "
+        "predictions of their own training patients are not tested)."
     )
 
 
