@@ -10,6 +10,7 @@ for it (``exploratory_best``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -119,7 +120,7 @@ def summary_callout(ctx: ReportContext) -> Callout | None:
             "The pre-specified primary model, <strong>{}</strong> (fixed in the study design "
             "before any model was fitted), reached on the {} set ({}) an AUC of {} (95% CI {})."
         ).format(
-            verdict.reference,
+            ctx.model_label(verdict.reference),
             split_title(verdict.split).lower(),
             n,
             num(row["auc"]),
@@ -134,7 +135,7 @@ def summary_callout(ctx: ReportContext) -> Callout | None:
                 f"On the {split_title(split).lower()} set its AUC was {num(other['auc'])} "
                 f"(95% CI {interval})."
             )
-    lines += _significance_lines(verdict, alpha)
+    lines += _significance_lines(verdict, alpha, ctx.model_label)
     threshold = row.get("threshold")
     if pd.notna(threshold):
         lines.append(
@@ -145,7 +146,9 @@ def summary_callout(ctx: ReportContext) -> Callout | None:
     return Callout("Key findings", lines)
 
 
-def _significance_lines(verdict: Verdict, alpha: float) -> list[str | Markup]:
+def _significance_lines(
+    verdict: Verdict, alpha: float, label: Callable[[str], str]
+) -> list[str | Markup]:
     if not verdict.comparisons:
         return ["No paired comparison with other models is available for this split."]
     higher = [c for c in verdict.comparisons if c.p_holm < alpha and c.difference > 0]
@@ -154,7 +157,9 @@ def _significance_lines(verdict: Verdict, alpha: float) -> list[str | Markup]:
 
     def listing(items: list[Comparison]) -> Markup:
         parts = [
-            Markup("{} (ΔAUC {}, p = {})").format(c.model, signed(c.difference), p_text(c.p_holm))
+            Markup("{} (ΔAUC {}, p = {})").format(
+                label(c.model), signed(c.difference), p_text(c.p_holm)
+            )
             for c in items
         ]
         return Markup(", ").join(parts)
@@ -163,7 +168,7 @@ def _significance_lines(verdict: Verdict, alpha: float) -> list[str | Markup]:
         Markup(
             "Paired DeLong tests against {}, Holm-adjusted over the declared family "
             "(the reference against every other model run), α = {}:"
-        ).format(verdict.reference, alpha)
+        ).format(label(verdict.reference), alpha)
     ]
     if higher:
         lines.append(Markup("Its AUC was significantly higher than that of {}.").format(
@@ -209,11 +214,15 @@ def headline_table(ctx: ReportContext, verdict: Verdict | None) -> Table | None:
     splits = list(ctx.splits)  # never the apparent split: appendix only
     p_by_model = {c.model: c.p_holm for c in verdict.comparisons}
     reference = verdict.reference
-    header = ["Model", *[split_title(s) for s in splits], f"p vs {reference} (Holm)"]
+    header = [
+        "Model",
+        *[split_title(s) for s in splits],
+        f"p vs {ctx.model_label(reference)} (Holm)",
+    ]
     models, how = model_order(ctx)
     rows, styles = [], []
     for model in models:
-        cells: list[Cell | str] = [Cell(model, strong=model == reference)]
+        cells: list[Cell | str] = [Cell(ctx.model_label(model), strong=model == reference)]
         for split in splits:
             found = table.loc[(table["model"] == model) & (table["split"] == split)]
             if found.empty:
@@ -237,7 +246,7 @@ def headline_table(ctx: ReportContext, verdict: Verdict | None) -> Table | None:
         align="l" + "c" * len(splits) + "r",
         row_styles=styles,
         footnote=f"Models {how}, never by a test AUC. Bold: the pre-specified reference "
-        f"({reference}). p: paired DeLong test against {reference} on the "
+        f"({ctx.model_label(reference)}). p: paired DeLong test against it on the "
         f"{split_title(verdict.split).lower()} set, Holm-adjusted over the declared family "
         "(as in the performance section).",
     )
@@ -266,7 +275,8 @@ def exploratory_section(ctx: ReportContext) -> Section:
     )
     body = [
         [
-            split_title(str(r.split)), str(r.reference), str(r.model), num(r.auc_reference),
+            split_title(str(r.split)), ctx.model_label(str(r.reference)),
+            ctx.model_label(str(r.model)), num(r.auc_reference),
             num(r.auc_model), signed(-r.difference), p_text(r.p_holm),
         ]
         for r in best.itertuples()
@@ -300,7 +310,7 @@ def sensitivity_table(ctx: ReportContext) -> Table | None:
         found = rows.set_index("harmonisation")
         cells: list[Cell | str] = [
             split_title(str(split)),
-            Cell(str(model), strong=model == ctx.reference),
+            Cell(ctx.model_label(str(model)), strong=model == ctx.reference),
         ]
         for v in variants:
             if v in found.index:

@@ -127,7 +127,8 @@ def test_first_page_names_the_prespecified_reference_and_section4_p_values(
     assert (performance["reference"] == reference).all()
     external = performance.loc[performance["split"] == "external_test"]
     row = external.loc[external["model"] == reference].iloc[0]
-    assert f"pre-specified primary model, {reference}" in cover
+    label = ReportConfig().model_label  # display names on the first page, never code names
+    assert f"pre-specified primary model, {label(reference)}" in cover
     assert f"{row['auc']:.3f} (95% CI {row['auc_ci_low']:.3f}–" in cover
     assert "had the highest AUC" not in cover
     # the same Holm p-values as the performance section (delong.csv)
@@ -135,7 +136,7 @@ def test_first_page_names_the_prespecified_reference_and_section4_p_values(
     paired = delong.loc[(delong["comparison"] == "paired") & (delong["split"] == "external_test")]
     assert set(paired["reference"]) == {reference}
     for r in paired.itertuples():
-        assert f"{r.model} (ΔAUC" in cover
+        assert f"{label(r.model)} (ΔAUC" in cover
         assert f"p = {p_text(r.p_holm)}" in cover
     assert "Contents" in cover and "Discrimination (AUC, 95% DeLong CI)" in cover
 
@@ -233,7 +234,7 @@ def test_first_page_reads_the_reference_comparisons_of_delong(study_run) -> None
     expected = oof.sort_values(["auc", "model"], ascending=[False, True])["model"].tolist()
     assert models[: len(expected)] == expected and "training" in how
     table = headline_table(ctx, verdict)
-    assert [r[0].value for r in table.rows] == models
+    assert [r[0].value for r in table.rows] == [ctx.model_label(m) for m in models]
     assert split_title("train") not in table.header  # the apparent split stays out of Table 1
     # a report setting naming another reference is ignored with a warning
     other = ReportContext(load_run(study_run), ReportConfig(reference="rf"))
