@@ -43,11 +43,12 @@ _INTRO = (
 
 
 def _recovery_table(ctx: ReportContext, table: pd.DataFrame) -> Table:
-    order = {s: i for i, s in enumerate(ctx.splits)}
+    order = {s: i for i, s in enumerate(ctx.splits)}  # never the apparent (training) split
     rows = []
-    shown = table.assign(o=table["split"].map(order).fillna(99)).sort_values(["o", "model"])
+    shown = table.loc[table["split"].isin(order)]
+    shown = shown.assign(o=shown["split"].map(order)).sort_values(["o", "model"])
     for record in shown.itertuples():
-        rows.append([split_title(record.split), record.model, str(record.n),
+        rows.append([split_title(record.split), ctx.model_label(record.model), str(record.n),
                      num(record.auc, 3), num(record.oracle_auc, 3), num(record.recovered, 2),
                      num(record.spearman_true, 2)])  # fmt: skip
     return Table(
