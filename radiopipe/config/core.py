@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from radiopipe.atomic import write_yaml
 from radiopipe.errors import ConfigError
 from radiopipe.hashing import settings_hash
 
+log = logging.getLogger(__name__)
+
 M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for settings: unknown keys are errors, values are validated on assignment."""
+    """Base for settings: unknown keys are errors, values are validated on assignment.
+
+    A key listed for the model in :data:`radiopipe.config.retired.RETIRED` is read and dropped
+    with a warning (old configuration files keep working).
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        from radiopipe.config.retired import RETIRED
+
+        retired = RETIRED.get(cls.__name__, {})
+        if isinstance(data, dict) and retired.keys() & data.keys():
+            for key in sorted(retired.keys() & data.keys()):
+                log.warning("setting %r is retired and ignored: %s", key, retired[key])
+            data = {k: v for k, v in data.items() if k not in retired}
+        return data
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

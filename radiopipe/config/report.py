@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from radiopipe.config.core import StrictModel
-
-log = logging.getLogger(__name__)
 
 FORMATS = ("html", "pdf")
 FIGURE_FILE_FORMATS = ("pdf", "png", "tiff")
@@ -58,18 +55,6 @@ class ReportConfig(StrictModel):
     pages_png: bool = True
     page_dpi: int = Field(100, ge=30, le=300)
     seed: int = Field(0, ge=0)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _deprecated(cls, data: Any) -> Any:
-        """``primary_splits`` (which split decided the "best" model) is read and ignored."""
-        if isinstance(data, dict) and "primary_splits" in data:
-            data = {k: v for k, v in data.items() if k != "primary_splits"}
-            log.warning(
-                "report setting primary_splits is deprecated and ignored: page 1 reports the "
-                "pre-specified reference model (evaluate.reference), never the best on a test set"
-            )
-        return data
 
     @field_validator("formats")
     @classmethod

@@ -77,3 +77,19 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 def test_config_hash_is_stable_and_sensitive() -> None:
     assert config_hash(Settings()) == config_hash(Settings())
     assert config_hash(Settings()) != config_hash(Settings(alpha=0.1))
+
+
+def test_a_retired_setting_is_read_dropped_and_named_in_a_warning(caplog) -> None:
+    """Old configuration files keep loading: a retired key is dropped with a warning; an
+    unknown key is still an error."""
+    import pytest as _pytest
+    from pydantic import ValidationError
+
+    from radiopipe.config.report import ReportConfig
+
+    with caplog.at_level("WARNING", logger="radiopipe.config.core"):
+        config = ReportConfig.model_validate({"primary_splits": ["external_test"]})
+    assert "primary_splits" not in config.model_dump()
+    assert "'primary_splits' is retired" in caplog.text
+    with _pytest.raises(ValidationError):
+        ReportConfig.model_validate({"primary_split": ["external_test"]})
