@@ -18,6 +18,7 @@ from importlib import resources
 
 import yaml
 
+from radiopipe.contracts import Split
 from radiopipe.report.checklist_rules import (
     AUTHORS,
     COVERED,
@@ -168,7 +169,7 @@ def _simple_baseline(ctx: ReportContext) -> Judgement:
 
 
 def _internal(ctx: ReportContext) -> Judgement:
-    found = [s for s in ("internal_test", "cv", "train_oof") if s in ctx.splits]
+    found = [s for s in (Split.INTERNAL_TEST, Split.CV, Split.TRAIN_OOF) if s in ctx.splits]
     if found:
         return COVERED, f"internal validation: {', '.join(s.replace('_', ' ') for s in found)}"
     return MISSING, "no internal validation"

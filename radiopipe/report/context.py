@@ -88,12 +88,6 @@ class ReportContext:
         present = set(self.performance["split"].astype(str)) - {Split.TRAIN}
         return [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
 
-    @cached_property
-    def main_splits(self) -> list[str]:
-        """Splits shown in the main tables and figures: all but the apparent (training
-        resubstitution) performance, which goes to the appendix."""
-        return [s for s in self.splits if s != Split.TRAIN]
-
     def model_label(self, model: str) -> str:
         """A model's display name ('Stacking ensemble' for stack; report.model_labels)."""
         return self.config.model_label(str(model))

@@ -31,7 +31,7 @@ def roc(ctx: ReportContext) -> Section:
     bands = {ctx.reference}
     perf = ctx.performance
     figs = []
-    for split in [s for s in ctx.main_splits if s in set(table["split"])]:
+    for split in [s for s in ctx.splits if s in set(table["split"])]:
         labels = dict(ctx.model_labels)
         if perf is not None:
             rows = perf.loc[perf["split"] == split]
@@ -72,7 +72,7 @@ def calibration(ctx: ReportContext) -> Section:
                     )
                 ),
             )
-            for s in ctx.main_splits
+            for s in ctx.splits
             if s in set(reliability["split"])
         ]
         section.blocks += _pairs(
@@ -148,7 +148,7 @@ def decision(ctx: ReportContext) -> Section:
                 )
             ),
         )
-        for s in ctx.main_splits
+        for s in ctx.splits
         if s in set(curves["split"])
     ]
     section.blocks += _pairs(

@@ -29,7 +29,7 @@ def build(ctx: ReportContext) -> Section:
         section.note = ctx.run.notes.get("evaluate", "no evaluate/performance.csv")
         return section
     section.blocks.append(Paragraph(_intro(ctx), "small"))
-    for split in ctx.main_splits:  # apparent (train) performance: appendix only
+    for split in ctx.splits:  # apparent (train) performance: appendix only
         section.blocks.append(_split_table(ctx, table.loc[table["split"] == split], split))
     from radiopipe.report.summary import sensitivity_table
 
