@@ -345,6 +345,16 @@ class TrainLayout(StageLayout):
         "model_dir": "model",
         "harmonisation": "harmonisation.csv",
         "harmonisation_pca": "harmonisation_pca.csv",
+        # rad-score (whenever LASSO selects) and the clinical/combined models (clinical.covariates)
+        "radscore": "radscore.parquet",
+        "radscore_formula": "radscore_formula.csv",
+        "radscore_harmonisation": "radscore_harmonisation.csv",
+        "radscore_tests": "radscore_tests.csv",
+        "clinical_univariable": "clinical_univariable.csv",
+        "clinical_multivariable": "clinical_multivariable.csv",
+        "combined_coefficients": "combined_coefficients.csv",
+        "nomogram_points": "nomogram_points.csv",
+        "nomogram_total": "nomogram_total.csv",
     }
     # Named outputs of ``radiopipe.modeling.training.train`` (always written).
     OUTPUTS = (
