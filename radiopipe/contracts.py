@@ -421,6 +421,7 @@ class EvaluateLayout(StageLayout):
         "known_answer": "known_answer.csv",
         "known_answer_features": "known_answer_features.csv",
         "harmonisation_sensitivity": "harmonisation_sensitivity.csv",
+        "clinical_comparisons": "clinical_comparisons.csv",  # with a clinical model only
     }
     TABLES = (
         "performance",
@@ -435,6 +436,7 @@ class EvaluateLayout(StageLayout):
         "known_answer",
         "known_answer_features",
         "harmonisation_sensitivity",
+        "clinical_comparisons",
     )  # the tables the report reads
 
 
