@@ -25,9 +25,18 @@ log = logging.getLogger(__name__)
 
 INTERCEPT = "(intercept)"
 TABLE_COLUMNS = (
-    "covariate", "term", "level", "coefficient", "odds_ratio", "ci_low", "ci_high", "p_value",
-    "covariate_p", "n", "selected",
-)  # fmt: skip
+    "covariate",
+    "term",
+    "level",
+    "coefficient",
+    "odds_ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "covariate_p",
+    "n",
+    "selected",
+)
 
 
 @dataclass
@@ -84,8 +93,11 @@ class CovariateCoder:
                 if unseen:
                     log.warning(
                         "clinical covariate %s: level(s) %s not seen in training; coded as "
-                        "the reference level %s", name, unseen, self.levels_[name][0],
-                    )  # fmt: skip
+                        "the reference level %s",
+                        name,
+                        unseen,
+                        self.levels_[name][0],
+                    )
                 values = [self.fill_[name] if v is None else v for v in values]
                 for level in self.levels_[name][1:]:
                     blocks[f"{name}[{level}]"] = np.asarray([v == level for v in values], float)
@@ -130,8 +142,9 @@ def fit_logit(design: pd.DataFrame, y: np.ndarray) -> LogitFit:
         params, bse, p = result.params, result.bse, result.pvalues
         ok = bool(result.mle_retvals.get("converged", True)) and np.all(np.isfinite(bse))
         if ok and np.all(np.abs(params) < 50):
-            return LogitFit(*(pd.Series(v, index=names) for v in (params, bse, p)),
-                            float(result.llf), True)  # fmt: skip
+            return LogitFit(
+                *(pd.Series(v, index=names) for v in (params, bse, p)), float(result.llf), True
+            )
     except Exception as err:  # singular design, perfect separation
         log.info("clinical logit: maximum likelihood failed (%s); ridge fit instead", err)
     from sklearn.linear_model import LogisticRegression
@@ -243,12 +256,21 @@ def odds_ratio_table(
             level = column[len(name) + 1 : -1] if coder.is_categorical(name) else ""
             if level:
                 level = f"{level} vs {coder.levels_[name][0]}"
-            rows.append({
-                "covariate": name, "term": column, "level": level, "coefficient": beta,
-                "odds_ratio": np.exp(beta), "ci_low": np.exp(beta - 1.959964 * se),
-                "ci_high": np.exp(beta + 1.959964 * se), "p_value": float(fit.pvalues[column]),
-                "covariate_p": covariate_p.get(name, np.nan), "n": n, "selected": selected,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "covariate": name,
+                    "term": column,
+                    "level": level,
+                    "coefficient": beta,
+                    "odds_ratio": np.exp(beta),
+                    "ci_low": np.exp(beta - 1.959964 * se),
+                    "ci_high": np.exp(beta + 1.959964 * se),
+                    "p_value": float(fit.pvalues[column]),
+                    "covariate_p": covariate_p.get(name, np.nan),
+                    "n": n,
+                    "selected": selected,
+                }
+            )
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 

@@ -19,9 +19,19 @@ from radiopipe.contracts import Split, TrainLayout
 from radiopipe.errors import ConfigError
 
 TEST_COLUMNS = (
-    "split", "n", "n_cases", "n_controls", "median_cases", "median_controls", "q1_cases",
-    "q3_cases", "q1_controls", "q3_controls", "mann_whitney_u", "p_value",
-)  # fmt: skip
+    "split",
+    "n",
+    "n_cases",
+    "n_controls",
+    "median_cases",
+    "median_controls",
+    "q1_cases",
+    "q3_cases",
+    "q1_controls",
+    "q3_controls",
+    "mann_whitney_u",
+    "p_value",
+)
 
 
 def load_clinical(manifest: Path | None, names: list[str]) -> pd.DataFrame:
@@ -76,7 +86,20 @@ def radscore_tests(radscores: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
         if len(cases) and len(controls):
             u, p = mannwhitneyu(cases, controls, alternative="two-sided")
         q = lambda v, k: float(np.quantile(v, k)) if len(v) else np.nan  # noqa: E731
-        out.append((split, len(rows), len(cases), len(controls), q(cases, 0.5), q(controls, 0.5),
-                    q(cases, 0.25), q(cases, 0.75), q(controls, 0.25), q(controls, 0.75),
-                    float(u), float(p)))  # fmt: skip
+        out.append(
+            (
+                split,
+                len(rows),
+                len(cases),
+                len(controls),
+                q(cases, 0.5),
+                q(controls, 0.5),
+                q(cases, 0.25),
+                q(cases, 0.75),
+                q(controls, 0.25),
+                q(controls, 0.75),
+                float(u),
+                float(p),
+            )
+        )
     return pd.DataFrame(out, columns=list(TEST_COLUMNS))

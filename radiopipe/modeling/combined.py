@@ -89,9 +89,12 @@ def unit_models(
     if unit.is_final:
         result.tables["combined_coefficients"] = coefficient_table(fit)
         points, totals = nomogram.nomogram_tables(
-            fit, clinical.coder, clinical.selected,
-            np.concatenate([inner, result.radscores]), covariates.loc[test],
-        )  # fmt: skip
+            fit,
+            clinical.coder,
+            clinical.selected,
+            np.concatenate([inner, result.radscores]),
+            covariates.loc[test],
+        )
         result.tables["nomogram_points"] = points
         result.tables["nomogram_total"] = totals
     return result
@@ -127,12 +130,16 @@ def inner_oof_radscores(
 def coefficient_table(fit: LogitFit) -> pd.DataFrame:
     """``term, coefficient, odds_ratio, ci_low, ci_high, p_value`` (Wald 95% CIs)."""
     beta, se = fit.params, fit.bse
-    table = pd.DataFrame({
-        "term": list(beta.index), "coefficient": beta.to_numpy(),
-        "odds_ratio": np.exp(beta.to_numpy()),
-        "ci_low": np.exp((beta - 1.959964 * se).to_numpy()),
-        "ci_high": np.exp((beta + 1.959964 * se).to_numpy()), "p_value": fit.pvalues.to_numpy(),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "term": list(beta.index),
+            "coefficient": beta.to_numpy(),
+            "odds_ratio": np.exp(beta.to_numpy()),
+            "ci_low": np.exp((beta - 1.959964 * se).to_numpy()),
+            "ci_high": np.exp((beta + 1.959964 * se).to_numpy()),
+            "p_value": fit.pvalues.to_numpy(),
+        }
+    )
     return table[list(COEFFICIENT_COLUMNS)]
 
 

@@ -47,32 +47,37 @@ def nomogram_tables(
     """
     contributions: list[tuple[str, str, np.ndarray, list[str], np.ndarray]] = []
     values = _axis(float(np.min(radscores)), float(np.max(radscores)))
-    contributions.append((RADSCORE, "numeric", values, [""] * len(values),
-                          float(fit.params[RADSCORE]) * values))  # fmt: skip
+    contributions.append(
+        (RADSCORE, "numeric", values, [""] * len(values), float(fit.params[RADSCORE]) * values)
+    )
     for name in selected:
         if coder.is_categorical(name):
             levels = coder.levels_[name]
             coef = [0.0] + [float(fit.params[c]) for c in coder.columns(name)]
-            contributions.append((name, "categorical", np.full(len(levels), np.nan), levels,
-                                  np.asarray(coef)))  # fmt: skip
+            contributions.append(
+                (name, "categorical", np.full(len(levels), np.nan), levels, np.asarray(coef))
+            )
         else:
             raw = pd.to_numeric(covariates[name], errors="coerce").dropna()
             values = _axis(float(raw.min()), float(raw.max()))
-            contributions.append((name, "numeric", values, [""] * len(values),
-                                  float(fit.params[name]) * values))  # fmt: skip
+            contributions.append(
+                (name, "numeric", values, [""] * len(values), float(fit.params[name]) * values)
+            )
     ranges = [float(c.max() - c.min()) for *_, c in contributions]
     scale = max(max(ranges), 1e-12)
     rows = []
     for name, kind, values, levels, contrib in contributions:
         points = 100.0 * (contrib - contrib.min()) / scale
-        rows += list(zip([name] * len(points), [kind] * len(points), values, levels, points,
-                         strict=True))  # fmt: skip
+        rows += list(
+            zip([name] * len(points), [kind] * len(points), values, levels, points, strict=True)
+        )
     points = pd.DataFrame(rows, columns=list(POINTS_COLUMNS))
     offset = float(fit.params["(intercept)"]) + sum(float(c.min()) for *_, c in contributions)
     total = np.linspace(0.0, 100.0 * sum(ranges) / scale, TOTAL_STEPS)
     linear = offset + total * scale / 100.0
-    totals = pd.DataFrame({"total_points": total, "linear_predictor": linear,
-                           "probability": expit(linear)})  # fmt: skip
+    totals = pd.DataFrame(
+        {"total_points": total, "linear_predictor": linear, "probability": expit(linear)}
+    )
     return points, totals
 
 

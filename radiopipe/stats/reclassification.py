@@ -28,10 +28,28 @@ from radiopipe.stats.predictions import models_in, paired, splits_in
 CLINICAL_FAMILY = ("clinical", "radscore", "stack", "combined")
 EXTRA_MODELS = ("stack_fusion", "densenet", "resnet", "vit")
 COLUMNS = (
-    "split", "model", "reference", "n", "n_cases", "n_controls", "auc_model", "auc_reference",
-    "auc_difference", "delong_p", "p_holm", "nri", "nri_ci_low", "nri_ci_high", "nri_events",
-    "nri_non_events", "idi", "idi_ci_low", "idi_ci_high", "n_resamples", "confidence",
-)  # fmt: skip
+    "split",
+    "model",
+    "reference",
+    "n",
+    "n_cases",
+    "n_controls",
+    "auc_model",
+    "auc_reference",
+    "auc_difference",
+    "delong_p",
+    "p_holm",
+    "nri",
+    "nri_ci_low",
+    "nri_ci_high",
+    "nri_events",
+    "nri_non_events",
+    "idi",
+    "idi_ci_low",
+    "idi_ci_high",
+    "n_resamples",
+    "confidence",
+)
 
 
 def family_pairs(models: list[str]) -> list[tuple[str, str]]:
@@ -87,14 +105,27 @@ def clinical_comparisons(
             point = nri_idi(a.y, a.p, b.p)
             nri, idi = bootstrap_nri_idi(a.y, a.p, b.p, n_resamples, split_seed(seed, split))
             nri_ci, idi_ci = percentile_ci(nri, confidence), percentile_ci(idi, confidence)
-            part.append({
-                "split": split, "model": model, "reference": reference, "n": len(a.y),
-                "n_cases": int(a.y.sum()), "n_controls": int((1 - a.y).sum()),
-                "auc_model": test.auc_a, "auc_reference": test.auc_b,
-                "auc_difference": test.difference, "delong_p": test.p_value, **point,
-                "nri_ci_low": float(nri_ci[0]), "nri_ci_high": float(nri_ci[1]),
-                "idi_ci_low": float(idi_ci[0]), "idi_ci_high": float(idi_ci[1]), "n_resamples": n_resamples, "confidence": confidence,
-            })  # fmt: skip
+            part.append(
+                {
+                    "split": split,
+                    "model": model,
+                    "reference": reference,
+                    "n": len(a.y),
+                    "n_cases": int(a.y.sum()),
+                    "n_controls": int((1 - a.y).sum()),
+                    "auc_model": test.auc_a,
+                    "auc_reference": test.auc_b,
+                    "auc_difference": test.difference,
+                    "delong_p": test.p_value,
+                    **point,
+                    "nri_ci_low": float(nri_ci[0]),
+                    "nri_ci_high": float(nri_ci[1]),
+                    "idi_ci_low": float(idi_ci[0]),
+                    "idi_ci_high": float(idi_ci[1]),
+                    "n_resamples": n_resamples,
+                    "confidence": confidence,
+                }
+            )
         adjusted = holm([r["delong_p"] for r in part])
         for row, p in zip(part, adjusted, strict=True):
             row["p_holm"] = float(p)
