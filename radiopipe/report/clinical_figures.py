@@ -8,8 +8,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from radiopipe.modeling.clinical import _text
 from radiopipe.report.figures import PALETTE, _figure, split_title, styled
 
+LABEL_GAP = 6.0  # points-axis units between two labels on one line
 PROBABILITY_TICKS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -36,7 +38,7 @@ def nomogram_figure(
     for name in predictors:
         rows_of = points[points["predictor"] == name]
         if rows_of["kind"].iloc[0] == "categorical":
-            texts = [str(v) for v in rows_of["level"]]
+            texts = [str(_text(v)) for v in rows_of["level"]]
             _axis(ax, y[label(name)], rows_of["points"].to_numpy(float), texts, str, stagger=True)
         else:
             values = rows_of["value"].to_numpy(float)
@@ -68,9 +70,18 @@ def _axis(ax, row, positions, values, fmt, stagger: bool = False) -> None:
     """A horizontal axis at ``row`` with ticks at ``positions`` labelled ``values``."""
     positions = np.asarray(positions, dtype=float)
     ax.plot([positions.min(), positions.max()], [row, row], color="#333333", lw=0.9)
-    for i, (x, value) in enumerate(zip(positions, values, strict=True)):
+    last = [-np.inf, -np.inf]  # last labelled position per label line
+    order = np.argsort(positions, kind="stable")
+    for i, k in enumerate(order):
+        x, value = positions[k], values[k]
         ax.plot([x, x], [row, row + 0.12], color="#333333", lw=0.8)
-        offset = 0.34 if (stagger and i % 2) else 0.2
+        line = i % 2 if stagger else 0
+        if x - last[line] < LABEL_GAP and not (stagger and x - last[1 - line] >= LABEL_GAP):
+            continue  # too close to a neighbour: tick without label
+        if x - last[line] < LABEL_GAP:
+            line = 1 - line
+        last[line] = x
+        offset = 0.34 if line else 0.2
         ax.text(x, row + offset, fmt(value), ha="center", va="bottom", fontsize=6.5)
 
 

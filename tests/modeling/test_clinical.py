@@ -1,0 +1,155 @@
+"""The clinical, rad-score and combined models: selection against statsmodels, the rad-score
+reproduced by hand from the exported files, the nomogram's own tables, no leakage of folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from radiopipe.config.model import ClinicalSettings, ModelConfig
+from radiopipe.contracts import OOF_SPLITS, TEST_SPLITS, Split, TrainLayout, check_predictions
+from radiopipe.modeling.clinical import CovariateCoder, fit_clinical
+from radiopipe.modeling.nomogram import nomogram_probability
+from radiopipe.modeling.radscore import FORMULA_COLUMNS, INTERCEPT, compute_radscore
+from radiopipe.modeling.training import train
+from radiopipe.synth.feature_table import simulate_cohort, write_cohort
+
+from .conftest import tiny_config
+
+COVARIATES = ["grade", "size_mm", "age"]
+
+
+def _clinical_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    grade = rng.integers(1, 4, n)
+    size = rng.normal(50, 10, n)
+    noise = rng.normal(0, 1, n)
+    eta = -0.5 + 1.2 * (grade == 3) + 0.6 * (grade == 2) - 0.08 * (size - 50)
+    y = (rng.random(n) < expit(eta)).astype(int)
+    return pd.DataFrame({"grade": grade, "size_mm": size, "noise": noise}), y
+
+
+def test_clinical_selection_and_fit_match_statsmodels() -> None:
+    import statsmodels.formula.api as smf
+
+    raw, y = _clinical_frame(400, 0)
+    settings = ClinicalSettings(
+        covariates=["grade", "size_mm", "noise"], categorical=["grade"], alpha=0.05
+    )
+    model = fit_clinical(raw, y, settings)
+    assert model.selected == ["grade", "size_mm"]  # the noise covariate is left out
+    assert model.univariable.set_index("term").loc["noise", "selected"] == False  # noqa: E712
+    reference = smf.logit("y ~ C(grade) + size_mm", raw.assign(y=y)).fit(disp=0)
+    expected = reference.params.to_numpy()
+    got = model.fit.params[["(intercept)", "grade[2]", "grade[3]", "size_mm"]].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    table = model.multivariable().set_index("term")
+    np.testing.assert_allclose(
+        table.loc["grade[3]", "ci_low"], np.exp(reference.conf_int().iloc[2, 0]), rtol=1e-4
+    )
+    assert table.loc["grade[3]", "level"] == "3 vs 1"
+
+
+def test_coder_fills_missing_and_codes_unseen_levels_as_reference() -> None:
+    raw = pd.DataFrame({"grade": [1, 2, 2, 3], "size_mm": [10.0, 20.0, 30.0, 40.0]})
+    coder = CovariateCoder(["grade", "size_mm"], ["grade"], {"grade": "2"}).fit(raw)
+    assert coder.levels_["grade"] == ["2", "1", "3"]
+    new = pd.DataFrame({"grade": [np.nan, 4, 3.0], "size_mm": [np.nan, 1.0, 2.0]})
+    out = coder.transform(new)
+    assert list(out.columns) == ["grade[1]", "grade[3]", "size_mm"]
+    np.testing.assert_array_equal(out["grade[3]"], [0.0, 0.0, 1.0])  # missing -> mode 2
+    assert out["size_mm"].iloc[0] == 25.0  # training median
+
+
+def test_clinical_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="not among clinical.covariates"):
+        ClinicalSettings(covariates=["age"], categorical=["grade"])
+    with pytest.raises(ValueError, match="cannot be clinical covariates"):
+        ClinicalSettings(covariates=["label"])
+    assert not ModelConfig().clinical.enabled
+
+
+@pytest.fixture(scope="module")
+def clinical_run(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny fixed-split run (three sites, one external) with three covariates."""
+    folder = tmp_path_factory.mktemp("clinical")
+    cohort = simulate_cohort(
+        n_patients=84, n_features=24, n_informative=4, effect=0.7, n_sites=3,
+        site_shift=1.0, site_scale=0.3, external_site=True, seed=5,
+    )  # fmt: skip
+    rng = np.random.default_rng(2)
+    label = cohort.clinical["label"].to_numpy()
+    grade = np.clip(np.round(1.6 + 0.8 * label + rng.normal(0, 0.7, len(label))), 1, 3)
+    cohort.clinical["grade"] = grade.astype(int)
+    cohort.clinical["size_mm"] = np.round(50 + 8 * rng.normal(size=len(label)), 1)
+    features, manifest = write_cohort(cohort, str(folder / "data"))
+    config = tiny_config(
+        learners={"names": ["svm"], "n_trials": 1},
+        harmonise={"sensitivity": False},
+        clinical={"covariates": COVARIATES, "categorical": ["grade"]},
+    )
+    result = train(features, manifest, config, folder / "train")
+    return result, features, manifest
+
+
+def test_clinical_models_write_predictions_and_files(clinical_run) -> None:
+    result, _, manifest = clinical_run
+    predictions = check_predictions(result.predictions)
+    for model in ("clinical", "radscore", "combined"):
+        rows = predictions[predictions["model"] == model]
+        assert set(rows["split"]) == {Split.TRAIN, Split.TRAIN_OOF, *TEST_SPLITS}
+    layout = TrainLayout(result.out)
+    radscores = pd.read_parquet(layout.radscore)
+    assert list(radscores.columns) == ["patient_id", "split", "fold", "radscore"]
+    folds = pd.read_csv(layout.folds)
+    oof = radscores[radscores["split"].isin(OOF_SPLITS)].set_index("patient_id")
+    # every training patient once, scored by the fold that held it out
+    assert sorted(oof.index) == sorted(folds["patient_id"])
+    assert (oof.loc[folds["patient_id"], "fold"].to_numpy() == folds["fold"].to_numpy()).all()
+    merged = predictions[predictions["model"] == "radscore"].merge(
+        radscores, on=["patient_id", "split", "fold"]
+    )
+    np.testing.assert_allclose(merged["probability"], expit(merged["radscore"]), rtol=1e-12)
+    formula = pd.read_csv(layout.radscore_formula)
+    assert tuple(formula.columns) == FORMULA_COLUMNS and formula["term"].iloc[0] == INTERCEPT
+    sites = pd.read_csv(layout.radscore_harmonisation)["site"].unique()
+    assert set(sites) == {"S1", "S2", "S3"}  # S3 external: estimated from its patients
+    for name in ("clinical_univariable", "clinical_multivariable", "combined_coefficients"):
+        assert not pd.read_csv(getattr(layout, name)).empty
+
+
+def test_radscore_by_hand_reproduces_the_model(clinical_run) -> None:
+    result, features, manifest = clinical_run
+    layout = TrainLayout(result.out)
+    radscores = pd.read_parquet(layout.radscore)
+    final = radscores[radscores["fold"] == -1].set_index("patient_id")["radscore"]
+    sites = pd.read_csv(manifest).set_index("patient_id")["site"]
+    by_hand = compute_radscore(
+        pd.read_parquet(features),
+        pd.read_csv(layout.radscore_formula),
+        pd.read_csv(layout.radscore_harmonisation),
+        sites,
+    )
+    np.testing.assert_allclose(by_hand.loc[final.index], final, rtol=0, atol=1e-10)
+
+
+def test_nomogram_tables_give_the_model_probability(clinical_run) -> None:
+    result, _, manifest = clinical_run
+    layout = TrainLayout(result.out)
+    points = pd.read_csv(layout.nomogram_points)
+    totals = pd.read_csv(layout.nomogram_total)
+    table = pd.read_csv(manifest).set_index("patient_id")
+    radscores = pd.read_parquet(layout.radscore)
+    scored = radscores[radscores["split"].isin(TEST_SPLITS)].set_index("patient_id")
+    combined = result.predictions[
+        (result.predictions["model"] == "combined") & result.predictions["split"].isin(TEST_SPLITS)
+    ].set_index("patient_id")["probability"]
+    patients = list(scored.index[:20])
+    assert len(patients) == 20
+    for patient in patients:
+        values = {"radscore": scored.loc[patient, "radscore"], **table.loc[patient].to_dict()}
+        assert nomogram_probability(points, totals, values) == pytest.approx(
+            combined[patient], abs=0.01
+        )
