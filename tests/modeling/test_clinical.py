@@ -64,7 +64,7 @@ def test_coder_fills_missing_and_codes_unseen_levels_as_reference() -> None:
 
 
 def test_clinical_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="not among clinical.covariates"):
+    with pytest.raises(ValueError, match=r"not among clinical\.covariates"):
         ClinicalSettings(covariates=["age"], categorical=["grade"])
     with pytest.raises(ValueError, match="cannot be clinical covariates"):
         ClinicalSettings(covariates=["label"])
@@ -95,7 +95,7 @@ def clinical_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_clinical_models_write_predictions_and_files(clinical_run) -> None:
-    result, _, manifest = clinical_run
+    result = clinical_run[0]
     predictions = check_predictions(result.predictions)
     for model in ("clinical", "radscore", "combined"):
         rows = predictions[predictions["model"] == model]

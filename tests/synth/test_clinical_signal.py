@@ -12,7 +12,7 @@ from radiopipe.synth.patient import draw_profile
 
 
 def test_share_is_known_and_tracks_the_true_log_odds() -> None:
-    coef, share = clinical_signal.signal_model()
+    _, share = clinical_signal.signal_model()
     assert 0.4 < share < 0.8  # a clinical model learns much, not all (imaging adds the rest)
     outcome = OutcomeModel.calibrated(3.0, 0.57)
     profiles = [draw_profile(7, "A", i, outcome) for i in range(300)]
