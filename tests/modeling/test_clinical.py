@@ -153,3 +153,29 @@ def test_nomogram_tables_give_the_model_probability(clinical_run) -> None:
         assert nomogram_probability(points, totals, values) == pytest.approx(
             combined[patient], abs=0.01
         )
+
+
+def test_report_section_renders_train_and_evaluate_tables(clinical_run) -> None:
+    from radiopipe.config.evaluate import EvaluateConfig
+    from radiopipe.config.report import ReportConfig
+    from radiopipe.report.contents import load_run
+    from radiopipe.report.context import ReportContext
+    from radiopipe.report.elements import Figure, Table
+    from radiopipe.report.figure_files import FigureFiles
+    from radiopipe.report.sections import clinical
+    from radiopipe.stats.evaluate import evaluate
+
+    result = clinical_run[0]
+    root = result.out.parent
+    quick = EvaluateConfig(n_bootstrap=100, roc_grid_points=11)
+    evaluate(result.outputs["predictions"], root / "evaluate", config=quick)
+    ctx = ReportContext(load_run(root), ReportConfig())
+    ctx.figure_files = FigureFiles(root / "report" / "figures", ("png",))
+    section = clinical.build(ctx)
+    assert section.title == "Clinical and combined models" and not section.note
+    captions = [b.caption for b in section.blocks if isinstance(b, Table)]
+    assert any("Univariable" in c for c in captions)
+    assert any(c.startswith("Clinical, rad-score, stacking and combined") for c in captions)
+    assert sum(isinstance(b, Figure) for b in section.blocks) == 2  # rad-score, nomogram
+    for suffix in ("pdf", "svg"):
+        assert (root / "report" / "figures" / f"nomogram.{suffix}").stat().st_size > 1000
