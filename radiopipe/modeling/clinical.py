@@ -55,7 +55,7 @@ class CovariateCoder:
             values = raw[name]
             numeric = pd.to_numeric(values, errors="coerce")
             if name in self.categorical or numeric.isna().sum() > values.isna().sum():
-                present = sorted({_text(v) for v in values if _text(v) is not None})
+                present = sorted({level_text(v) for v in values if level_text(v) is not None})
                 if not present:
                     raise ConfigError(f"clinical covariate {name!r} has no values in training")
                 ref = self.reference_levels.get(name, present[0])
@@ -65,7 +65,7 @@ class CovariateCoder:
                         f"{present}"
                     )
                 self.levels_[name] = [str(ref)] + [v for v in present if v != str(ref)]
-                counts = pd.Series([_text(v) for v in values]).value_counts()
+                counts = pd.Series([level_text(v) for v in values]).value_counts()
                 self.fill_[name] = str(counts.index[0])
             else:
                 self.fill_[name] = float(np.nanmedian(numeric.to_numpy(float)))
@@ -86,7 +86,7 @@ class CovariateCoder:
         blocks = {}
         for name in names if names is not None else self.covariates:
             if name in self.levels_:
-                values = [_text(v) for v in raw[name]]
+                values = [level_text(v) for v in raw[name]]
                 unseen = sorted(
                     {v for v in values if v is not None and v not in self.levels_[name]}
                 )
@@ -274,7 +274,7 @@ def odds_ratio_table(
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
-def _text(value: object) -> str | None:
+def level_text(value: object) -> str | None:
     """A categorical value as text (None when missing); 2.0 and 2 are the same level."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from radiopipe.modeling.clinical import CovariateCoder, LogitFit, _text
+from radiopipe.modeling.clinical import CovariateCoder, LogitFit, level_text
 
 RADSCORE = "radscore"
 POINTS_COLUMNS = ("predictor", "kind", "value", "level", "points")
@@ -87,7 +87,7 @@ def predictor_points(points: pd.DataFrame, predictor: str, value: object) -> flo
     if rows.empty:
         raise KeyError(f"the nomogram has no predictor {predictor!r}")
     if rows["kind"].iloc[0] == "categorical":
-        match = rows[rows["level"].map(_text) == _text(value)]
+        match = rows[rows["level"].map(level_text) == level_text(value)]
         return float(match["points"].iloc[0]) if len(match) else 0.0
     x, y = rows["value"].to_numpy(float), rows["points"].to_numpy(float)
     slope = (y[-1] - y[0]) / (x[-1] - x[0])

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from radiopipe.modeling.clinical import _text
+from radiopipe.modeling.clinical import level_text
 from radiopipe.report.figures import PALETTE, _figure, split_title, styled
 
 LABEL_GAP = 6.0  # points-axis units between two labels on one line
@@ -38,7 +38,7 @@ def nomogram_figure(
     for name in predictors:
         rows_of = points[points["predictor"] == name]
         if rows_of["kind"].iloc[0] == "categorical":
-            texts = [str(_text(v)) for v in rows_of["level"]]
+            texts = [str(level_text(v)) for v in rows_of["level"]]
             _axis(ax, y[label(name)], rows_of["points"].to_numpy(float), texts, str, stagger=True)
         else:
             values = rows_of["value"].to_numpy(float)

@@ -52,6 +52,21 @@ def test_clinical_selection_and_fit_match_statsmodels() -> None:
     assert table.loc["grade[3]", "level"] == "3 vs 1"
 
 
+@pytest.mark.parametrize("selection", ["penalised", "none"])
+def test_other_selections(selection: str) -> None:
+    raw, y = _clinical_frame(300, 1)
+    settings = ClinicalSettings(
+        covariates=["grade", "size_mm", "noise"], categorical=["grade"], selection=selection
+    )
+    model = fit_clinical(raw, y, settings, seed=0)
+    assert {"grade", "size_mm"} <= set(model.selected)
+    if selection == "none":
+        assert model.selected == ["grade", "size_mm", "noise"]
+    assert model.univariable["selected"].tolist() == [
+        name in model.selected for name in model.univariable["covariate"]
+    ]
+
+
 def test_coder_fills_missing_and_codes_unseen_levels_as_reference() -> None:
     raw = pd.DataFrame({"grade": [1, 2, 2, 3], "size_mm": [10.0, 20.0, 30.0, 40.0]})
     coder = CovariateCoder(["grade", "size_mm"], ["grade"], {"grade": "2"}).fit(raw)
