@@ -171,19 +171,20 @@ def test_nomogram_tables_give_the_model_probability(clinical_run) -> None:
 
 
 def test_report_section_renders_train_and_evaluate_tables(clinical_run) -> None:
-    from radiopipe.config.evaluate import EvaluateConfig
     from radiopipe.config.report import ReportConfig
     from radiopipe.report.contents import load_run
     from radiopipe.report.context import ReportContext
     from radiopipe.report.elements import Figure, Table
     from radiopipe.report.figure_files import FigureFiles
     from radiopipe.report.sections import clinical
-    from radiopipe.stats.evaluate import evaluate
+    from radiopipe.stats.reclassification import clinical_comparisons
 
     result = clinical_run[0]
     root = result.out.parent
-    quick = EvaluateConfig(n_bootstrap=100, roc_grid_points=11)
-    evaluate(result.outputs["predictions"], root / "evaluate", config=quick)
+    evaluate_dir = root / "evaluate"
+    evaluate_dir.mkdir(exist_ok=True)
+    table = clinical_comparisons(result.predictions, n_resamples=100)
+    table.to_csv(evaluate_dir / "clinical_comparisons.csv", index=False)
     ctx = ReportContext(load_run(root), ReportConfig())
     ctx.figure_files = FigureFiles(root / "report" / "figures", ("png",))
     section = clinical.build(ctx)
