@@ -102,6 +102,7 @@ def clinical_run(tmp_path_factory: pytest.TempPathFactory):
     features, manifest = write_cohort(cohort, str(folder / "data"))
     config = tiny_config(
         learners={"names": ["svm"], "n_trials": 1},
+        lasso={"n_strengths": 4},
         harmonise={"sensitivity": False},
         clinical={"covariates": COVARIATES, "categorical": ["grade"]},
     )
