@@ -67,8 +67,10 @@ class CovariateCoder:
                 self.levels_[name] = [str(ref)] + [v for v in present if v != str(ref)]
                 counts = pd.Series([level_text(v) for v in values]).value_counts()
                 self.fill_[name] = str(counts.index[0])
-            else:
+            elif numeric.notna().any():
                 self.fill_[name] = float(np.nanmedian(numeric.to_numpy(float)))
+            else:
+                raise ConfigError(f"clinical covariate {name!r} has no values in training")
         return self
 
     def is_categorical(self, name: str) -> bool:
@@ -194,6 +196,9 @@ def univariable_p(design: pd.DataFrame, y: np.ndarray, coder: CovariateCoder) ->
     out = {}
     for name in coder.covariates:
         fit = fit_logit(design[coder.columns(name)], y)
+        if not coder.columns(name):  # a single level in these patients: no information
+            out[name] = (1.0, fit)
+            continue
         statistic = max(2.0 * (fit.llf - null.llf), 0.0)
         out[name] = (float(chi2.sf(statistic, len(coder.columns(name)))), fit)
     return out
@@ -226,7 +231,8 @@ def fit_clinical(
         odds_ratio_table(f, coder, [name], {name: p[name]}, len(y), name in selected)
         for name, (_, f) in single.items()
     ]
-    return ClinicalModel(coder, selected, fit, pd.concat(tables, ignore_index=True), p)
+    shown = [t for t in tables if not t.empty] or tables[:1]  # a one-level covariate: no row
+    return ClinicalModel(coder, selected, fit, pd.concat(shown, ignore_index=True), p)
 
 
 def _penalised(design: pd.DataFrame, y: np.ndarray, coder: CovariateCoder, seed: int) -> list:

@@ -196,3 +196,13 @@ def test_report_section_renders_train_and_evaluate_tables(clinical_run) -> None:
     assert sum(isinstance(b, Figure) for b in section.blocks) == 2  # rad-score, nomogram
     for suffix in ("pdf", "svg"):
         assert (root / "report" / "figures" / f"nomogram.{suffix}").stat().st_size > 1000
+
+
+def test_a_covariate_without_information_is_never_selected() -> None:
+    raw, y = _clinical_frame(200, 2)
+    raw["site_level"] = 1  # one level in these patients
+    settings = ClinicalSettings(
+        covariates=["site_level", "size_mm"], categorical=["site_level"], alpha=0.05
+    )
+    model = fit_clinical(raw, y, settings)
+    assert model.covariate_p["site_level"] == 1.0 and model.selected == ["size_mm"]
