@@ -54,15 +54,29 @@ def load_clinical(manifest: Path | None, names: list[str]) -> pd.DataFrame:
 def write_outputs(out: Path, results: list, labels: pd.Series) -> dict[str, Path]:
     """Write the rad-score and clinical files the units produced; return what was written."""
     layout = TrainLayout(out)
-    written: dict[str, Path] = {}
     rows = [r.extras["radscore"] for r in results if "radscore" in r.extras]
-    if not rows:
-        return written
-    radscores = pd.concat(rows, ignore_index=True)
-    written["radscore"] = write_parquet(layout.radscore, radscores)
-    tests = radscore_tests(radscores, labels)
-    written["radscore_tests"] = write_csv(layout.radscore_tests, tests)
-    for name, table in results[-1].extras.items():
+    written = _write(layout, rows, results[-1].extras, labels)
+    for name in FILES:  # an earlier call's file that this call did not write would be stale
+        if name not in written:
+            getattr(layout, name).unlink(missing_ok=True)
+    return written
+
+
+FILES = (
+    "radscore", "radscore_tests", "radscore_formula", "radscore_harmonisation",
+    "clinical_univariable", "clinical_multivariable", "combined_coefficients",
+    "nomogram_points", "nomogram_total",
+)  # fmt: skip
+
+
+def _write(layout: TrainLayout, rows: list, final: dict, labels: pd.Series) -> dict[str, Path]:
+    written: dict[str, Path] = {}
+    if rows:  # the rad-score exists whenever LASSO selects
+        radscores = pd.concat(rows, ignore_index=True)
+        written["radscore"] = write_parquet(layout.radscore, radscores)
+        tests = radscore_tests(radscores, labels)
+        written["radscore_tests"] = write_csv(layout.radscore_tests, tests)
+    for name, table in final.items():
         if name != "radscore":
             written[name] = write_csv(getattr(layout, name), table)
     return written

@@ -3,6 +3,8 @@ reproduced by hand from the exported files, the nomogram's own tables, no leakag
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -206,3 +208,15 @@ def test_a_covariate_without_information_is_never_selected() -> None:
     )
     model = fit_clinical(raw, y, settings)
     assert model.covariate_p["site_level"] == 1.0 and model.selected == ["size_mm"]
+
+
+def test_files_of_an_earlier_call_are_removed(tmp_path) -> None:
+    from radiopipe.modeling.clinical_outputs import write_outputs
+
+    layout = TrainLayout(tmp_path)
+    layout.nomogram_points.write_text("stale")
+    layout.radscore_formula.write_text("stale")
+    result = SimpleNamespace(extras={"clinical_univariable": pd.DataFrame({"a": [1]})})
+    written = write_outputs(tmp_path, [result], pd.Series(dtype="Int64"))
+    assert set(written) == {"clinical_univariable"}
+    assert not layout.nomogram_points.exists() and not layout.radscore_formula.exists()
