@@ -220,3 +220,42 @@ def test_files_of_an_earlier_call_are_removed(tmp_path) -> None:
     written = write_outputs(tmp_path, [result], pd.Series(dtype="Int64"))
     assert set(written) == {"clinical_univariable"}
     assert not layout.nomogram_points.exists() and not layout.radscore_formula.exists()
+
+
+def test_scored_patients_outcomes_never_reach_the_models() -> None:
+    from imblearn.pipeline import Pipeline
+
+    from radiopipe.modeling.combined import unit_models
+    from radiopipe.modeling.pipeline_factory import build_pipeline
+    from radiopipe.modeling.tables import ModelData
+    from radiopipe.modeling.validation import Unit
+
+    from .conftest import model_frame
+
+    cohort = simulate_cohort(n_patients=60, n_features=16, n_informative=4, n_sites=2, seed=4)
+    X = model_frame(cohort)
+    patients = list(X.index)
+    raw, _ = _clinical_frame(60, 3)
+    raw.index = patients
+    config = tiny_config(
+        lasso={"n_strengths": 4},
+        clinical={"covariates": ["grade", "size_mm"], "categorical": ["grade"]},
+    )
+    unit = Unit("fold-000", 0, 0, tuple(patients[:40]), tuple(patients[40:]), "train_oof")
+    labels = pd.Series(cohort.clinical["label"].to_numpy(), index=patients, dtype="Int64")
+
+    def scores(y: pd.Series) -> dict:
+        data = ModelData(X, y, pd.Series("train", index=patients), [], [], True, raw)
+        full = build_pipeline(config, 0, True)
+        names = [n for n, _ in full.steps]
+        lasso_part = Pipeline(full.steps[: names.index("lasso") + 1])
+        fitted = lasso_part.fit(X.loc[patients[:40]], y.loc[patients[:40]].to_numpy(int))
+        return unit_models(unit, data, config, fitted, 0).probabilities
+
+    before = scores(labels)
+    flipped = labels.copy()
+    flipped.loc[patients[40:]] = 1 - flipped.loc[patients[40:]]
+    after = scores(flipped)
+    assert set(before) == {"clinical", "radscore", "combined"}
+    for model, values in before.items():
+        np.testing.assert_array_equal(values, after[model])
