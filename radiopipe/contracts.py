@@ -345,6 +345,16 @@ class TrainLayout(StageLayout):
         "model_dir": "model",
         "harmonisation": "harmonisation.csv",
         "harmonisation_pca": "harmonisation_pca.csv",
+        # rad-score (whenever LASSO selects) and the clinical/combined models (clinical.covariates)
+        "radscore": "radscore.parquet",
+        "radscore_formula": "radscore_formula.csv",
+        "radscore_harmonisation": "radscore_harmonisation.csv",
+        "radscore_tests": "radscore_tests.csv",
+        "clinical_univariable": "clinical_univariable.csv",
+        "clinical_multivariable": "clinical_multivariable.csv",
+        "combined_coefficients": "combined_coefficients.csv",
+        "nomogram_points": "nomogram_points.csv",
+        "nomogram_total": "nomogram_total.csv",
     }
     # Named outputs of ``radiopipe.modeling.training.train`` (always written).
     OUTPUTS = (
@@ -411,6 +421,7 @@ class EvaluateLayout(StageLayout):
         "known_answer": "known_answer.csv",
         "known_answer_features": "known_answer_features.csv",
         "harmonisation_sensitivity": "harmonisation_sensitivity.csv",
+        "clinical_comparisons": "clinical_comparisons.csv",  # with a clinical model only
     }
     TABLES = (
         "performance",
@@ -425,6 +436,7 @@ class EvaluateLayout(StageLayout):
         "known_answer",
         "known_answer_features",
         "harmonisation_sensitivity",
+        "clinical_comparisons",
     )  # the tables the report reads
 
 

@@ -197,6 +197,49 @@ class FusionSettings(StrictModel):
         return self
 
 
+class ClinicalSettings(StrictModel):
+    """The clinical model (covariates of the manifest), the rad-score model and the combined
+    model (rad-score + selected covariates); off while ``covariates`` is empty.
+
+    ``selection``: ``univariable`` keeps the covariates whose univariable likelihood-ratio
+    p < ``alpha`` (at least the best one) for the multivariable model; ``penalised`` keeps
+    those an L1 logistic regression (strength by inner-CV AUC) gives a non-zero coefficient;
+    ``none`` keeps all. Each is done inside every training fold. ``categorical`` covariates
+    are one-hot coded against ``reference_levels`` (default: the first level in sort order);
+    any non-numeric covariate is categorical too.
+    """
+
+    covariates: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    reference_levels: dict[str, str] = Field(default_factory=dict)
+    selection: Literal["univariable", "penalised", "none"] = "univariable"
+    alpha: float = Field(0.05, gt=0, le=1)
+
+    @field_validator("covariates")
+    @classmethod
+    def _not_outcome(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if c.strip().lower() in FORBIDDEN_COVARIATES]
+        if bad:
+            raise ValueError(f"{bad} cannot be clinical covariates (outcome, identifier, site)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"clinical covariates must be unique, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _known(self) -> ClinicalSettings:
+        unknown = [
+            c for c in [*self.categorical, *self.reference_levels] if c not in self.covariates
+        ]
+        if unknown:
+            raise ValueError(f"{unknown} are not among clinical.covariates {self.covariates}")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when covariates are named."""
+        return bool(self.covariates)
+
+
 class ModelConfig(StrictModel):
     """All settings of ``radiopipe train``."""
 
@@ -221,6 +264,7 @@ class ModelConfig(StrictModel):
     stack: StackSettings = Field(default_factory=StackSettings)
     baseline: Toggle = Field(default_factory=Toggle)
     fusion: FusionSettings = Field(default_factory=FusionSettings)
+    clinical: ClinicalSettings = Field(default_factory=ClinicalSettings)
 
     @property
     def harmonize(self) -> HarmoniseSettings:

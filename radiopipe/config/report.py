@@ -20,6 +20,8 @@ DEFAULT_MODEL_LABELS = {
     "lightgbm": "LightGBM",
     "mlp": "Multilayer perceptron",
     "clinical": "Clinical model",
+    "radscore": "Rad-score (LASSO)",
+    "combined": "Combined model (rad-score + clinical)",
     "densenet": "3D DenseNet (CNN)",
     "resnet": "3D ResNet (CNN)",
     "vit": "Vision transformer (ViT)",

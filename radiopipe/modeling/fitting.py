@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from radiopipe.config.model import ModelConfig
 from radiopipe.contracts import PREDICTIONS_COLUMNS, Split
 from radiopipe.modeling import diagnostics, fold_thresholds
+from radiopipe.modeling.combined import radscore_rows, unit_models
 from radiopipe.modeling.pipeline_factory import build_baseline, build_pipeline
 from radiopipe.modeling.tables import ModelData
 from radiopipe.modeling.validation import Unit, unit_seed
@@ -34,6 +35,8 @@ class UnitResult:
     thresholds: pd.DataFrame = field(default_factory=fold_thresholds.empty)  # nested CV only
     pipelines: dict[str, Any] = field(default_factory=dict)
     cpu_seconds: float = 0.0  # CPU time of the fit (0 when read back from a checkpoint)
+    # rad-scores (``radscore``) and, for the final model, the clinical/combined tables
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def run_unit(
@@ -51,6 +54,8 @@ def run_unit(
         if config.baseline.enabled:
             baseline = build_baseline(config, seed, data.has_sites).fit(X_train, y_train)
         probabilities = diagnostics.predict_models(pipeline, baseline, X_test)
+        extra = unit_models(unit, data, config, pipeline, seed)
+        probabilities.update(extra.probabilities)
         thresholds = fold_thresholds.empty()
         if unit.oof_split == Split.CV:  # nested CV: the fold's threshold from its own patients
             inner, labels = fold_thresholds.inner_oof(
@@ -64,7 +69,10 @@ def run_unit(
         selected=diagnostics.selected_features(pipeline, unit.fold),
         tuning=diagnostics.tuning_history(pipeline, unit.fold),
         thresholds=thresholds,
+        extras=dict(extra.tables),
     )
+    if extra.radscores is not None:
+        result.extras["radscore"] = radscore_rows(unit, data, extra.radscores)
     result.cpu_seconds = time.process_time() - started
     if unit.is_final:
         result.pipelines = {"stack": pipeline}

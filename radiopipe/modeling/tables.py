@@ -39,6 +39,7 @@ class ModelData:
     features: list[str]
     covariates: list[str]
     has_sites: bool
+    clinical: pd.DataFrame | None = None  # raw clinical.covariates per patient (when set)
 
     @property
     def sites(self) -> pd.Series | None:

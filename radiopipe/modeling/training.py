@@ -16,6 +16,8 @@ from radiopipe.contracts import TrainLayout
 from radiopipe.errors import InputError
 from radiopipe.modeling import fold_thresholds, sensitivity
 from radiopipe.modeling import fusion as late_fusion
+from radiopipe.modeling.clinical_outputs import load_clinical
+from radiopipe.modeling.clinical_outputs import write_outputs as write_clinical_outputs
 from radiopipe.modeling.design import DesignSettings, make_design, read_design
 from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
@@ -93,6 +95,8 @@ def _train(
         require_labels=False,
         batch=config.harmonise.batch,
     )
+    if config.clinical.enabled:
+        data.clinical = load_clinical(manifest, list(config.clinical.covariates))
     design, folds = _design(data, config, design_folder)
     development = development_patients(data.splits, design)
     _check_labels(data, development)
@@ -135,6 +139,7 @@ def _train(
     write_csv(layout.selected_features, selected)
     write_csv(layout.selection_stability, selection_stability(selected))
     write_parquet(layout.tuning, pd.concat([r.tuning for r in results], ignore_index=True))
+    write_clinical_outputs(out, results, data.labels)
     final = results[-1]
     card = {
         "design": design,

@@ -23,6 +23,7 @@ from radiopipe.report.figure_files import FigureFiles
 from radiopipe.report.numbering import number_blocks
 from radiopipe.report.sections import (
     appendix,
+    clinical,
     cohort,
     curves,
     deep,
@@ -60,6 +61,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[ReportContext], Section]], ...] = (
     ("roc", "ROC curves", curves.roc),
     ("calibration", "Calibration", curves.calibration),
     ("decision", "Decision curves", curves.decision),
+    ("clinical", clinical.TITLE, clinical.build),
     ("known_answer", "Known answer (synthetic cohort)", known_answer.build),
     ("shap", "Model explanations (SHAP)", shap.build),
     ("deep", "Deep-learning models: explanation overlays", deep.build),

@@ -30,6 +30,19 @@ TRAIN_TABLES = {  # RunContents.train key: TrainLayout file
     "stability": "selection_stability",
     "folds": "folds",
     "tuning": "tuning",
+    **{  # the clinical section's tables (clinical.covariates; radscore whenever LASSO runs)
+        name: name
+        for name in (
+            "radscore",
+            "radscore_tests",
+            "radscore_formula",
+            "clinical_univariable",
+            "clinical_multivariable",
+            "combined_coefficients",
+            "nomogram_points",
+            "nomogram_total",
+        )
+    },
 }
 
 

@@ -69,6 +69,7 @@ def methods(ctx: ReportContext) -> list[tuple[str, str]]:
         ("Image preprocessing and segmentation", _imaging(ctx)),
         ("Radiomic features", _features(ctx)),
         ("Model development", _modelling(ctx)),
+        ("Clinical and combined models", _clinical(ctx)),
         ("Leakage-safe design", _leakage(ctx)),
         ("Deep-learning comparison", _deep(ctx)),
         ("Statistical analysis", _statistics(ctx)),
@@ -260,6 +261,44 @@ def _modelling(ctx: ReportContext) -> str:
     if get(cfg, "seed") is not None:
         sentences.append(f"Random seed: {get(cfg, 'seed')}.")
     return " ".join(sentences)
+
+
+def _clinical(ctx: ReportContext) -> str:
+    cfg = ctx.run.configs.get(StageName.TRAIN)
+    covariates = get(cfg, "clinical.covariates") or []
+    if not covariates:
+        return ""
+    selection = get(cfg, "clinical.selection", "univariable")
+    alpha = get(cfg, "clinical.alpha", 0.05)
+    chosen = {
+        "univariable": f"covariates with a univariable likelihood-ratio p < {alpha:g} (at least "
+        "the strongest one) entered a multivariable logistic regression",
+        "penalised": "covariates with a non-zero coefficient in an L1-penalised logistic "
+        "regression (strength by inner cross-validated AUC) entered a multivariable logistic "
+        "regression",
+        "none": "all covariates entered a multivariable logistic regression",
+    }[selection]
+    categorical = get(cfg, "clinical.categorical") or []
+    coding = (
+        f" {_join(categorical)} {'was' if len(categorical) == 1 else 'were'} one-hot coded "
+        "against a reference level."
+        if categorical
+        else ""
+    )
+    return (
+        f"A clinical model was built from {_join(covariates)}: in each training fold, {chosen} "
+        f"(statsmodels; odds ratios with Wald 95% CIs).{coding} The rad-score is the linear "
+        "predictor of the LASSO step of the radiomics pipeline (intercept plus coefficients "
+        "times the harmonised, standardised selected features); its formula, standardisation "
+        "constants and per-site ComBat location and scale are exported so that it can be "
+        "computed by hand, and the rad-score model's probability is its logistic transform. "
+        "The combined model is a logistic regression on the rad-score and the selected "
+        "covariates, fitted in the same folds on the training patients' inner out-of-fold "
+        "rad-scores, and is shown as a nomogram. Clinical, rad-score, stacking and combined "
+        "models were compared by paired DeLong tests (Holm per split), the category-free net "
+        "reclassification improvement and the integrated discrimination improvement with "
+        "stratified bootstrap CIs, calibration and decision curves."
+    )
 
 
 def _leakage(ctx: ReportContext) -> str:

@@ -27,6 +27,7 @@ from radiopipe.stats.performance import (
     resolve_thresholds,
 )
 from radiopipe.stats.predictions import read_predictions
+from radiopipe.stats.reclassification import clinical_comparisons
 from radiopipe.stats.sensitivity import harmonisation_sensitivity
 from radiopipe.stats.tables import (
     calibration_table,
@@ -46,6 +47,7 @@ COHORT_TABLE, THRESHOLDS_USED = _FILES["cohort_table"], _FILES["thresholds_used"
 BEST_COMPARISONS = _FILES["best_comparisons"]
 KNOWN_ANSWER, KNOWN_FEATURES = _FILES["known_answer"], _FILES["known_answer_features"]
 HARMONISATION_SENSITIVITY = _FILES["harmonisation_sensitivity"]
+CLINICAL_COMPARISONS = _FILES["clinical_comparisons"]
 
 
 @dataclass
@@ -178,6 +180,9 @@ def _steps(
          write_csv),
         (ROC_CURVES, roc, write_parquet),
     ]  # fmt: skip
+    if "clinical" in set(frame["model"]):  # clinical vs rad-score vs stack vs combined
+        steps.append((CLINICAL_COMPARISONS,
+                      lambda _: clinical_comparisons(frame, conf, **boot), write_csv))  # fmt: skip
     if cohort is not None:
         steps.append((COHORT_TABLE, lambda _: _cohort(cohort, config), write_csv))
     return steps

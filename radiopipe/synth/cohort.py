@@ -35,6 +35,7 @@ from radiopipe.contracts import Split
 from radiopipe.errors import RadiopipeError
 from radiopipe.progress import progress_bar, rate_text
 from radiopipe.runs import LOG_FILE, PROVENANCE_FILE, RESOLVED_CONFIG_FILE
+from radiopipe.synth.clinical_signal import record as clinical_signal_record
 from radiopipe.synth.patient import Patient
 from radiopipe.synth.scanner import CLAMP, REFERENCE_SITE, SEQUENCES, SIZES, sequence_grid
 from radiopipe.synth.splits import assign_splits
@@ -143,6 +144,7 @@ def cohort_parameters(config: SynthConfig) -> dict:
         "grids": grids,
         "outcome_model": outcome_model(config.effect_size, config.positive_fraction).as_dict(),
         "tissue_signal": SIGNAL,
+        "clinical_signal": clinical_signal_record(),
         "files": {
             "manifest": MANIFEST_FILE,
             "truth": TRUTH_FILE,
@@ -288,6 +290,19 @@ def _progress(show: bool, total: int) -> Iterator[Callable[[], None]]:
         yield advance
 
 
+def _add_clinical_signal(truth: pd.DataFrame, config: SynthConfig, patients: list) -> None:
+    """truth.csv's ``clinical_linear_predictor`` and ``clinical_share`` (synth/clinical_signal)."""
+    from radiopipe.synth import clinical_signal
+
+    covariates = pd.DataFrame([p.covariates() for p in patients], index=truth.index)
+    shifts = truth.get("site_shift")
+    model = outcome_model(config.effect_size, config.positive_fraction)
+    extra = clinical_signal.clinical_columns(covariates, model, shifts)
+    at = truth.columns.get_loc("linear_predictor") + 1
+    for offset, name in enumerate(extra.columns):
+        truth.insert(at + offset, name, extra[name])
+
+
 def _write_tables(out: Path, config: SynthConfig, patients: list[Patient]) -> Path:
     """Write truth.csv and, last, manifest.csv (its presence marks a finished cohort)."""
     truth = pd.DataFrame([p.truth_row() for p in patients])
@@ -301,6 +316,7 @@ def _write_tables(out: Path, config: SynthConfig, patients: list[Patient]) -> Pa
             "site_shift",
             truth["site"].map(config.site_shifts()),
         )
+    _add_clinical_signal(truth, config, patients)
     rows = []
     for patient, split_name in zip(patients, split, strict=True):
         row = {

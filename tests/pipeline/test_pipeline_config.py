@@ -38,7 +38,7 @@ def test_demo_pipeline_runs_every_stage_it_names():
     # Relative paths are read relative to the pipeline file, not the working directory.
     assert config.extract.params == CONFIGS / "extraction" / "demo.yaml"
     assert config.robustness.params == config.extract.params  # defaults to extract's
-    assert config.train.config == CONFIGS / "model" / "fast.yaml"
+    assert config.train.config == CONFIGS / "model" / "demo.yaml"  # fast.yaml + clinical
 
 
 def test_study_pipeline_takes_a_manifest_from_the_command_line(tmp_path):
@@ -148,3 +148,12 @@ def test_fusion_must_name_a_deep_model_of_the_pipeline(tmp_path):
     data["deep"] = {"models": [str(CONFIGS / "deep" / "tiny_vit.yaml")]}
     with pytest.raises(ConfigError, match="not a deep model of this pipeline"):
         build_stages(load_pipeline(write_pipeline(tmp_path, data)))
+
+
+def test_demo_model_settings_are_fast_yaml_plus_the_clinical_block():
+    import yaml
+
+    demo = yaml.safe_load((CONFIGS / "model" / "demo.yaml").read_text())
+    fast = yaml.safe_load((CONFIGS / "model" / "fast.yaml").read_text())
+    assert demo.pop("clinical")["covariates"]
+    assert demo == fast  # a change to fast.yaml must be made in demo.yaml too

@@ -164,7 +164,7 @@ def test_missing_parts_are_left_out_with_a_note(cli, run_without) -> None:
     assert not (run / "report" / "report.pdf").exists()
     assert (run / "report" / "provenance.json").is_file()
     summary = json.loads((run / "report" / "report.json").read_text(encoding="utf-8"))
-    assert set(summary["skipped"]) == {"segmentation", "deep", "shap", "known_answer"}
+    assert set(summary["skipped"]) == {"segmentation", "deep", "shap", "known_answer", "clinical"}
 
 
 def test_a_broken_part_costs_only_its_section(run_without, monkeypatch) -> None:
