@@ -55,8 +55,9 @@ def data_summary(manifest: Path | None, training_sites: list[str]) -> dict[str, 
     )
     return {
         "patients": len(table),
-        "by_site_and_split": rows.astype({"n": int, "n_positive": int, "n_labelled": int})
-        .to_dict("records"),
+        "by_site_and_split": rows.astype({"n": int, "n_positive": int, "n_labelled": int}).to_dict(
+            "records"
+        ),
         "training_sites": training_sites,
     }
 
@@ -103,11 +104,16 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines += [f"- features: {card['n_features']} pyradiomics features "
               f"(settings hash `{card['settings_sha256'][:16]}`)"]  # fmt: skip
     lines += [f"- preprocessing: {'yes' if card['preprocess'] else 'none'}"]
-    lines += [f"- segmentation: {'V-Net in the bundle' if card['segmentation'] else 'masks required'}"]
+    lines += [
+        f"- segmentation: {'V-Net in the bundle' if card['segmentation'] else 'masks required'}"
+    ]
     lines += [f"- unseen sites: {card['unseen_site']}", ""]
     lines += ["## Training data", ""]
     data = card["data"]
-    lines += [f"{data['patients']} patients; training sites: {', '.join(data['training_sites'])}.", ""]
+    lines += [
+        f"{data['patients']} patients; training sites: {', '.join(data['training_sites'])}.",
+        "",
+    ]
     if data["by_site_and_split"]:
         lines += ["| site | split | n | positive |", "|---|---|---:|---:|"]
         lines += [f"| {r['site']} | {r['split'] or '-'} | {r['n']} | {r['n_positive']} |"
@@ -120,10 +126,11 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines += ["| model | split | n | AUC (95% CI) | sensitivity | specificity |",
                   "|---|---|---:|---|---:|---:|"]  # fmt: skip
         for r in card["metrics"]:
+            get = {k: r.get(k, float("nan")) for k in METRIC_COLUMNS}
             lines.append(
-                f"| {r['model']} | {r['split']} | {r['n']} | {r['auc']:.3f} "
-                f"({r.get('auc_ci_low', float('nan')):.3f}-{r.get('auc_ci_high', float('nan')):.3f})"
-                f" | {r.get('sensitivity', float('nan')):.3f} | {r.get('specificity', float('nan')):.3f} |"
+                f"| {r['model']} | {r['split']} | {r['n']} | {get['auc']:.3f} "
+                f"({get['auc_ci_low']:.3f}-{get['auc_ci_high']:.3f}) "
+                f"| {get['sensitivity']:.3f} | {get['specificity']:.3f} |"
             )
     else:
         lines.append("No evaluation in the run (no evaluate/performance.csv).")

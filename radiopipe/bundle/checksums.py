@@ -9,10 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from radiopipe.atomic import write_text
+from radiopipe.contracts import PROVENANCE, RESOLVED_CONFIG, RUN_LOG
 from radiopipe.errors import RadiopipeError
 from radiopipe.hashing import file_sha256
 
 CHECKSUMS = "checksums.sha256"
+# The run's record of the stage that wrote the bundle (runs/<name>/bundle/ is a stage folder):
+# written by the stage engine around the bundle, about the run, never read when scoring.
+RECORD_FILES = frozenset({PROVENANCE, RESOLVED_CONFIG, RUN_LOG})
 
 
 class BundleError(RadiopipeError):
@@ -20,12 +24,10 @@ class BundleError(RadiopipeError):
 
 
 def bundle_files(folder: Path) -> list[str]:
-    """Every file of the bundle (relative, POSIX separators), the checksum file left out."""
-    return sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_file() and p.name != CHECKSUMS
-    )
+    """Every file of the bundle (relative, POSIX separators); the checksum file and the
+    stage's record files at the top level left out."""
+    names = (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(n for n in names if n != CHECKSUMS and n not in RECORD_FILES)
 
 
 def write_checksums(folder: str | Path) -> Path:

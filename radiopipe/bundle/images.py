@@ -16,7 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from radiopipe.bundle.loader import Bundle
-from radiopipe.cohort.manifest import IMAGE_PREFIX, MASK_PREFIX, Cohort, read_manifest, write_manifest
+from radiopipe.cohort.manifest import (
+    IMAGE_PREFIX,
+    MASK_PREFIX,
+    Cohort,
+    read_manifest,
+    write_manifest,
+)
 from radiopipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -81,7 +87,9 @@ def prepare_images(
     path = write_manifest(cohort.table, work / "manifest.csv")
     scored = read_manifest(path)
     masks = {p: {s: str(scored.mask_path(p, s)) for s in bundle.sequences} for p in scored.patients}
-    images = {p: {s: str(scored.image_path(p, s)) for s in bundle.sequences} for p in scored.patients}
+    images = {
+        p: {s: str(scored.image_path(p, s)) for s in bundle.sequences} for p in scored.patients
+    }
     return Prepared(features, path, qc, masks, images, left)
 
 
@@ -95,7 +103,9 @@ def _validate(cohort: Cohort, left: list[NotScored]) -> Cohort | None:
 
     problems = validate_cohort(cohort, require_labels=False, min_site_patients=1, workers=1)
     for problem in problems:
-        left.append(NotScored(problem.patient_id, "validate", "", f"{problem.file}: {problem.problem}"))
+        left.append(
+            NotScored(problem.patient_id, "validate", "", f"{problem.file}: {problem.problem}")
+        )
     return _keep(cohort, {p.patient_id for p in problems})
 
 
@@ -124,8 +134,8 @@ def _segment(
         return cohort
     if not bundle.has_vnet:
         for patient, seqs in lacking.items():
-            left.append(NotScored(patient, "segment", ",".join(seqs),
-                                  "no mask given and the bundle has no segmentation model"))  # fmt: skip
+            reason = "no mask given and the bundle has no segmentation model"
+            left.append(NotScored(patient, "segment", ",".join(seqs), reason))
         return _keep(cohort, set(lacking))
     from radiopipe.bundle.vnet import materialise_vnet
     from radiopipe.config.segmentation import SegmentStageSettings
@@ -133,7 +143,9 @@ def _segment(
 
     model = materialise_vnet(bundle.layout.segmentation, work / "vnet")
     settings = SegmentStageSettings(device=device, evaluate=False, overlays=0)
-    result = segment_cohort(cohort.subset(patients=list(lacking)), model, work / "segment", settings)
+    result = segment_cohort(
+        cohort.subset(patients=list(lacking)), model, work / "segment", settings
+    )
     drop: set[str] = set()
     for row in result.failures.itertuples():
         left.append(NotScored(str(row.patient_id), "segment", "", str(row.error)))
@@ -147,7 +159,11 @@ def _segment(
             flags = f"{seq}:{row.flags}"
             qc[patient] = f"{qc[patient]};{flags}" if patient in qc else flags
         if not bool(row.passed):
-            left.append(NotScored(patient, "segmentation_qc", seq, f"automatic mask failed QC ({row.flags})"))
+            left.append(
+                NotScored(
+                    patient, "segmentation_qc", seq, f"automatic mask failed QC ({row.flags})"
+                )
+            )
             drop.add(patient)
     table = table.copy()
     for i, patient in zip(table.index, table["patient_id"], strict=True):

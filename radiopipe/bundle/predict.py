@@ -105,8 +105,8 @@ def _finish(
     write_csv(out / NOT_SCORED_FILE, not_scored)
     write_json(out / POLICY_FILE, policy)
     if predictions.empty:
-        from radiopipe.contracts import PREDICTIONS_COLUMNS
         from radiopipe.bundle.scoring import EXTRA_COLUMNS
+        from radiopipe.contracts import PREDICTIONS_COLUMNS
 
         predictions = pd.DataFrame(columns=[*PREDICTIONS_COLUMNS, *EXTRA_COLUMNS])
     write_parquet(out / PREDICTIONS_FILE, predictions)
@@ -151,7 +151,9 @@ def _explain(bundle: Bundle, features: Path, out: Path, unseen_site: str | None,
         )  # fmt: skip
         patients = sorted(set(predictions["patient_id"]))
         X = data.X.loc[patients, bundle.model.features + meta_columns(data.X)]
-        frame = pd.DataFrame({"split": data.splits.loc[patients], "label": data.labels.loc[patients]})
+        frame = pd.DataFrame(
+            {"split": data.splits.loc[patients], "label": data.labels.loc[patients]}
+        )
         return explain_patients(bundle, X, frame)
     except Exception as err:  # the report still shows the prediction
         log.warning("SHAP waterfall skipped: %s", err)

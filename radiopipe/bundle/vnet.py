@@ -56,8 +56,9 @@ def export_vnet(model: Path, out: Path) -> Path:
 
 def materialise_vnet(bundled: Path, out: Path) -> Path:
     """A model folder in ``out`` (``torch`` weights) made from the bundle's V-Net arrays."""
-    from radiopipe.torchrun.checkpoint import save_tensors
     import torch
+
+    from radiopipe.torchrun.checkpoint import save_tensors
 
     card = json.loads((bundled / CARD_FILE).read_text(encoding="utf-8"))
     out.mkdir(parents=True, exist_ok=True)

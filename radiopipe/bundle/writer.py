@@ -33,10 +33,15 @@ import pandas as pd
 from radiopipe import __version__
 from radiopipe.atomic import read_parquet_metadata, write_csv, write_json, write_parquet, write_text
 from radiopipe.bundle.card import card_markdown, model_card
-from radiopipe.bundle.checksums import BundleError, write_checksums
+from radiopipe.bundle.checksums import CHECKSUMS, BundleError, write_checksums
 from radiopipe.bundle.sources import BundleSources
 from radiopipe.contracts import BundleLayout
-from radiopipe.features.assemble import META_PARAMS, META_PYRADIOMICS, META_SEQUENCES, META_SETTINGS_HASH
+from radiopipe.features.assemble import (
+    META_PARAMS,
+    META_PYRADIOMICS,
+    META_SEQUENCES,
+    META_SETTINGS_HASH,
+)
 from radiopipe.hashing import settings_hash
 
 log = logging.getLogger(__name__)
@@ -98,11 +103,24 @@ def write_bundle(sources: BundleSources, out: str | Path) -> Path:
         "shap_background": layout.shap_background.is_file(),
     })  # fmt: skip
     write_checksums(partial)
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
+    _replace(partial, out)
     log.info("bundle written to %s", out)
     return out
+
+
+def _replace(partial: Path, out: Path) -> None:
+    """Move the finished bundle into ``out``; an earlier bundle there is removed first, the
+    stage's record files (provenance, log) are kept."""
+    from radiopipe.bundle.checksums import RECORD_FILES
+
+    out.mkdir(parents=True, exist_ok=True)
+    for entry in out.iterdir():
+        if entry.name in RECORD_FILES:
+            continue
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for entry in sorted(partial.iterdir(), key=lambda p: p.name == CHECKSUMS):
+        entry.rename(out / entry.name)  # the checksum file last
+    partial.rmdir()
 
 
 def _copy_model(source: Path, card: dict[str, Any], target: Path) -> None:

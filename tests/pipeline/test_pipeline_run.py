@@ -65,7 +65,7 @@ def test_every_stage_writes_its_outputs(finished_run):
     run = result.run
     assert [s.name for s in result.stages] == [
         "cohort", "validate", "design", "extract", "robustness", "train", "evaluate", "explain",
-        "report",
+        "report", "bundle",
     ]  # fmt: skip
     assert all(s.status == "ran" for s in result.stages)
     features = pd.read_parquet(run / "extract" / "features.parquet")
