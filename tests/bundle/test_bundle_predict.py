@@ -30,7 +30,7 @@ MODEL = {
     "seed": 1,
     "cv": {"outer_folds": 3, "inner_folds": 3},
     "lasso": {"n_strengths": 4},
-    "learners": {"names": ["svm", "rf"], "n_trials": 1, "timeout_s": 20.0},
+    "learners": {"names": ["svm"], "n_trials": 1, "timeout_s": 20.0},
     "harmonise": {"min_site_size": 5, "sensitivity": False},
 }
 STAGES = ("cohort", "validate", "design", "extract", "train", "bundle")
