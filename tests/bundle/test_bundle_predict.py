@@ -100,6 +100,12 @@ def test_run_bundle_reproduces_the_run_from_images_and_refuses_other_settings(st
     )
     _feature_table_of_other_settings_is_refused(bundle.folder, manifest, tmp_path, cli)
     _tampered_bundle_is_refused(bundle.folder, tmp_path)
+    exported = cli("export", "--run", study, "--out", tmp_path / "exported")
+    assert exported.exit_code == 0, exported.output
+    assert (
+        load_bundle(tmp_path / "exported").model.features
+        == load_bundle(bundle.folder).model.features
+    )
 
 
 def _feature_table_of_other_settings_is_refused(bundle, manifest, tmp_path, cli):
@@ -191,3 +197,27 @@ def test_new_centre_patient_without_mask_is_segmented_by_the_bundle_vnet(study, 
     html = (out / "reports" / "Z-0001.html").read_text()
     assert "risk group" in html and "passthrough" in html and "data:image/png" in html
     assert (out / "reports" / "Z-0001.pdf").read_bytes()[:4] == b"%PDF"
+    _qc_fails_for_every_automatic_mask(sources, vnet, manifest, tmp_path)
+
+
+def _qc_fails_for_every_automatic_mask(sources, vnet: Path, manifest: Path, tmp_path: Path):
+    """The same V-Net with an impossible minimum volume: every automatic mask is 'tiny'."""
+    import shutil
+
+    from radiopipe.bundle.predict import predict_images
+    from radiopipe.bundle.writer import write_bundle
+
+    strict = tmp_path / "vnet_strict"
+    shutil.copytree(vnet, strict)
+    config = yaml.safe_load((strict / "config.resolved.yaml").read_text())
+    config["qc"]["min_volume_ml"] = 1e6
+    (strict / "config.resolved.yaml").write_text(yaml.safe_dump(config))
+    bundle = write_bundle(dataclasses.replace(sources, segmentation=strict), tmp_path / "strict")
+    result = predict_images(bundle, manifest, tmp_path / "strict_scored", "passthrough",
+                            device="cpu", reports=False)  # fmt: skip
+    assert result.predictions.empty
+    rows = result.not_scored.query("patient_id == 'Z-0001'")
+    assert rows[["step", "sequence"]].values.tolist() == [
+        ["segmentation_qc", "t2w"], ["segmentation_qc", "cet1w"]
+    ]  # fmt: skip
+    assert rows["reason"].str.contains("failed QC (tiny)", regex=False).all()
