@@ -107,7 +107,13 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines += [
         f"- segmentation: {'V-Net in the bundle' if card['segmentation'] else 'masks required'}"
     ]
-    lines += [f"- unseen sites: {card['unseen_site']}", ""]
+    unseen = card["unseen_site"]
+    if unseen.get("rule"):
+        lines += [f"- unseen sites: rule `{unseen['rule']}` (estimate needs at least "
+                  f"{unseen['min_site_size']} patients of a new site scored together; "
+                  "`--unseen-site passthrough` scores one patient unharmonised)", ""]  # fmt: skip
+    else:
+        lines += ["- unseen sites: no ComBat harmonisation", ""]
     lines += ["## Training data", ""]
     data = card["data"]
     lines += [

@@ -17,7 +17,7 @@ import pandas as pd
 from radiopipe.atomic import write_csv, write_json, write_parquet
 from radiopipe.bundle.images import WORK_DIR, NotScored, not_scored_frame, prepare_images
 from radiopipe.bundle.loader import Bundle, load_bundle
-from radiopipe.bundle.scoring import check_settings, score
+from radiopipe.bundle.scoring import SCORED_MANIFEST, check_settings, score
 from radiopipe.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def _explain(bundle: Bundle, features: Path, out: Path, unseen_site: str | None,
     from radiopipe.modeling.tables import load_model_data
 
     card = bundle.model.card
-    scored = out / WORK_DIR / "manifest_scored.csv"
+    scored = out / WORK_DIR / SCORED_MANIFEST
     try:
         set_unseen_site(bundle.model, unseen_site)
         data = load_model_data(

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 HIGH, LOW = "high", "low"
 SEEN_SITE = "seen site"
+SCORED_MANIFEST = "manifest_scored.csv"  # the patients scored, in the work folder
 EXTRA_COLUMNS = ("risk_group", "threshold", "qc_flags", "site", "unseen_site_policy")
 
 
@@ -101,12 +102,13 @@ def score(
     from radiopipe.modeling.predicting import predict_cohort
 
     left: list[NotScored] = []
+    (work / SCORED_MANIFEST).unlink(missing_ok=True)  # an earlier call's, into the same folder
     if manifest is not None:
         kept, left = scorable_sites(bundle, manifest, unseen_site)
         if not kept:
             return pd.DataFrame(), left, {}
         cohort = read_manifest(manifest)
-        manifest = write_manifest(cohort.subset(patients=kept), work / "manifest_scored.csv")
+        manifest = write_manifest(cohort.subset(patients=kept), work / SCORED_MANIFEST)
     predictions = predict_cohort(bundle.model.folder, features, manifest, unseen_site=unseen_site)
     policy = predictions.attrs.get("unseen_site", {})
     sites = (
