@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 HIGH, LOW = "high", "low"
 SEEN_SITE = "seen site"
+NOT_HARMONISED = "not harmonised (no ComBat)"
 SCORED_MANIFEST = "manifest_scored.csv"  # the patients scored, in the work folder
 EXTRA_COLUMNS = ("risk_group", "threshold", "qc_flags", "site", "unseen_site_policy")
 
@@ -123,7 +124,7 @@ def score(
     out["qc_flags"] = out["patient_id"].map(qc_flags or {}).fillna("").astype(str)
     out["site"] = out["patient_id"].map(sites).fillna("").astype(str)
     seen = out["site"].isin(bundle.card.get("training_sites", []))
-    rule = str(policy.get("used") or "")
+    rule = str(policy.get("used") or NOT_HARMONISED)
     out["unseen_site_policy"] = np.where(seen | (out["site"] == ""), SEEN_SITE, rule)
     out.attrs = {}
     return out, left, policy
