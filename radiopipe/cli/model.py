@@ -156,7 +156,7 @@ def _predict_bundle(
             f"(reasons in {escape(str(out / 'not_scored.csv'))}):"
         )
         for row in result.not_scored.itertuples():
-            console.print(f"  {escape(row.patient_id)} [{row.step}]: {escape(row.reason)}",
+            console.print(f"  {escape(row.patient_id)} ({row.step}): {escape(row.reason)}",
                           soft_wrap=True)  # fmt: skip
     if result.reports:
         console.print(f"reports: {escape(str(out / 'reports'))}")
