@@ -193,7 +193,7 @@ def test_new_centre_patient_without_mask_is_segmented_by_the_bundle_vnet(study, 
     assert not_scored[["patient_id", "step", "sequence"]].values.tolist() == [
         ["Z-0002", "extract", "t2w"]
     ]
-    assert "Z-0002" in result.output  # listed with its reason, not dropped silently
+    assert "Z-0002 (extract)" in result.output  # listed with its reason, not dropped silently
     html = (out / "reports" / "Z-0001.html").read_text()
     assert "risk group" in html and "passthrough" in html and "data:image/png" in html
     assert (out / "reports" / "Z-0001.pdf").read_bytes()[:4] == b"%PDF"
