@@ -240,6 +240,7 @@ class StageName(StrEnum):
     EVALUATE = "evaluate"
     EXPLAIN = "explain"
     REPORT = "report"
+    BUNDLE = "bundle"
 
 
 class StageLayout:
@@ -455,6 +456,27 @@ class ReportLayout(StageLayout):
     }
 
 
+class BundleLayout(StageLayout):
+    """``bundle/``: everything needed to score new patients (radiopipe.bundle), checksummed."""
+
+    stage = StageName.BUNDLE
+    FILES: ClassVar[dict[str, str]] = {
+        "card": "bundle.json",
+        "model_card": "model_card.json",
+        "model_card_md": "model_card.md",
+        "checksums": "checksums.sha256",
+        "model_dir": "model",
+        "thresholds": "thresholds.json",
+        "params": "extraction/params.yaml",
+        "features": "extraction/features.json",
+        "preprocess": "preprocess/settings.yaml",
+        "segmentation": "segmentation",
+        "combat": "combat/parameters.csv",
+        "shap_background": "explain/background.parquet",
+        "performance": "performance.csv",
+    }
+
+
 class RunLayout:
     """Every stage folder of a study run: ``RunLayout(run).train.predictions`` etc."""
 
@@ -472,6 +494,7 @@ class RunLayout:
         self.evaluate = EvaluateLayout(self.root / StageName.EVALUATE)
         self.explain = ExplainLayout(self.root / StageName.EXPLAIN)
         self.report = ReportLayout(self.root / StageName.REPORT)
+        self.bundle = BundleLayout(self.root / StageName.BUNDLE)
 
     def stage(self, name: str) -> StageLayout:
         """The layout of a stage by name."""

@@ -1,4 +1,5 @@
-"""``radiopipe export-tables``: features, predictions and performance as CSV / XLSX."""
+"""``radiopipe export-tables`` (features, predictions and performance as CSV / XLSX) and
+``radiopipe export`` (the model bundle of a finished run)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,24 @@ from radiopipe.progress import console
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``export-tables`` to the app."""
+    """Add ``export-tables`` and ``export`` to the app."""
     app.command("export-tables")(export_tables)
+    app.command("export")(export_bundle)
+
+
+def export_bundle(
+    run: Path = typer.Option(..., "--run", help="Study run folder (runs/<name>)."),
+    out: Path = typer.Option(..., help="Bundle folder to write (replaced when it exists)."),
+) -> None:
+    """The model bundle of a finished run: what `radiopipe predict --bundle` needs."""
+    from radiopipe.bundle.sources import sources_from_run
+    from radiopipe.bundle.writer import write_bundle
+
+    folder = write_bundle(sources_from_run(run), out)
+    command = f"radiopipe predict --bundle {folder} --manifest new.csv --out DIR"
+    console.print(f"bundle of {escape(str(run))} written; score with `{escape(command)}`",
+                  soft_wrap=True)  # fmt: skip
+    print(folder)
 
 
 def export_tables(

@@ -70,10 +70,23 @@ class UnseenSite(str, Enum):
 
 
 def predict(
-    model: Path = typer.Option(..., help="Model folder written by train (…/model)."),
-    features: Path = typer.Option(..., help="Feature table of the cohort to score."),
     out: Path = typer.Option(..., help="Output folder (OUT/predictions.parquet)."),
-    manifest: Path | None = typer.Option(None, help="Manifest with sites (needed for ComBat)."),
+    bundle: Path | None = typer.Option(
+        None, "--bundle", help="Bundle folder (runs/<name>/bundle or `radiopipe export`)."
+    ),
+    manifest: Path | None = typer.Option(
+        None,
+        help="Manifest of the patients. With --bundle alone: their images (and masks, where "
+        "given) are scored end to end; with --features: their sites (needed for ComBat).",
+    ),
+    features: Path | None = typer.Option(
+        None,
+        help="Feature table to score (instead of images); with --bundle its recorded "
+        "settings hash must match the bundle's.",
+    ),
+    model: Path | None = typer.Option(
+        None, help="Model folder written by train (…/model), with --features (without a bundle)."
+    ),
     fusion: Path | None = typer.Option(None, help="External predictions for a late-fusion model."),
     unseen_site: UnseenSite | None = typer.Option(
         None,
@@ -83,13 +96,85 @@ def predict(
         "passthrough (left unadjusted; one patient can be scored) or error.",
         case_sensitive=False,
     ),
+    allow_settings_mismatch: bool = typer.Option(
+        False,
+        "--allow-settings-mismatch",
+        help="Score a feature table whose settings hash differs from the bundle's.",
+    ),
+    device: str = typer.Option("auto", help="Device of the bundle's V-Net: auto, cpu or cuda."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Per-patient HTML and PDF."),
 ) -> None:
-    """Score a cohort (a new site included) with a saved model."""
+    """Score new patients: from their images with a bundle, or a feature table with a model."""
+    from radiopipe.errors import InputError
+
+    rule = unseen_site.value if unseen_site is not None else None
+    if bundle is not None and model is not None:
+        raise InputError("give --bundle or --model, not both")
+    if bundle is None and model is None:
+        raise InputError(
+            "give --bundle (a model bundle) with --manifest (images) or --features, or --model "
+            "with --features"
+        )
+    if model is not None:
+        if features is None:
+            raise InputError("--model scores a feature table: give --features")
+        _predict_model(model, features, out, manifest, fusion, rule)
+        return
+    if fusion is not None:
+        raise InputError("--fusion works with --model only; a bundle holds no deep model")
+    _predict_bundle(bundle, out, manifest, features, rule, allow_settings_mismatch, device, report)
+
+
+def _predict_bundle(
+    bundle: Path,
+    out: Path,
+    manifest: Path | None,
+    features: Path | None,
+    rule: str | None,
+    allow_mismatch: bool,
+    device: str,
+    report: bool,
+) -> None:
+    from rich.markup import escape
+
+    from radiopipe.bundle.predict import predict_features, predict_images
+    from radiopipe.errors import InputError
+
+    if features is not None:
+        result = predict_features(
+            bundle, features, out, manifest, rule, allow_mismatch, reports=report
+        )
+    elif manifest is not None:
+        result = predict_images(bundle, manifest, out, rule, device=device, reports=report)
+    else:
+        raise InputError("--bundle needs --manifest (images to score) or --features")
+    scored = result.predictions["patient_id"].nunique()
+    console.print(f"scored {scored} patient(s); wrote {escape(str(result.predictions_file))}")
+    if len(result.not_scored):
+        console.print(
+            f"[yellow]{result.not_scored['patient_id'].nunique()} patient(s) not scored[/] "
+            f"(reasons in {escape(str(out / 'not_scored.csv'))}):"
+        )
+        for row in result.not_scored.itertuples():
+            console.print(f"  {escape(row.patient_id)} ({row.step}): {escape(row.reason)}",
+                          soft_wrap=True)  # fmt: skip
+    if result.reports:
+        console.print(f"reports: {escape(str(out / 'reports'))}")
+    print(result.predictions_file)
+
+
+def _predict_model(
+    model: Path,
+    features: Path,
+    out: Path,
+    manifest: Path | None,
+    fusion: Path | None,
+    rule: str | None,
+) -> None:
     from radiopipe.atomic import write_json, write_parquet
     from radiopipe.modeling.predicting import predict_cohort
 
     target = _predictions_path(out)
-    rule = unseen_site.value if unseen_site is not None else None
     predictions = predict_cohort(model, features, manifest, fusion, unseen_site=rule)
     write_parquet(target, predictions)
     policy = predictions.attrs.get("unseen_site", {})

@@ -44,9 +44,14 @@ def validate_cohort(
     read_masks: bool = True,
     workers: int | None = None,
     show_progress: bool = False,
+    min_site_patients: int = MIN_PATIENTS_PER_SITE,
 ) -> list[Problem]:
-    """Every problem in the cohort: table-level checks, then each patient's files."""
-    problems = _table_problems(cohort, require_labels)
+    """Every problem in the cohort: table-level checks, then each patient's files.
+
+    ``min_site_patients``: fewer patients of a site is a problem (harmonisation needs two to
+    learn a site; scoring new patients with a trained model passes 1).
+    """
+    problems = _table_problems(cohort, require_labels, min_site_patients)
     allowed = frozenset(int(v) for v in mask_labels)
     rows = cohort.table.to_dict("records")
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
@@ -74,7 +79,9 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     return pd.DataFrame([asdict(p) for p in problems], columns=["patient_id", "file", "problem"])
 
 
-def _table_problems(cohort: Cohort, require_labels: bool) -> list[Problem]:
+def _table_problems(
+    cohort: Cohort, require_labels: bool, min_site_patients: int = MIN_PATIENTS_PER_SITE
+) -> list[Problem]:
     table, manifest = cohort.table, str(cohort.source or "<manifest>")
     problems: list[Problem] = []
     ids = table["patient_id"]
@@ -100,7 +107,7 @@ def _table_problems(cohort: Cohort, require_labels: bool) -> list[Problem]:
             problems.append(Problem(pid, manifest, "site is empty"))
     sites = table.loc[table["site"] != "", "site"].value_counts()
     for site, count in sites.items():
-        if count < MIN_PATIENTS_PER_SITE:
+        if count < min_site_patients:
             for pid in table.loc[table["site"] == site, "patient_id"]:
                 problems.append(
                     Problem(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from radiopipe.config.pipeline import PipelineConfig, execution, stage_config
 from radiopipe.errors import ConfigError
+from radiopipe.pipeline.bundle_stage import bundle_stage
 from radiopipe.pipeline.cohort_stages import (
     cohort_stage,
     design_stage,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 STAGE_ORDER = (
     "cohort", "validate", "preprocess", "segment", "design", "extract", "robustness",
-    "train", "deep", "evaluate", "explain", "report",
+    "train", "deep", "evaluate", "explain", "report", "bundle",
 )  # fmt: skip
 
 
@@ -93,6 +94,7 @@ def build_stages(config: PipelineConfig, workers: int | None = None) -> list[Sta
         if config.explain
         else None,
         report_stage(config.report),
+        bundle_stage(),  # what scoring a new patient needs (radiopipe predict --bundle)
     ]
     return [s for s in stages if s is not None]
 

@@ -33,7 +33,7 @@ def test_demo_pipeline_runs_every_stage_it_names():
     config = load_pipeline(REPO / "pipelines" / "demo.yaml")
     names = [s.name for s in build_stages(config)]
     assert names == ["cohort", "validate", "segment", "design", "extract", "robustness", "train",
-                     "deep", "evaluate", "explain", "report"]  # fmt: skip
+                     "deep", "evaluate", "explain", "report", "bundle"]  # fmt: skip
     assert config.cohort.synth is not None and config.cohort.manifest is None
     # Relative paths are read relative to the pipeline file, not the working directory.
     assert config.extract.params == CONFIGS / "extraction" / "demo.yaml"
@@ -50,7 +50,7 @@ def test_study_pipeline_takes_a_manifest_from_the_command_line(tmp_path):
     names = [s.name for s in build_stages(config)]
     # The V-Net model folder does not exist here: segmentation is skipped, not an error.
     assert names == ["cohort", "validate", "preprocess", "design", "extract", "robustness",
-                     "train", "deep", "evaluate", "explain", "report"]  # fmt: skip
+                     "train", "deep", "evaluate", "explain", "report", "bundle"]  # fmt: skip
 
 
 def test_study_pipeline_without_its_manifest_names_the_missing_file():

@@ -65,9 +65,14 @@ def test_every_stage_writes_its_outputs(finished_run):
     run = result.run
     assert [s.name for s in result.stages] == [
         "cohort", "validate", "design", "extract", "robustness", "train", "evaluate", "explain",
-        "report",
+        "report", "bundle",
     ]  # fmt: skip
     assert all(s.status == "ran" for s in result.stages)
+    from radiopipe.bundle.loader import load_bundle
+
+    card = json.loads((run / "bundle" / "model_card.json").read_text())
+    assert {(m["model"], m["split"]) for m in card["metrics"]} >= {("stack", "external_test")}
+    assert load_bundle(run / "bundle").card["sequences"] == ["t2w", "cet1w"]
     features = pd.read_parquet(run / "extract" / "features.parquet")
     assert len(features) == 36 and any(c.startswith("cet1w__original_glcm") for c in features)
     icc = pd.read_parquet(run / "robustness" / "icc.parquet")
@@ -209,7 +214,7 @@ def test_force_train_refits_every_fold_and_reruns_exactly_the_stages_downstream(
     assert status == {
         "cohort": "skipped", "validate": "skipped", "design": "skipped", "extract": "skipped",
         "robustness": "skipped", "train": "ran", "evaluate": "ran", "explain": "ran",
-        "report": "ran",
+        "report": "ran", "bundle": "ran",
     }  # fmt: skip
     assert all(p.stat().st_mtime_ns != t for p, t in stamps.items()), "files rewritten"
     pd.testing.assert_frame_equal(pd.read_parquet(run / "train" / "predictions.parquet"), before)
