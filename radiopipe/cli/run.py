@@ -69,8 +69,10 @@ def _print_stages(result) -> None:
     from rich.table import Table
 
     table = Table(title=f"run folder {escape(str(result.run))}")
-    for column in ("stage", "status", "seconds"):
+    for column in ("stage", "status", "seconds", "CPU seconds"):
         table.add_column(column)
     for report in result.stages:
-        table.add_row(report.name, report.status, f"{report.seconds:.1f}")
+        table.add_row(
+            report.name, report.status, f"{report.seconds:.1f}", f"{report.cpu_seconds:.1f}"
+        )
     console.print(table)

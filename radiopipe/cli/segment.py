@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from radiopipe.cli.stage import FORCE_HELP
 from radiopipe.progress import console
 
 INTERRUPTED_EXIT = 130
@@ -67,19 +68,34 @@ def predict(
     split: str | None = typer.Option(None, help="Only patients of this split."),
     save_probabilities: bool = typer.Option(False, help="Also write probability maps."),
     allow_failures: bool = typer.Option(False, help="Exit 0 even if some patients failed."),
+    force: bool = typer.Option(False, help=FORCE_HELP),
 ) -> None:
-    """Segment every patient; write masks in original geometry, a new manifest and a QC table."""
-    from radiopipe.cohort import read_manifest
-    from radiopipe.segment.predict import predict as run
+    """Segment every patient; write masks in original geometry, a new manifest and a QC table.
 
-    cohort = read_manifest(manifest)
-    if split is not None:
-        cohort = cohort.subset(split=split)
-    result = run(cohort, model, out, device=_device(device) or "auto",
-                 save_probabilities=save_probabilities)  # fmt: skip
+    Runs as the pipeline's segment stage (same provenance and up-to-date marker): a second
+    call with the same manifest, model and settings does nothing; after a change, patients
+    whose images and model are unchanged are reused.
+    """
+    from radiopipe.cli.stage import run_stage
+    from radiopipe.config.pipeline import SegmentStep
+    from radiopipe.pipeline.cohort_stages import segment_stage
+
+    step = SegmentStep(
+        model=model, if_missing="error", allow_failures=allow_failures,
+        settings=_stage_settings(device, split, save_probabilities),
+    )  # fmt: skip
+    results: list = []
+    stage = segment_stage(step, on_result=results.append, strict=False)
+    assert stage is not None  # if_missing="error": no model raises instead
+    outputs, _ = run_stage(stage, out, force, {"cohort": {"manifest": manifest}})
+    if not results:
+        console.print(f"manifest: {outputs['manifest']}")
+        return
+    result = results[0]
     flagged = result.qc[~result.qc["passed"].astype(bool)] if not result.qc.empty else result.qc
+    segmented = result.qc["patient_id"].nunique() if not result.qc.empty else 0
     console.print(
-        f"segmented {len(cohort.patients) - len(result.failures)}/{len(cohort.patients)} patients "
+        f"segmented {segmented}/{segmented + len(result.failures)} patients "
         f"({result.reused} reused); {len(flagged)} mask(s) flagged by QC; manifest: "
         f"{result.manifest}"
     )
@@ -90,6 +106,22 @@ def predict(
             console.print(f"  [red]failed[/] {row.patient_id}: {row.error}", highlight=False)
         if not allow_failures:
             raise typer.Exit(1)
+
+
+def _stage_settings(device: str, split: str | None, save_probabilities: bool):
+    """The segment stage's settings from the flags (no scoring: see ``segment evaluate``)."""
+    from pydantic import ValidationError
+
+    from radiopipe.config.segmentation import SegmentStageSettings
+
+    try:
+        return SegmentStageSettings(
+            device=_device(device) or "auto", splits=[split] if split is not None else None,
+            save_probabilities=save_probabilities, evaluate=False,
+        )  # fmt: skip
+    except ValidationError as err:
+        message = err.errors()[0]["msg"].removeprefix("Value error, ")
+        raise typer.BadParameter(f"--split {split!r}: {message}") from None
 
 
 def evaluate(

@@ -1,4 +1,6 @@
-"""``radiopipe deep train``: crops, one fit per task of the design, predictions, model, overlays."""
+"""The deep library entry (``radiopipe deep train``): crops, one fit per task of the design,
+predictions, model, overlays. The pipeline's stage adapter is :mod:`radiopipe.deep.stage`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pandas as pd
 
 from radiopipe.atomic import write_json, write_parquet
 from radiopipe.cohort.manifest import Cohort, read_manifest
-from radiopipe.config import config_hash, load_config, save_resolved
+from radiopipe.config import config_hash, save_resolved
 from radiopipe.config.deep import DeepConfig
 from radiopipe.contracts import OOF_SPLITS, DeepModelLayout
 from radiopipe.deep.crops import CropStore
@@ -74,7 +76,7 @@ def train_deep(
     cohort = read_manifest(manifest)
     _check_sequences(cohort, config)
     run = RunFolder.at(out)
-    state = _run_state(cohort, config, folds, design)
+    state = run_state(cohort, config, folds, design)
     design = state["design"]
     _claim_folder(run, state, resume, overwrite)
     # The folder describes its model (``deep explain --run`` and the report read it).
@@ -152,8 +154,8 @@ def _run_task(task: Task, trainer: Trainer, labels: pd.Series, run: RunFolder, b
     return frame
 
 
-def _run_state(cohort: Cohort, config: DeepConfig, folds, design: str) -> dict:
-    """What a run folder must agree on to be resumed."""
+def run_state(cohort: Cohort, config: DeepConfig, folds, design: str) -> dict:
+    """What a run folder must agree on to be resumed (its ``deep_run.json``)."""
     return {
         "config_sha256": config_hash(config),
         "design": resolve_design(design, cohort.table["split"]),
@@ -207,27 +209,10 @@ def _labels(table: pd.DataFrame) -> pd.Series:
     return table.set_index("patient_id")["label"].astype(int)
 
 
-def run_deep_stage(
-    manifest: str | Path, design: str | Path, config: DeepConfig | str | Path, out: str | Path
-) -> DeepRun:
-    """Pipeline entry point: train on the design stage's folds into ``out``, resuming a run of
-    the same settings; a folder holding a run of other settings is started again.
+def __getattr__(name: str):
+    """``run_deep_stage``, the stage adapter, moved to :mod:`radiopipe.deep.stage`."""
+    if name == "run_deep_stage":
+        from radiopipe.deep.stage import run_deep_stage
 
-    ``design`` is the design stage's folder (``design.json`` and ``folds.csv``).
-    """
-    from radiopipe.modeling.design import FOLDS_FILE, read_design
-
-    if not isinstance(config, DeepConfig):
-        config = load_config(config, DeepConfig)
-    resolved, _ = read_design(design)
-    folds = Path(design) / FOLDS_FILE
-    state = _run_state(read_manifest(manifest), config, folds, resolved.design)
-    marker = Path(out) / STATE_FILE
-    previous = json.loads(marker.read_text()) if marker.is_file() else None
-    stale = previous is not None and previous != state
-    if stale:
-        log.warning("%s holds a deep run of other settings; starting again", out)
-    return train_deep(
-        manifest, config, out, folds, resume=previous == state, overwrite=stale,
-        design=resolved.design,
-    )  # fmt: skip
+        return run_deep_stage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_curve
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from radiopipe.contracts import FOLDS_COLUMNS, OOF_SPLITS, TEST_SPLITS, Split
 from radiopipe.errors import InputError
+from radiopipe.stats.thresholds import youden_cut
+
+# The one Youden implementation lives in radiopipe.stats.thresholds; this name stays for callers.
+youden_threshold = youden_cut
 
 log = logging.getLogger(__name__)
 
@@ -122,18 +125,6 @@ def plan_units(
 def unit_seed(seed: int, fold: int) -> int:
     """A seed for one unit derived from the run seed (independent of execution order)."""
     return int(np.random.SeedSequence([seed, fold + 1]).generate_state(1)[0] % (2**31 - 1))
-
-
-def youden_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """The probability cut-off with the maximum Youden index (sensitivity + specificity - 1).
-
-    Ties (within rounding) go to the highest cut-off, the more specific operating point.
-    """
-    fpr, tpr, thresholds = roc_curve(np.asarray(labels, dtype=int), probabilities)
-    finite = np.isfinite(thresholds)
-    youden = (tpr - fpr)[finite]
-    best = int(np.flatnonzero(youden >= youden.max() - 1e-12)[0])
-    return float(thresholds[finite][best])
 
 
 def thresholds_from_oof(predictions: pd.DataFrame) -> dict[str, float]:

@@ -167,11 +167,16 @@ def preprocess_stage(
     )  # fmt: skip
 
 
-def segment_stage(step: SegmentStep) -> Stage | None:
+def segment_stage(
+    step: SegmentStep, on_result: Callable | None = None, strict: bool = True
+) -> Stage | None:
     """Automatic masks from a trained V-Net; None when the model is absent and may be skipped.
 
     The new manifest points ``mask_<seq>`` at the automatic masks and ``mask2_<seq>`` at the
-    input's masks, so robustness measures how far features move between the two.
+    input's masks, so robustness measures how far features move between the two. ``on_result``
+    gets the :class:`radiopipe.segment.stage.SegmentationStage`. Failed patients (not allowed)
+    stop the stage when ``strict`` (a run); otherwise (``radiopipe segment predict``) the stage
+    ends incomplete, so the next call retries them (finished patients are reused).
     """
     if step.train is not None:
         return _train_and_segment_stage(step, step.train)
@@ -191,6 +196,12 @@ def segment_stage(step: SegmentStep) -> Stage | None:
         from radiopipe.segment.stage import segment_cohort
 
         result = segment_cohort(call["manifest"], model, call.folder, step.settings)
+        call.provenance |= result.provenance()
+        if on_result is not None:
+            on_result(result)
+        if not strict and not result.failures.empty and not step.allow_failures:
+            call.complete = False  # the command: the next call retries the failed patients
+            return _segment_outputs(result, call["manifest"], call.folder, True)
         return _segment_outputs(result, call["manifest"], call.folder, step.allow_failures)
 
     return Stage(
@@ -221,6 +232,7 @@ def _train_and_segment_stage(step: SegmentStep, train_config: Path) -> Stage:
         device = None if step.settings.device == "auto" else step.settings.device
         train(read_manifest(call["manifest"]), config, model, device=device)
         result = segment_cohort(call["manifest"], model, folder, step.settings)
+        call.provenance |= result.provenance()
         outputs = _segment_outputs(result, call["manifest"], folder, step.allow_failures)
         return outputs | {"model_card": model / "segmentation_model.json"}
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -181,6 +182,7 @@ class StageReport:
     name: str
     status: str  # "ran", "skipped" or "incomplete" (ran, not marked done: e.g. failed cases)
     seconds: float
+    cpu_seconds: float = 0.0  # this process and its finished child processes
 
 
 def run_stages(
@@ -236,7 +238,7 @@ def execute(
     files, upstream = stage.resolve(ctx)
     key = stage.key(files)
     marker = run.path(STAGES_DIR, f"{stage.name}.json")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     fresh_upstream = sorted(upstream & set(ran))
     if not force and not fresh_upstream and run.stage_done(stage.name, key):
         recorded = json.loads(marker.read_text())["named_outputs"]
@@ -256,11 +258,17 @@ def execute(
         if complete:
             run.mark_stage(stage.name, key, list(produced.values()), named=produced)
         status = "ran" if complete else "incomplete"
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
     if on_stage:
         on_stage(stage.name, status)
-    log.info("stage %s: %s (%.1f s)", stage.name, status, elapsed)
-    return StageReport(stage.name, status, elapsed)
+    log.info("stage %s: %s (%.1f s, CPU %.1f s)", stage.name, status, elapsed, cpu)
+    return StageReport(stage.name, status, elapsed, cpu)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its child processes that have ended."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _run_logged(

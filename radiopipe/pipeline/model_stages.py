@@ -80,7 +80,7 @@ def deep_stage(configs: Sequence[DeepConfig]) -> Stage:
     names = tuple(c.model_name for c in configs)
 
     def run(call: StageCall) -> Outputs:
-        from radiopipe.deep.runner import run_deep_stage
+        from radiopipe.deep.stage import run_deep_stage
 
         outputs = {}
         for config in configs:

@@ -39,6 +39,8 @@ class PredictResult:
     qc: pd.DataFrame
     failures: pd.DataFrame
     reused: int
+    model_id: str = ""  # the weights' identifier (radiopipe.segment.infer.Segmenter.model_id)
+    device: str = ""
 
 
 def file_stem(patient: str) -> str:
@@ -55,7 +57,11 @@ def predict(
     save_probabilities: bool = False,
     show_progress: bool = True,
 ) -> PredictResult:
-    """Segment every patient of ``cohort``; finished patients of an earlier run are reused."""
+    """Segment every patient of ``cohort``; finished patients of an earlier run are reused.
+
+    A plain function: the stage engine (``radiopipe segment predict``, ``radiopipe run``)
+    records its provenance and decides whether it is up to date.
+    """
     segmenter = Segmenter(model_dir, device)
     missing = [
         IMAGE_PREFIX + s for s in segmenter.sequences if IMAGE_PREFIX + s not in cohort.table
@@ -70,11 +76,6 @@ def predict(
     if clashes:
         raise RadiopipeError(f"patient IDs map to the same file name(s): {', '.join(clashes)}")
     folder = RunFolder.at(out)
-    folder.record(
-        "segment predict", config=segmenter.config, manifest=cohort.source,
-        extra={"model": str(Path(model_dir).resolve()), "model_id": segmenter.model_id,
-               "device": str(segmenter.device)},
-    )  # fmt: skip
     rows, failures, paths, reused = [], [], {}, 0
     with cpu_threads(segmenter.config.train.cpu_threads), progress_bar() as bar:
         task = bar.add_task("segment", total=len(stems), rate="", status="", visible=show_progress)
@@ -98,7 +99,7 @@ def predict(
     write_csv(folder.path(QC_FILE), qc)
     write_csv(folder.path(FAILURES_FILE), failed)
     manifest = _write_manifest(cohort, segmenter.sequences, paths, folder.path(MANIFEST_FILE))
-    return PredictResult(manifest, qc, failed, reused)
+    return PredictResult(manifest, qc, failed, reused, segmenter.model_id, str(segmenter.device))
 
 
 def _case(segmenter, cohort, patient, folder, stem, save_probabilities):

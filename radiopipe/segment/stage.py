@@ -40,6 +40,18 @@ class SegmentationStage:
     failures: pd.DataFrame
     evaluation: Evaluation | None
     reused: int
+    model: Path | None = None
+    model_id: str = ""
+    device: str = ""
+
+    def provenance(self) -> dict:
+        """What the stage's provenance records about the segmentation."""
+        return {
+            "model": str(self.model.resolve()) if self.model is not None else None,
+            "model_id": self.model_id, "device": self.device,
+            "patients": int(self.qc["patient_id"].nunique()) if len(self.qc) else 0,
+            "failed": len(self.failures), "reused": self.reused,
+        }  # fmt: skip
 
     @property
     def table(self) -> pd.DataFrame:
@@ -86,9 +98,9 @@ def segment_cohort(
             raise RadiopipeError(
                 f"manifest {cohort.source}: no patient in split(s) {', '.join(settings.splits)}"
             )
-    out = Path(out)
+    out, folder = Path(out), model_folder(model)
     result = predict(
-        cohort, model_folder(model), out, device=settings.device,
+        cohort, folder, out, device=settings.device,
         save_probabilities=settings.save_probabilities, show_progress=show_progress,
     )  # fmt: skip
     if len(result.failures):
@@ -100,7 +112,10 @@ def segment_cohort(
         evaluation = run_evaluation(predicted, out / EVALUATION_DIR, overlays=settings.overlays)
     elif settings.evaluate:
         log.info("no reference masks in %s: segmentation not scored", cohort.source)
-    return SegmentationStage(result.manifest, result.qc, result.failures, evaluation, result.reused)
+    return SegmentationStage(
+        result.manifest, result.qc, result.failures, evaluation, result.reused, folder,
+        result.model_id, result.device,
+    )  # fmt: skip
 
 
 def _has_references(cohort: Cohort) -> bool:

@@ -3,9 +3,15 @@
 A patient is called positive when ``probability >= threshold``. The Youden threshold is
 reported as the midpoint between the chosen score and the next lower distinct score (pROC's
 convention), so it classifies the set it was chosen on exactly as the chosen cut does and
-sits between patients when frozen and applied to a test set. Among cuts with the same
-Youden index the highest (most specific) one is taken. Bootstrap CIs hold the threshold
-fixed: they show the sampling variability of the set at that frozen operating point.
+sits between patients when frozen and applied to a test set; :func:`youden_cut` gives the
+chosen score itself (the train stage's ``thresholds.json``). This module holds the one Youden
+implementation (``radiopipe.modeling.validation.youden_threshold`` is :func:`youden_cut`).
+
+Ties: the Youden index of every cut is compared exactly, as the integer
+``cases_above * n_controls - controls_above * n_cases`` (no rounding can split a tie), and
+among cuts with the same maximum index the highest (most specific) one is taken. Bootstrap
+CIs hold the threshold fixed: they show the sampling variability of the set at that frozen
+operating point.
 """
 
 from __future__ import annotations
@@ -26,31 +32,46 @@ METRICS = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1")
 class YoudenPoint:
     """The cut that maximises sensitivity + specificity - 1 on one set."""
 
-    threshold: float
+    threshold: float  # midpoint between the chosen score and the next lower one
     youden: float
     sensitivity: float
     specificity: float
+    cut: float = float("nan")  # the chosen score itself (``score >= cut`` is positive)
 
 
 def youden_threshold(y: npt.ArrayLike, score: npt.ArrayLike, where: str = "") -> YoudenPoint:
-    """The threshold with the maximum Youden index (higher score means label 1)."""
+    """The threshold with the maximum Youden index (higher score means label 1).
+
+    Among cuts with the same (exactly compared) index the highest score is chosen.
+    """
     labels, values = labels_and_scores(y, score, where)
     distinct = np.unique(values)[::-1]  # descending
-    m, n = labels.sum(), labels.size - labels.sum()
+    m, n = int(labels.sum()), int(labels.size - labels.sum())
     # cases / controls scoring >= each distinct value
     cases_above = np.searchsorted(np.sort(-values[labels == 1]), -distinct, side="right")
     controls_above = np.searchsorted(np.sort(-values[labels == 0]), -distinct, side="right")
-    sensitivity = cases_above / m
-    specificity = 1.0 - controls_above / n
-    youden = sensitivity + specificity - 1.0
-    best = int(np.argmax(youden))  # first maximum: the highest cut
+    # Youden * m * n, in integers: equal indices compare equal (float sums may differ by an ulp)
+    scaled = cases_above.astype(np.int64) * n - controls_above.astype(np.int64) * m
+    best = int(np.argmax(scaled))  # first maximum: the highest cut
     below = distinct[best + 1] if best + 1 < distinct.size else distinct[best]
+    sensitivity = cases_above[best] / m
+    specificity = 1.0 - controls_above[best] / n
     return YoudenPoint(
         threshold=float((distinct[best] + below) / 2.0),
-        youden=float(youden[best]),
-        sensitivity=float(sensitivity[best]),
-        specificity=float(specificity[best]),
+        youden=float(sensitivity + specificity - 1.0),
+        sensitivity=float(sensitivity),
+        specificity=float(specificity),
+        cut=float(distinct[best]),
     )
+
+
+def youden_cut(labels: npt.ArrayLike, probabilities: npt.ArrayLike, where: str = "") -> float:
+    """The score with the maximum Youden index itself (``probability >= cut`` is positive).
+
+    The same choice as :func:`youden_threshold` (ties to the highest cut); it returns the
+    chosen score instead of the midpoint below it.
+    """
+    return youden_threshold(labels, probabilities, where).cut
 
 
 def metrics_from_counts(

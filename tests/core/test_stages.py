@@ -182,3 +182,22 @@ def test_stage_graph_lists_what_each_stage_reads() -> None:
     rec = Recorder()
     graph = stage_graph([*pipeline(rec), rec.make("side", "first")])
     assert graph == {"first": [], "second": ["first"], "third": ["second"], "side": ["first"]}
+
+
+def test_a_stage_report_holds_its_cpu_time(tmp_path: Path) -> None:
+    """The engine measures each stage's CPU time (this process and its finished children)."""
+    import time
+
+    def busy(call: StageCall) -> dict[str, Path]:
+        end = time.process_time() + 0.2
+        while time.process_time() < end:
+            pass
+        out = call.folder / "out.txt"
+        out.write_text("done")
+        return {"out": out}
+
+    stage = Stage("busy", busy, settings=Text(text="cpu"), outputs=("out",))
+    _, report = run_single(stage, tmp_path / "busy")
+    assert report.status == "ran" and report.cpu_seconds >= 0.2
+    _, again = run_single(stage, tmp_path / "busy")
+    assert again.status == "skipped" and again.cpu_seconds < 0.2

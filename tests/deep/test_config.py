@@ -21,13 +21,15 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "deep"
         ("vit.yaml", "vit", "vit"),
         ("tiny_cnn.yaml", "densenet", "densenet"),
         ("tiny_vit.yaml", "vit", "vit"),
+        ("demo_cnn.yaml", "densenet", "densenet"),
+        ("demo_vit.yaml", "vit", "vit"),
     ],
 )
 def test_shipped_configs_load_and_build(name: str, model: str, architecture: str) -> None:
     config = load_config(CONFIGS / name, DeepConfig)
     assert config.model_name == model and config.network.architecture == architecture
     assert config.crop.sequences == ("t2w", "cet1w") and config.crop.channels == 2
-    if name.startswith("tiny"):
+    if name.startswith(("tiny", "demo")):
         assert count_parameters(build_network(config.network, config.crop)) < 100_000
 
 

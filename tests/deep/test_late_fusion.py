@@ -13,7 +13,7 @@ import pytest
 from radiopipe.atomic import write_parquet
 from radiopipe.cohort import read_manifest
 from radiopipe.config.model import FusionSettings
-from radiopipe.deep.runner import run_deep_stage
+from radiopipe.deep.stage import run_deep_stage
 from radiopipe.modeling.design import DesignSettings, design_from_manifest, write_design
 from radiopipe.modeling.training import train
 from radiopipe.stats.evaluate import evaluate

@@ -12,7 +12,8 @@ from sklearn.metrics import roc_auc_score
 
 from radiopipe.cohort.manifest import read_manifest
 from radiopipe.deep.predict import PREDICTION_COLUMNS, load_model, predict_manifest
-from radiopipe.deep.runner import DeepRun, run_deep_stage, train_deep
+from radiopipe.deep.runner import DeepRun, train_deep
+from radiopipe.deep.stage import run_deep_stage
 from radiopipe.deep.trainer import Trainer
 from radiopipe.errors import RadiopipeError
 from tests.deep.conftest import tiny_config
@@ -222,6 +223,7 @@ def test_pipeline_entry_restarts_a_folder_of_other_settings(
 ) -> None:
     import radiopipe.deep.runner as runner
 
+    assert runner.run_deep_stage is run_deep_stage  # the old import path still works
     calls = []
     monkeypatch.setattr(runner, "train_deep", lambda *a, **k: calls.append(k))
     run_deep_stage(toy_manifest, design_dir, CONFIG, fixed_run.folder)

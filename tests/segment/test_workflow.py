@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -123,9 +124,41 @@ def test_predict_writes_masks_in_original_geometry_manifest_and_qc(trained, cli,
                    "low_confidence", "flags", "passed", "split"):  # fmt: skip
         assert column in qc.columns
     assert qc["tta_agreement"].between(0, 1).all()
-    again = cli("segment", "predict", "--model", trained["model"], "--manifest",
-                trained["manifest"], "--out", out)  # fmt: skip
-    assert f"({len(source.patients)} reused)" in again.output
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["stage"] == "segment" and provenance["complete"]
+    assert provenance["inputs"]["model_card"]["path"].endswith("segmentation_model.json")
+    assert provenance["reused"] == 0 and provenance["patients"] == len(source.patients)
+    assert (out / ".stages" / "segment.json").is_file()  # the engine's up-to-date marker
+
+
+def test_predict_again_is_up_to_date_and_a_changed_input_reuses_the_unchanged(
+    trained, cli, tmp_path
+) -> None:
+    """Same manifest, model and flags: nothing runs. One image changed: only it is redone."""
+    out = tmp_path / "pred"
+    args = ["segment", "predict", "--model", trained["model"], "--out", out]
+    assert cli(*args, "--manifest", trained["manifest"]).exit_code == 0
+    source = read_manifest(trained["manifest"])
+    masks = sorted((out / "masks").iterdir())
+    stamps = [m.stat().st_mtime_ns for m in masks]
+    again = cli(*args, "--manifest", trained["manifest"])
+    assert again.exit_code == 0 and "up to date" in again.output and "segmented" not in again.output
+    assert [m.stat().st_mtime_ns for m in masks] == stamps
+    # One patient's T2 image changes (a copy, brighter): the stage re-runs, the others reuse
+    first = source.patients[0]
+    image = sitk.ReadImage(str(source.image_path(first, "t2w")))
+    changed = trained["manifest"].parent / "images" / f"{first}_t2w_brighter.nii.gz"
+    sitk.WriteImage(image * 1.1, str(changed))
+    table = pd.read_csv(trained["manifest"], dtype=str, keep_default_na=False)
+    table.loc[table["patient_id"] == first, "image_t2w"] = f"images/{changed.name}"
+    manifest = trained["manifest"].parent / "changed.csv"
+    table.to_csv(manifest, index=False)
+    rerun = cli(*args, "--manifest", manifest)
+    assert rerun.exit_code == 0, rerun.output
+    n = len(source.patients)
+    assert f"segmented {n}/{n} patients ({n - 1} reused)" in rerun.output
+    redone = {m.name for m in masks if m.stat().st_mtime_ns != stamps[masks.index(m)]}
+    assert redone == {f"{first}_t2w.nii.gz", f"{first}_cet1w.nii.gz"}
 
 
 def test_predict_isolates_a_broken_patient(trained, cli, tmp_path) -> None:

@@ -67,3 +67,34 @@ def test_undefined_metric_is_nan_not_zero() -> None:
 def test_threshold_must_be_finite() -> None:
     with pytest.raises(StatsInputError, match="finite"):
         threshold_metrics([0, 1], [0.2, 0.8], float("nan"))
+
+
+def test_youden_ties_go_to_the_highest_cut() -> None:
+    """Equal Youden indices: the highest (most specific) cut; the train stage's name agrees."""
+    from radiopipe.modeling.validation import youden_threshold as train_youden
+    from radiopipe.stats.thresholds import youden_cut
+
+    y = np.array([0, 1, 0, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.4])  # cuts 0.4 and 0.2 both have J = 0.5
+    point = youden_threshold(y, p)
+    assert (point.cut, point.threshold, point.youden) == (0.4, 0.35, 0.5)
+    assert youden_cut(y, p) == train_youden(y, p) == 0.4
+
+
+def test_youden_ties_are_exact_not_split_by_rounding() -> None:
+    """Cuts 1.1 (6 of 12 cases, 5 of 12 controls above) and 1.0 (7 and 6) tie at J = 1/12.
+
+    Summed in floating point, sensitivity + specificity - 1 ranks 1.0 an ulp higher; the
+    comparison in integers keeps the tie, so the highest cut (1.1) wins, as in the train stage.
+    """
+    from radiopipe.modeling.validation import youden_threshold as train_youden
+
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1])
+    p = np.array([0.5, 1.9, 2.0, 0.1, 0.7, 0.3, 2.1, 1.1, 0.5, 0.1, 1.7, 0.7,
+                  1.0, 0.6, 0.5, 0.2, 1.8, 2.1, 1.0, 1.5, 1.6, 1.7, 0.6, 1.5])  # fmt: skip
+    floats = [(p >= c)[y == 1].mean() + (1.0 - (p >= c)[y == 0].mean()) - 1.0 for c in (1.1, 1.0)]
+    assert floats[0] < floats[1]  # what an argmax over float indices would see
+    point = youden_threshold(y, p)
+    assert point.cut == 1.1 and point.threshold == pytest.approx(1.05)
+    assert point.youden == pytest.approx(1 / 12)
+    assert train_youden(y, p) == 1.1
