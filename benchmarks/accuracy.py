@@ -83,7 +83,7 @@ def variant_configs(trials: int, folds: int, inner: int) -> dict[str, ModelConfi
         "paper_cw": with_budget(paper, learners=five, balance={"method": "class_weight"}),
         "depth": with_budget(
             paper,
-            learners={**five, "tune_features": True},
+            learners={**five, "tune_features": True, "max_features": 100},
             balance={"method": "class_weight"},
             ttest={"enabled": False},
             lasso={"enabled": False},
@@ -243,8 +243,8 @@ def main() -> None:
             times.append({"table": table, "variant": variant, "wall_s": wall,
                           "load": os.getloadavg()[0]})  # fmt: skip
             stack = oof[oof["model"] == f"{variant}:stack"]
-            print(f"{table} {variant}: stack AUC {roc_auc_score(stack['label'], stack['probability']):.3f}"
-                  f" ({wall:.0f} s)", flush=True)  # fmt: skip
+            auc = roc_auc_score(stack["label"], stack["probability"])
+            print(f"{table} {variant}: stack AUC {auc:.3f} ({wall:.0f} s)", flush=True)
         pd.concat(frames).to_parquet(args.out / "oof.parquet")  # partial results survive
         pd.DataFrame(times).to_csv(args.out / "wall_times.csv", index=False)
     oof = pd.concat(frames, ignore_index=True)

@@ -172,7 +172,8 @@ class LearnerSettings(StrictModel):
     """Base learners and their Bayesian-optimisation budget (per learner, per fit).
 
     ``tune_features``: each learner also tunes how many features it uses (ranked by |Welch t|
-    inside each inner training fold): the selection depth is chosen by inner CV.
+    inside each inner training fold): the selection depth is chosen by inner CV, between 2
+    and ``max_features`` (a cost bound: tree learners on thousands of features are slow).
     ``ensemble_top``: the best N trials of each learner are refitted and averaged (WORC).
     ``timeout_s``: a safety cap; the trial count decides unless it binds (then it is logged
     and marked in the tuning history).
@@ -185,6 +186,7 @@ class LearnerSettings(StrictModel):
     timeout_s: float | None = Field(60.0, gt=0)
     search_spaces: dict[LearnerName, dict[str, ParamSpec]] = Field(default_factory=dict)
     tune_features: bool = False
+    max_features: int | None = Field(None, ge=1)  # upper end of the tuned depth (None: all)
     ensemble_top: int = Field(1, ge=1)
 
     @field_validator("names")

@@ -22,6 +22,7 @@ AUTO: dict[str, Any] = {
         "n_trials": 25,
         "timeout_s": 600.0,
         "tune_features": True,
+        "max_features": 100,
         "ensemble_top": 3,
     },
     "stack": {"method": "nonnegative"},

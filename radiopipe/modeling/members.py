@@ -26,7 +26,7 @@ def feature_order(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def features_space(n_features: int) -> dict[str, object]:
-    """The search dimension of the selection depth: 1 .. all features, log scale."""
+    """The search dimension of the selection depth: 2 (or 1) .. ``n_features``, log scale."""
     return {"type": "int", "low": min(2, n_features), "high": n_features, "log": True}
 
 

@@ -107,6 +107,7 @@ def build_pipeline(
                 class_weight=None if name == "mlp" else weight,
                 random_state=seed,
                 tune_features=config.learners.tune_features,
+                max_features=config.learners.max_features,
                 balance_choices=tuple(config.balance.choices) if tuned else None,
                 ensemble_top=config.learners.ensemble_top,
             ),

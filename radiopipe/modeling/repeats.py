@@ -24,9 +24,7 @@ def per_repeat_auc(predictions: pd.DataFrame, n_folds: int) -> pd.DataFrame:
     keys = [oof["model"], oof["split"], oof["fold"] // max(n_folds, 1)]
     for (model, split, repeat), group in oof.groupby(keys, sort=True):
         labels = group["label"].astype(int).to_numpy()
-        auc = (
-            roc_auc_score(labels, group["probability"]) if len(np.unique(labels)) == 2 else np.nan
-        )
+        auc = roc_auc_score(labels, group["probability"]) if len(np.unique(labels)) == 2 else np.nan
         rows.append((model, split, int(repeat), len(group), float(auc)))
     return pd.DataFrame(rows, columns=list(REPEAT_COLUMNS))
 

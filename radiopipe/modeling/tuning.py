@@ -55,6 +55,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
     is searched with the learner's hyperparameters; ``balance_choices``: SMOTE, class weights
     or nothing is chosen per trial (instead of ``sampler``/``class_weight``); ``ensemble_top``:
     the best N trials are refitted and averaged. All three off reproduce the plain learner.
+    ``max_features``: the upper end of the tuned number of features (None: all).
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         tune_features: bool = False,
         balance_choices: tuple[str, ...] | None = None,
         ensemble_top: int = 1,
+        max_features: int | None = None,
     ) -> None:
         self.learner = learner
         self.search_space = search_space
@@ -82,6 +84,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         self.tune_features = tune_features
         self.balance_choices = balance_choices
         self.ensemble_top = ensemble_top
+        self.max_features = max_features
 
     def fit(self, X: object, y: object) -> TunedClassifier:
         """Tune on inner CV, keep the best trial's out-of-fold probabilities, refit on all rows."""
@@ -157,8 +160,9 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         n_samples, n_features = shape
         defaults = in_space(default_params(self.learner, n_features, n_samples), space)
         if self.tune_features:
-            space[FEATURES] = features_space(n_features)
-            defaults[FEATURES] = n_features
+            most = min(n_features, self.max_features or n_features)
+            space[FEATURES] = features_space(most)
+            defaults[FEATURES] = most
         if self.balance_choices:
             unknown = set(self.balance_choices) - set(BALANCE_CHOICES)
             if unknown:

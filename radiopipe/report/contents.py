@@ -30,6 +30,7 @@ TRAIN_TABLES = {  # RunContents.train key: TrainLayout file
     "stability": "selection_stability",
     "folds": "folds",
     "tuning": "tuning",
+    "cv_repeats": "cv_repeats",
 }
 
 

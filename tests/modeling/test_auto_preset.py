@@ -154,7 +154,9 @@ def test_per_repeat_auc_and_spread() -> None:
     table = per_repeat_auc(pd.concat([*rows, final]), n_folds=2)
     assert list(table["repeat"]) == [0, 1, 2] and set(table["n"]) == {12}
     first = pd.concat(rows[:2])
-    assert table["auc"].iloc[0] == pytest.approx(roc_auc_score(first["label"], first["probability"]))
+    assert table["auc"].iloc[0] == pytest.approx(
+        roc_auc_score(first["label"], first["probability"])
+    )
     spread = repeat_spread(table)
     assert spread["repeats"].iloc[0] == 3
     assert spread["sd_auc"].iloc[0] == pytest.approx(table["auc"].std())
@@ -164,3 +166,19 @@ def test_train_writes_the_per_repeat_table(trained_run) -> None:
     table = pd.read_csv(trained_run.out / "cv_repeats.csv")
     assert set(table["split"]) == {"train_oof"} and set(table["repeat"]) == {0}
     assert {"stack", "lasso_lr"} <= set(table["model"])
+
+
+def test_report_shows_the_spread_over_repeats() -> None:
+    from types import SimpleNamespace
+
+    from radiopipe.report.sections.performance import _repeat_table
+
+    table = pd.DataFrame({"model": "stack", "split": "cv", "repeat": [0, 1, 2], "n": 40,
+                          "auc": [0.70, 0.74, 0.78]})  # fmt: skip
+    ctx = SimpleNamespace(run=SimpleNamespace(train={"cv_repeats": table}), model_label=str)
+    shown = _repeat_table(ctx)
+    assert shown is not None and shown.rows[0][2] == "3"
+    assert "0.74" in shown.rows[0][3] and "0.04" in shown.rows[0][3]
+    one = SimpleNamespace(run=SimpleNamespace(train={"cv_repeats": table.iloc[:1]}),
+                          model_label=str)  # fmt: skip
+    assert _repeat_table(one) is None  # a single repeat: nothing to show
