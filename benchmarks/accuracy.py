@@ -195,6 +195,44 @@ def verdicts(summary: pd.DataFrame, tables: list[str]) -> list[tuple[str, float,
     return [(name, value, bound, value >= bound) for name, value, bound in checks]
 
 
+def markdown(summary: pd.DataFrame, times: pd.DataFrame, tables: list[str], header: str) -> str:
+    """The before/after and ablation tables and the verdicts, as Markdown."""
+    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text())
+    wide = summary.pivot(index="table", columns="model", values="auc")
+    real = [t for t in tables if t != SYNTHETIC and t in wide.index]
+    bases = [c for c in wide.columns if c.startswith("auto:") and not _combined(c)]
+    best = max(bases, key=lambda c: wide.loc[real, c].mean()) if bases else None
+    before_after = pd.DataFrame({
+        "paper stack": wide.get(REFERENCE), "auto stack": wide.get("auto:stack"),
+        "lasso_lr": wide.get("paper:lasso_lr", wide.get("auto:lasso_lr")),
+        f"best base learner ({best})": wide.get(best) if best else np.nan,
+        "radMLBench best of grid": pd.Series(reference),
+        "WORC published": pd.Series(WORC_PUBLISHED),
+    }).reindex([*real, *[t for t in tables if t not in real and t in wide.index]])  # fmt: skip
+    before_after.loc["mean (radMLBench tables)"] = before_after.loc[real].mean()
+    rows = []
+    for model in wide.columns:
+        values = wide.loc[real, model]
+        diffs = summary[(summary["model"] == model) & summary["table"].isin(real)]
+        variant = model.split(":", 1)[0]
+        wall = times.loc[times["variant"] == variant, "wall_s"].sum() if len(times) else np.nan
+        rows.append({
+            "model": model, "mean AUC": values.mean(),
+            "synthetic AUC": wide.loc[SYNTHETIC, model] if SYNTHETIC in wide.index else np.nan,
+            "mean diff vs paper": diffs["diff_vs_paper"].mean(),
+            "tables better than paper": int((diffs["diff_vs_paper"] > 0).sum()),
+            "tables p<0.05 vs paper": int((diffs["p_vs_paper"] < 0.05).sum()),
+            "mean fold SD": diffs["fold_sd"].mean(), "variant wall s": wall,
+        })  # fmt: skip
+    ablation = pd.DataFrame(rows).sort_values("mean AUC", ascending=False)
+    lines = [header, "", "## Before / after (pooled out-of-fold AUC)", "",
+             before_after.to_markdown(floatfmt=".3f"), "", "## Ablation", "",
+             ablation.to_markdown(index=False, floatfmt=".3f"), "", "## Targets", ""]  # fmt: skip
+    for name, value, bound, met in verdicts(summary, tables):
+        lines.append(f"- {'PASS' if met else 'MISS'} {name}: {value:.3f} vs {bound:.3f}")
+    return "\n".join(lines) + "\n"
+
+
 def _combined(model: str) -> bool:
     name = model.split(":", 1)[1]
     return name.startswith("stack") or name == "lasso_lr"
@@ -214,6 +252,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "benchmark-accuracy")
     parser.add_argument("--summarise", action="store_true", help="Only summarise OUT/oof.parquet.")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="With --summarise: more run folders to merge (e.g. one per variant).",
+    )
+    parser.add_argument("--markdown", type=Path, default=None, help="Write the tables here.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     trials = args.trials if args.trials is not None else (8 if args.quick else 25)
@@ -231,9 +277,10 @@ def main() -> None:
     )  # fmt: skip
     frames, times = [], []
     if args.summarise:
-        frames = [pd.read_parquet(args.out / "oof.parquet")]
-        times = pd.read_csv(args.out / "wall_times.csv").to_dict("records")
-        tables = list(dict.fromkeys(frames[0]["table"]))
+        folders = [args.out, *args.also]
+        frames = [pd.read_parquet(f / "oof.parquet") for f in folders]
+        times = [r for f in folders for r in pd.read_csv(f / "wall_times.csv").to_dict("records")]
+        tables = list(dict.fromkeys(t for frame in frames for t in frame["table"]))
     for table in [] if args.summarise else tables:
         X, y, has_sites = load_table(table, args.out, synthetic_size)
         for variant in variants:
@@ -261,6 +308,12 @@ def main() -> None:
     print()
     for name, value, bound, met in verdicts(summary, tables):
         print(f"{'PASS' if met else 'MISS'}  {name}: {value:.3f} vs {bound:.3f}")
+    if args.markdown is not None:
+        header = (
+            f"# Accuracy ablation (benchmarks/accuracy.py)\n\n{trials} trials per "
+            f"learner, outer {args.folds} x {repeats}, inner {args.inner_folds} folds."
+        )
+        args.markdown.write_text(markdown(summary, pd.DataFrame(times), tables, header))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 from radiopipe.config.model import ModelConfig
 
 AUTO: dict[str, Any] = {
+    "n_jobs": 2,
     "balance": {"method": "tune", "choices": ["class_weight", "smote"]},
     "ttest": {"enabled": False},
     "pearson": {"threshold": 0.9},

@@ -182,3 +182,21 @@ def test_report_shows_the_spread_over_repeats() -> None:
     one = SimpleNamespace(run=SimpleNamespace(train={"cv_repeats": table.iloc[:1]}),
                           model_label=str)  # fmt: skip
     assert _repeat_table(one) is None  # a single repeat: nothing to show
+
+
+def test_an_auto_pipeline_saves_and_loads(rng, tmp_path) -> None:
+    from radiopipe.modeling.persistence import load_model, save_model
+
+    X, y = _data(rng, n=48, p=12)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(12)],
+                         index=[f"p{i}" for i in range(48)])  # fmt: skip
+    config = tiny_config(
+        balance={"method": "tune"}, ttest={"enabled": False}, lasso={"enabled": False},
+        learners={"names": ["logreg", "svm"], "n_trials": 2, "timeout_s": None,
+                  "tune_features": True, "ensemble_top": 2},
+        stack={"method": "nonnegative"},
+    )  # fmt: skip
+    pipe = build_pipeline(config, 0, has_sites=False).fit(frame, y)
+    save_model(tmp_path / "model", {"stack": pipe}, {"features": list(frame.columns)}, "x: 1\n")
+    loaded = load_model(tmp_path / "model").pipelines["stack"]
+    np.testing.assert_allclose(loaded.predict_proba(frame), pipe.predict_proba(frame))
