@@ -346,9 +346,14 @@ def _tuned_choices(cfg: dict) -> str:
     """What the inner CV chose besides the hyperparameters (auto preset), as a clause."""
     chosen = []
     if get(cfg, "learners.tune_features", False):
-        chosen.append("the number of features, ranked by |Welch t| within each training fold")
+        most = get(cfg, "learners.max_features")
+        bound = f" (at most {most})" if most else ""
+        chosen.append(
+            f"the number of features{bound}, ranked by |Welch t| within each training fold"
+        )
     if get(cfg, "balance.method") == "tune":
-        options = [str(c).replace("_", " ") for c in get(cfg, "balance.choices", []) or []]
+        label = {"smote": "SMOTE", "class_weight": "class weights", "none": "none"}
+        options = [label.get(str(c), str(c)) for c in get(cfg, "balance.choices", []) or []]
         chosen.append(f"the class balancing ({' or '.join(options)})")
     top = int(get(cfg, "learners.ensemble_top", 1) or 1)
     text = f", choosing also {_join(chosen)}" if chosen else ""

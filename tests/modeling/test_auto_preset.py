@@ -200,3 +200,15 @@ def test_an_auto_pipeline_saves_and_loads(rng, tmp_path) -> None:
     save_model(tmp_path / "model", {"stack": pipe}, {"features": list(frame.columns)}, "x: 1\n")
     loaded = load_model(tmp_path / "model").pipelines["stack"]
     np.testing.assert_allclose(loaded.predict_proba(frame), pipe.predict_proba(frame))
+
+
+def test_methods_text_names_what_the_inner_cv_chose() -> None:
+    from radiopipe.report.methods import _meta_learner, _tuned_choices
+
+    auto = auto_config().model_dump(mode="json")
+    assert "number of features (at most 100)" in _tuned_choices(auto)
+    assert "class weights or SMOTE" in _tuned_choices(auto)
+    assert "non-negative" in _meta_learner(auto)
+    paper = load_config(CONFIGS / "paper.yaml", ModelConfig).model_dump(mode="json")
+    assert _tuned_choices(paper) == ""
+    assert _meta_learner(paper) == "a logistic-regression meta-learner (C = 1)"
