@@ -206,6 +206,8 @@ def markdown(summary: pd.DataFrame, times: pd.DataFrame, tables: list[str], head
         "paper stack": wide.get(REFERENCE), "auto stack": wide.get("auto:stack"),
         "lasso_lr": wide.get("paper:lasso_lr", wide.get("auto:lasso_lr")),
         f"best base learner ({best})": wide.get(best) if best else np.nan,
+        "best auto base learner per table (after the fact)": wide[bases].max(axis=1)
+        if bases else np.nan,
         "radMLBench best of grid": pd.Series(reference),
         "WORC published": pd.Series(WORC_PUBLISHED),
     }).reindex([*real, *[t for t in tables if t not in real and t in wide.index]])  # fmt: skip
@@ -221,7 +223,7 @@ def markdown(summary: pd.DataFrame, times: pd.DataFrame, tables: list[str], head
             "synthetic AUC": wide.loc[SYNTHETIC, model] if SYNTHETIC in wide.index else np.nan,
             "mean diff vs paper": diffs["diff_vs_paper"].mean(),
             "tables better than paper": int((diffs["diff_vs_paper"] > 0).sum()),
-            "tables p<0.05 vs paper": int((diffs["p_vs_paper"] < 0.05).sum()),
+            "tables p<0.05 vs paper (two-sided)": int((diffs["p_vs_paper"] < 0.05).sum()),
             "mean fold SD": diffs["fold_sd"].mean(), "variant wall s": wall,
         })  # fmt: skip
     ablation = pd.DataFrame(rows).sort_values("mean AUC", ascending=False)
@@ -280,7 +282,10 @@ def main() -> None:
         folders = [args.out, *args.also]
         frames = [pd.read_parquet(f / "oof.parquet") for f in folders]
         times = [r for f in folders for r in pd.read_csv(f / "wall_times.csv").to_dict("records")]
-        tables = list(dict.fromkeys(t for frame in frames for t in frame["table"]))
+        found = list(dict.fromkeys(t for frame in frames for t in frame["table"]))
+        tables = [t for t in tables if t in found] if args.tables else found
+        frames = [frame[frame["table"].isin(tables)] for frame in frames]
+        times = [r for r in times if r["table"] in tables]
     for table in [] if args.summarise else tables:
         X, y, has_sites = load_table(table, args.out, synthetic_size)
         for variant in variants:
@@ -297,7 +302,8 @@ def main() -> None:
     oof = pd.concat(frames, ignore_index=True)
     summary = summarise(oof)
     summary.to_csv(args.out / "summary.csv", index=False)
-    pd.DataFrame(times).to_csv(args.out / "wall_times.csv", index=False)
+    if not args.summarise:
+        pd.DataFrame(times).to_csv(args.out / "wall_times.csv", index=False)
     wide = summary.pivot(index="model", columns="table", values="auc")
     real = [t for t in tables if t != SYNTHETIC and t in wide.columns]
     wide["mean_real"] = wide[real].mean(axis=1) if real else np.nan
