@@ -342,6 +342,7 @@ class TrainLayout(StageLayout):
         "selected_features": "selected_features.csv",
         "selection_stability": "selection_stability.csv",
         "tuning": "tuning.parquet",
+        "cv_repeats": "cv_repeats.csv",  # out-of-fold AUC of each model per outer CV repeat
         "model": "model/model.json",
         "model_dir": "model",
         "harmonisation": "harmonisation.csv",
@@ -368,6 +369,7 @@ class TrainLayout(StageLayout):
         "selected_features",
         "selection_stability",
         "tuning",
+        "cv_repeats",
         "model",
         "harmonisation",
         "harmonisation_pca",

@@ -33,10 +33,11 @@ def design(
     from radiopipe.cli.stage import run_stage
     from radiopipe.config import load_config, parse_config
     from radiopipe.config.model import ModelConfig
+    from radiopipe.config.model_presets import new_study_config
     from radiopipe.modeling.design import DesignSettings, read_design
     from radiopipe.pipeline.cohort_stages import design_stage
 
-    model = load_config(config, ModelConfig) if config else ModelConfig()
+    model = load_config(config, ModelConfig) if config else new_study_config()
     data = DesignSettings.of(model).model_dump()
     overrides = {"design": kind, "outer_folds": folds, "outer_repeats": repeats, "seed": seed}
     data |= {k: v for k, v in overrides.items() if v is not None}

@@ -200,8 +200,9 @@ def _predictions_path(out: Path) -> Path:
 def _settings(config: Path | None, **overrides: object):
     from radiopipe.config import load_config, parse_config
     from radiopipe.config.model import ModelConfig
+    from radiopipe.config.model_presets import new_study_config
 
-    settings = load_config(config, ModelConfig) if config else ModelConfig()
+    settings = load_config(config, ModelConfig) if config else new_study_config()
     data = settings.model_dump()
     for key in ("design", "seed", "n_jobs"):
         if overrides[key] is not None:

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from radiopipe.config.core import StrictModel
 
 FORBIDDEN_COVARIATES = ("label", "patient_id", "split", "site")
+LearnerName = Literal["svm", "rf", "lightgbm", "mlp", "logreg"]
 
 
 class ParamSpec(StrictModel):
@@ -123,9 +124,20 @@ class BalanceSettings(StrictModel):
     and the t-test p-values are anti-conservative), kept to reproduce it.
     """
 
-    method: Literal["smote", "class_weight", "none"] = "smote"
+    method: Literal["smote", "class_weight", "none", "tune"] = "smote"
     k_neighbors: int = Field(5, ge=1)
     stage: Literal["before_learners", "before_selection"] = "before_learners"
+    # method: tune: each base learner chooses among these in its inner CV (the first is tried
+    # first); the filters and LASSO then use class weights, which invent no patient.
+    choices: list[Literal["smote", "class_weight", "none"]] = Field(
+        default_factory=lambda: ["class_weight", "smote"], min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _tune_early(self) -> BalanceSettings:
+        if self.method == "tune" and self.stage == "before_selection":
+            raise ValueError("balance.method 'tune' chooses per learner: use stage before_learners")
+        return self
 
 
 class TTestSettings(StrictModel):
@@ -157,16 +169,25 @@ class LassoSettings(StrictModel):
 
 
 class LearnerSettings(StrictModel):
-    """Base learners and their Bayesian-optimisation budget (per learner, per fit)."""
+    """Base learners and their Bayesian-optimisation budget (per learner, per fit).
 
-    names: list[Literal["svm", "rf", "lightgbm", "mlp"]] = Field(
+    ``tune_features``: each learner also tunes how many features it uses (ranked by |Welch t|
+    inside each inner training fold): the selection depth is chosen by inner CV, between 2
+    and ``max_features`` (a cost bound: tree learners on thousands of features are slow).
+    ``ensemble_top``: the best N trials of each learner are refitted and averaged (WORC).
+    ``timeout_s``: a safety cap; the trial count decides unless it binds (then it is logged
+    and marked in the tuning history).
+    """
+
+    names: list[LearnerName] = Field(
         default_factory=lambda: ["svm", "rf", "lightgbm", "mlp"], min_length=1
     )
     n_trials: int = Field(25, ge=0)
     timeout_s: float | None = Field(60.0, gt=0)
-    search_spaces: dict[Literal["svm", "rf", "lightgbm", "mlp"], dict[str, ParamSpec]] = Field(
-        default_factory=dict
-    )
+    search_spaces: dict[LearnerName, dict[str, ParamSpec]] = Field(default_factory=dict)
+    tune_features: bool = False
+    max_features: int | None = Field(None, ge=1)  # upper end of the tuned depth (None: all)
+    ensemble_top: int = Field(1, ge=1)
 
     @field_validator("names")
     @classmethod
@@ -177,9 +198,11 @@ class LearnerSettings(StrictModel):
 
 
 class StackSettings(StrictModel):
-    """The logistic-regression meta-learner."""
+    """The meta-learner: logistic regression (the study), or a convex combination of the base
+    learners' probabilities (``mean``, or ``nonnegative``: non-negative least-squares weights)."""
 
-    meta_C: float = Field(1.0, gt=0)
+    method: Literal["logistic", "mean", "nonnegative"] = "logistic"
+    meta_C: float = Field(1.0, gt=0)  # logistic only
 
 
 class FusionSettings(StrictModel):

@@ -228,10 +228,21 @@ def _resolve_value(value: Any, base: Path) -> Any:
 
 def stage_config(path: Path | None, model: type[M], seed: int | None) -> M:
     """A stage's settings from its YAML file (or defaults), with the pipeline seed applied."""
-    config = load_config(path, model) if path is not None else model()
+    config = load_config(path, model) if path is not None else _defaults(model)
     if seed is not None and "seed" in type(config).model_fields:
         config = config.model_copy(update={"seed": seed})
     return resolve_paths(config, path.resolve().parent) if path is not None else config
+
+
+def _defaults(model: type[M]) -> M:
+    """A stage's settings when no file is named (the model stage: the ``auto`` preset)."""
+    from radiopipe.config.model import ModelConfig
+
+    if model is ModelConfig:
+        from radiopipe.config.model_presets import new_study_config
+
+        return new_study_config()  # type: ignore[return-value]
+    return model()
 
 
 def execution(settings: ExecutionSettings, workers: int | None) -> ExecutionSettings:

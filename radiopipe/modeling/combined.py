@@ -79,7 +79,12 @@ def unit_models(
         result.tables["clinical_univariable"] = clinical.univariable
         result.tables["clinical_multivariable"] = clinical.multivariable()
     if not lasso:
-        log.info("no LASSO step: no rad-score, so no radscore or combined model")
+        if unit.is_final:
+            log.warning(
+                "clinical.covariates are set but the model has no LASSO step (lasso.enabled: "
+                "false, as in configs/model/auto.yaml): no rad-score, so no radscore or "
+                "combined model and no nomogram; set lasso.enabled: true for them"
+            )
         return result
     result.probabilities[RADSCORE] = expit(result.radscores)
     inner = inner_oof_radscores(config, seed, data, train, y_train)

@@ -33,7 +33,17 @@ def l1_logistic(
     C: float, class_weight: object = None, random_state: int | None = None
 ) -> LogisticRegression:
     """An L1-penalised logistic regression (liblinear), across scikit-learn versions."""
-    penalty = {"l1_ratio": 1.0} if _SKLEARN_L1_RATIO else {"penalty": "l1"}
+    return penalised_logistic(C, "l1", class_weight, random_state)
+
+
+def penalised_logistic(
+    C: float, penalty: str = "l1", class_weight: object = None, random_state: int | None = None
+) -> LogisticRegression:
+    """An L1- or L2-penalised logistic regression (liblinear), across scikit-learn versions."""
+    if penalty not in ("l1", "l2"):
+        raise ValueError(f"penalty must be 'l1' or 'l2', got {penalty!r}")
+    ratio = 1.0 if penalty == "l1" else 0.0
+    kind = {"l1_ratio": ratio} if _SKLEARN_L1_RATIO else {"penalty": penalty}
     return LogisticRegression(
         C=C,
         solver="liblinear",
@@ -41,7 +51,7 @@ def l1_logistic(
         random_state=random_state,
         intercept_scaling=INTERCEPT_SCALING,
         max_iter=1000,
-        **penalty,
+        **kind,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sklearn.base import ClassifierMixin
 
-LEARNERS = ("svm", "rf", "lightgbm", "mlp")
+LEARNERS = ("svm", "rf", "lightgbm", "mlp", "logreg")
 
 DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
     "svm": {
@@ -38,6 +38,11 @@ DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "hidden_layer_sizes": {"type": "categorical", "choices": ["8", "16", "32", "16-8"]},
         "alpha": {"type": "float", "low": 1e-4, "high": 10.0, "log": True},
     },
+    # penalised logistic regression (L1: the LASSO-logistic baseline as a base learner; L2)
+    "logreg": {
+        "C": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
+        "penalty": {"type": "categorical", "choices": ["l1", "l2"]},
+    },
 }
 
 
@@ -60,6 +65,7 @@ def default_params(name: str, n_features: int, n_samples: int = 200) -> dict[str
             "reg_lambda": 1e-3,
         },
         "mlp": {"hidden_layer_sizes": "16", "alpha": 1e-4},
+        "logreg": {"C": 0.1, "penalty": "l1"},
     }[name]
 
 
@@ -156,5 +162,11 @@ def make_learner(
             max_iter=500,
             random_state=random_state,
             **params,
+        )
+    if name == "logreg":
+        from radiopipe.modeling.lasso import penalised_logistic
+
+        return penalised_logistic(
+            params.get("C", 0.1), params.get("penalty", "l1"), class_weight, random_state
         )
     raise ValueError(f"unknown learner {name!r}; choose from {', '.join(LEARNERS)}")

@@ -75,9 +75,14 @@ def front_steps(config: ModelConfig, has_sites: bool) -> list[tuple[str, object]
 
 
 def sampler_for(config: ModelConfig, seed: int) -> MarkedSMOTE | None:
-    """The SMOTE sampler when balancing by SMOTE, else None."""
+    """The pipeline's SMOTE step when balancing by SMOTE, else None (``tune``: the learners
+    oversample inside their own inner folds when a trial picks SMOTE)."""
     if config.balance.method != "smote":
         return None
+    return _smote(config, seed)
+
+
+def _smote(config: ModelConfig, seed: int) -> MarkedSMOTE:
     return MarkedSMOTE(k_neighbors=config.balance.k_neighbors, random_state=seed)
 
 
@@ -86,7 +91,8 @@ def build_pipeline(
 ) -> Pipeline:
     """The full radiomics pipeline ending in the stacking ensemble."""
     sampler = sampler_for(config, seed)
-    weight = "balanced" if config.balance.method == "class_weight" else None
+    tuned = config.balance.method == "tune"  # each learner chooses; the filters use weights
+    weight = "balanced" if config.balance.method == "class_weight" or tuned else None
     lasso = config.lasso
     learners = [
         (
@@ -97,9 +103,13 @@ def build_pipeline(
                 n_trials=config.learners.n_trials,
                 timeout=config.learners.timeout_s,
                 inner_folds=config.cv.inner_folds,
-                sampler=sampler,
+                sampler=_smote(config, seed) if tuned else sampler,
                 class_weight=None if name == "mlp" else weight,
                 random_state=seed,
+                tune_features=config.learners.tune_features,
+                max_features=config.learners.max_features,
+                balance_choices=tuple(config.balance.choices) if tuned else None,
+                ensemble_top=config.learners.ensemble_top,
             ),
         )
         for name in config.learners.names
@@ -142,7 +152,10 @@ def build_pipeline(
             else PASS,
         ),
     ]
-    model = ("model", StackingEnsemble(learners, meta_C=config.stack.meta_C, fusion=fusion))
+    stack = StackingEnsemble(
+        learners, meta_C=config.stack.meta_C, fusion=fusion, method=config.stack.method
+    )
+    model = ("model", stack)
     tail = [balance, *selection, model] if early else [*selection, balance, model]
     return Pipeline(front_steps(config, has_sites) + tail)
 

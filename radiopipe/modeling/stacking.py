@@ -1,4 +1,7 @@
-"""Stacking: a logistic-regression meta-learner on out-of-fold base-learner probabilities.
+"""Stacking: a meta-learner on out-of-fold base-learner probabilities.
+
+The meta-learner is a logistic regression (``method="logistic"``, the published recipe) or a
+convex combination (``"mean"``, ``"nonnegative"``: see :mod:`radiopipe.modeling.combiners`).
 
 Each base learner is tuned on inner CV of the training data it is given; the best trial's
 out-of-fold probabilities of the real (non-synthetic) patients are the meta-features, and the
@@ -17,12 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radiopipe.errors import InputError
 from radiopipe.modeling.base import BinaryClassifierMixin, as_binary_target
 from radiopipe.modeling.columns import n_rows, real_rows
+from radiopipe.modeling.combiners import meta_learner
 
 STACK, FUSION = "stack", "stack_fusion"
 
@@ -35,10 +38,12 @@ class StackingEnsemble(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         learners: list[tuple[str, object]] | None = None,
         meta_C: float = 1.0,
         fusion: dict[str, float] | None = None,
+        method: str = "logistic",
     ) -> None:
         self.learners = learners
         self.meta_C = meta_C
         self.fusion = fusion
+        self.method = method
 
     def fit(self, X: object, y: object) -> StackingEnsemble:
         """Fit every base learner, then the meta-learner(s) on their out-of-fold probabilities."""
@@ -51,7 +56,7 @@ class StackingEnsemble(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y_raw)
         self.named_learners_ = {name: clone(est).fit(X, y) for name, est in self.learners}
         meta = np.column_stack([est.oof_proba_[real] for est in self.named_learners_.values()])
-        self.meta_learner_ = LogisticRegression(C=self.meta_C).fit(meta, y[real])
+        self.meta_learner_ = meta_learner(self.method, self.meta_C).fit(meta, y[real])
         # Inner out-of-fold probabilities of the real training patients (for thresholds chosen
         # without the rows they are applied to): each base learner's oof_proba_, and the stack
         # on those out-of-fold inputs (its meta-learner, two or a few coefficients, in-sample).
@@ -61,7 +66,7 @@ class StackingEnsemble(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         if self.fusion is not None:
             external = self._external(patients[real])
             both = np.column_stack([meta, external])
-            self.fusion_meta_learner_ = LogisticRegression(C=self.meta_C).fit(both, y[real])
+            self.fusion_meta_learner_ = meta_learner(self.method, self.meta_C).fit(both, y[real])
             self.inner_oof_[FUSION] = self.fusion_meta_learner_.predict_proba(both)[:, 1]
         return self
 

@@ -23,6 +23,7 @@ from radiopipe.modeling.diagnostics import selection_stability
 from radiopipe.modeling.fitting import UnitResult, run_unit
 from radiopipe.modeling.guards import check_before_fitting
 from radiopipe.modeling.persistence import save_model
+from radiopipe.modeling.repeats import per_repeat_auc
 from radiopipe.modeling.site_effects import write_harmonisation
 from radiopipe.modeling.tables import ModelData, load_model_data
 from radiopipe.modeling.unit_cache import Checkpoints, run_key
@@ -140,6 +141,8 @@ def _train(
     write_csv(layout.selection_stability, selection_stability(selected))
     write_parquet(layout.tuning, pd.concat([r.tuning for r in results], ignore_index=True))
     write_clinical_outputs(out, results, data.labels)
+    n_folds = int(folds["fold"].max()) + 1
+    write_csv(layout.cv_repeats, per_repeat_auc(predictions, n_folds))
     final = results[-1]
     card = {
         "design": design,

@@ -43,6 +43,7 @@ TRAIN_TABLES = {  # RunContents.train key: TrainLayout file
             "nomogram_total",
         )
     },
+    "cv_repeats": "cv_repeats",
 }
 
 

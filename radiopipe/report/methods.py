@@ -19,6 +19,7 @@ LEARNER_NAMES = {
     "rf": "random forest",
     "lightgbm": "LightGBM",
     "mlp": "multilayer perceptron",
+    "logreg": "penalised (L1 or L2) logistic regression",
 }
 LEAKAGE_CLAIM = "so no information from validation or test patients reached the model"
 LEAKAGE_CLAIM_TRANSDUCTIVE = (
@@ -239,8 +240,8 @@ def _modelling(ctx: ReportContext) -> str:
         sentences.append(
             f"Base learners ({_join([LEARNER_NAMES.get(n, n) for n in learners])}) were tuned by "
             f"Bayesian optimisation (Optuna TPE, {trials} trials each, AUC on {inner}-fold inner "
-            f"cross-validation) and combined by a logistic-regression meta-learner "
-            f"(C = {get(cfg, 'stack.meta_C', 1.0):g}) fitted on their out-of-fold probabilities."
+            f"cross-validation{_tuned_choices(cfg)}) and combined by {_meta_learner(cfg)} "
+            "fitted on their out-of-fold probabilities."
         )
     if get(cfg, "baseline.enabled"):
         sentences.append(
@@ -352,6 +353,8 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
         names.append("SMOTE")
     elif balance == "class_weight":
         resampling.append("class weighting")
+    elif balance == "tune":
+        names.append("SMOTE")
     if not late:
         steps += resampling
     if get(cfg, "ttest.enabled", False):
@@ -376,6 +379,33 @@ def _pipeline_steps(cfg: dict | None, inner: object) -> tuple[list[str], list[st
     if steps:
         names += ["hyperparameter tuning", "the meta-learner"]
     return steps, names
+
+
+def _tuned_choices(cfg: dict) -> str:
+    """What the inner CV chose besides the hyperparameters (auto preset), as a clause."""
+    chosen = []
+    if get(cfg, "learners.tune_features", False):
+        most = get(cfg, "learners.max_features")
+        bound = f" (at most {most})" if most else ""
+        chosen.append(
+            f"the number of features{bound}, ranked by |Welch t| within each training fold"
+        )
+    if get(cfg, "balance.method") == "tune":
+        label = {"smote": "SMOTE", "class_weight": "class weights", "none": "none"}
+        options = [label.get(str(c), str(c)) for c in get(cfg, "balance.choices", []) or []]
+        chosen.append(f"the class balancing ({' or '.join(options)})")
+    top = int(get(cfg, "learners.ensemble_top", 1) or 1)
+    text = f", choosing also {_join(chosen)}" if chosen else ""
+    return text + (f"; the best {top} trials of each were averaged" if top > 1 else "")
+
+
+def _meta_learner(cfg: dict) -> str:
+    method = get(cfg, "stack.method", "logistic")
+    if method == "mean":
+        return "averaging their probabilities"
+    if method == "nonnegative":
+        return "a weighted average with non-negative least-squares weights (summing to one)"
+    return f"a logistic-regression meta-learner (C = {get(cfg, 'stack.meta_C', 1.0):g})"
 
 
 def _deep(ctx: ReportContext) -> str:

@@ -42,7 +42,30 @@ def build(ctx: ReportContext) -> Section:
     folds = _fold_table(ctx, table)
     if folds is not None:
         section.blocks.append(folds)
+    repeats = _repeat_table(ctx)
+    if repeats is not None:
+        section.blocks.append(repeats)
     return section
+
+
+def _repeat_table(ctx: ReportContext) -> Table | None:
+    """The spread of the out-of-fold AUC over repeats of the outer CV (cv.outer_repeats > 1)."""
+    from radiopipe.modeling.repeats import repeat_spread
+
+    per_repeat = ctx.run.train.get("cv_repeats")
+    if per_repeat is None or per_repeat.empty or per_repeat["repeat"].nunique() < 2:
+        return None
+    body = [
+        [ctx.model_label(r.model), split_title(str(r.split)), str(int(r.repeats)),
+         f"{num(r.mean_auc)} ± {num(r.sd_auc)}", f"{num(r.min_auc)} – {num(r.max_auc)}"]
+        for r in repeat_spread(per_repeat).itertuples()
+    ]  # fmt: skip
+    return Table(
+        "Out-of-fold AUC per repeat of the outer cross-validation",
+        ["Model", "Split", "Repeats", "Mean ± SD", "Range"],
+        body,
+        align="llrrr",
+    )
 
 
 def _intro(ctx: ReportContext) -> str:
