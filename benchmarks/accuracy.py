@@ -197,7 +197,7 @@ def verdicts(summary: pd.DataFrame, tables: list[str]) -> list[tuple[str, float,
 
 def markdown(summary: pd.DataFrame, times: pd.DataFrame, tables: list[str], header: str) -> str:
     """The before/after and ablation tables and the verdicts, as Markdown."""
-    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text())
+    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text(encoding="utf-8"))
     wide = summary.pivot(index="table", columns="model", values="auc")
     real = [t for t in tables if t != SYNTHETIC and t in wide.index]
     bases = [c for c in wide.columns if c.startswith("auto:") and not _combined(c)]
@@ -268,7 +268,7 @@ def main() -> None:
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 2)
     size = args.synthetic_size or ("150x600" if args.quick else "300x2400")
     synthetic_size = tuple(int(v) for v in size.lower().split("x"))
-    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text())
+    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text(encoding="utf-8"))
     tables = [t for t in args.tables.split(",") if t] or [*reference, SYNTHETIC]
     configs = variant_configs(trials, args.folds, args.inner_folds)
     variants = [v for v in args.variants.split(",") if v]

@@ -136,7 +136,7 @@ def main() -> None:
     if args.n_jobs is not None:
         overrides["n_jobs"] = args.n_jobs
     config = config.model_copy(update=overrides)
-    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text())
+    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text(encoding="utf-8"))
     wanted = [d for d in args.datasets.split(",") if d] or [SYNTHETIC, *reference]
     print(
         f"config {args.config.name}: outer {config.cv.outer_folds}x{config.cv.outer_repeats}, "

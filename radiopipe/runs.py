@@ -114,7 +114,7 @@ class RunFolder:
         marker = self.path(STAGES_DIR, f"{stage}.json")
         if not marker.is_file():
             return False
-        record = json.loads(marker.read_text())
+        record = json.loads(marker.read_text(encoding="utf-8"))
         outputs = [self.root / p for p in record.get("outputs", [])]  # absolute paths stay
         return record.get("key") == key and all(p.exists() for p in outputs)
 

@@ -80,7 +80,11 @@ def _segmentation_model(layout: RunLayout) -> Path | None:
     if (trained / SEGMENTATION_CARD).is_file():
         return trained
     config = layout.segment.resolved_config
-    named = (yaml.safe_load(config.read_text()) or {}).get("model") if config.is_file() else None
+    named = (
+        (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("model")
+        if config.is_file()
+        else None
+    )
     if named and (Path(named) / SEGMENTATION_CARD).is_file():
         return Path(named)
     raise RadiopipeError(

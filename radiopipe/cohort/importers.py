@@ -55,7 +55,7 @@ def import_nnunet(
     spec_file = root / "dataset.json"
     if not spec_file.is_file():
         raise ManifestError(f"{spec_file}: not an nnU-Net raw dataset (dataset.json missing)")
-    spec = json.loads(spec_file.read_text())
+    spec = json.loads(spec_file.read_text(encoding="utf-8"))
     ending = spec.get("file_ending", ".nii.gz")
     names = spec.get("channel_names") or spec.get("modality") or {}
     if not names:

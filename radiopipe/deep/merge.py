@@ -117,7 +117,7 @@ def _read_thresholds(folder: Path) -> dict[str, float]:
     if not path.is_file():
         return {}
     try:
-        values = json.loads(path.read_text())
+        values = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RadiopipeError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(values, dict):

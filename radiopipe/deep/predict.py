@@ -99,7 +99,7 @@ def load_model(folder: str | Path) -> tuple[nn.Module, DeepConfig, dict]:
     meta_path = folder / META
     if not meta_path.is_file():
         raise CheckpointError(f"{folder}: not a radiopipe deep model folder (no {META})")
-    meta = json.loads(meta_path.read_text())
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta.get("format") != MODEL_FORMAT:
         raise CheckpointError(
             f"{folder}: model format {meta.get('format')!r} (radiopipe {meta.get('radiopipe')}) "

@@ -172,7 +172,7 @@ def _claim_folder(run: RunFolder, state: dict, resume: bool, overwrite: bool) ->
                 f"{run.root} already holds a deep run; pass --resume to continue it or "
                 "--overwrite to start again"
             )
-        previous = json.loads(marker.read_text())
+        previous = json.loads(marker.read_text(encoding="utf-8"))
         changed = [k for k in state if previous.get(k) != state[k]]
         if changed:
             raise RadiopipeError(

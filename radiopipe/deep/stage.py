@@ -37,7 +37,7 @@ def run_deep_stage(
     folds = Path(design) / FOLDS_FILE
     state = run_state(read_manifest(manifest), config, folds, resolved.design)
     marker = Path(out) / STATE_FILE
-    previous = json.loads(marker.read_text()) if marker.is_file() else None
+    previous = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
     stale = previous is not None and previous != state
     if stale:
         log.warning("%s holds a deep run of other settings; starting again", out)

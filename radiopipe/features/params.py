@@ -158,7 +158,7 @@ def _with_hint(error: str) -> str:
 def _allowed_keys(path: str) -> list[str]:
     from radiomics import getParameterValidationFiles
 
-    schema = yaml.safe_load(Path(getParameterValidationFiles()[0]).read_text())
+    schema = yaml.safe_load(Path(getParameterValidationFiles()[0]).read_text(encoding="utf-8"))
     if not path:
         return list(schema["mapping"])
     section = schema["mapping"].get(path.split("/")[0], {})

@@ -117,7 +117,7 @@ def read_design(path: str | Path) -> tuple[Design, pd.DataFrame]:
     file = folder / DESIGN_FILE
     if not file.is_file():
         raise InputError("design file does not exist (run `radiopipe design`)", file=file)
-    design = Design(**json.loads(file.read_text()))
+    design = Design(**json.loads(file.read_text(encoding="utf-8")))
     folds = pd.read_csv(folder / FOLDS_FILE, dtype={"patient_id": str})
     missing = [c for c in FOLDS_COLUMNS if c not in folds.columns]
     if missing:

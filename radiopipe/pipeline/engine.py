@@ -241,7 +241,7 @@ def execute(
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     fresh_upstream = sorted(upstream & set(ran))
     if not force and not fresh_upstream and run.stage_done(stage.name, key):
-        recorded = json.loads(marker.read_text())["named_outputs"]
+        recorded = json.loads(marker.read_text(encoding="utf-8"))["named_outputs"]
         ctx.outputs[stage.name] = {k: run.root / v for k, v in recorded.items()}
         status = "skipped"
     else:

@@ -56,7 +56,7 @@ def save_outcome_figure(cohort_dir: str | Path, png: str | Path) -> Path:
 
     cohort_dir = Path(cohort_dir)
     truth = pd.read_csv(cohort_dir / "truth.csv")
-    model = json.loads((cohort_dir / "synth.json").read_text())["outcome_model"]
+    model = json.loads((cohort_dir / "synth.json").read_text(encoding="utf-8"))["outcome_model"]
     fig = Figure(figsize=(13, 3.8), dpi=110)
     FigureCanvasAgg(fig)
     ax1, ax2, ax3 = fig.subplots(1, 3)

@@ -26,7 +26,7 @@ def bundle(tmp_path):
 
 
 def test_checksums_are_sha256sum_lines_of_every_file(bundle):
-    lines = (bundle / CHECKSUMS).read_text().splitlines()
+    lines = (bundle / CHECKSUMS).read_text(encoding="utf-8").splitlines()
     model, thresholds = (hashlib.sha256(b).hexdigest() for b in (b"pipeline", b'{"stack": 0.5}'))
     assert lines == [f"{model}  model/stack.skops", f"{thresholds}  thresholds.json"]
     assert bundle_files(bundle) == ["model/stack.skops", "thresholds.json"]

@@ -70,15 +70,15 @@ def _external_manifest(run: Path, out: Path) -> Path:
 @pytest.mark.slow
 def test_run_bundle_reproduces_the_run_from_images_and_refuses_other_settings(study, tmp_path, cli):
     bundle = RunLayout(study).bundle
-    card = json.loads(bundle.card.read_text())
+    card = json.loads(bundle.card.read_text(encoding="utf-8"))
     assert card["sequences"] == ["t2w", "cet1w"] and not card["segmentation"]
-    assert yaml.safe_load(bundle.params.read_text()) == PARAMS
+    assert yaml.safe_load(bundle.params.read_text(encoding="utf-8")) == PARAMS
     assert not list(bundle.folder.rglob("*.pkl")) and not list(bundle.folder.rglob("*.pickle"))
     combat = pd.read_csv(bundle.combat)
     assert set(combat["site"]) == {"A", "B"} and combat["delta"].gt(0).all()
-    model_card = json.loads(bundle.model_card.read_text())
+    model_card = json.loads(bundle.model_card.read_text(encoding="utf-8"))
     assert model_card["data"]["training_sites"] == ["A", "B"]
-    assert "Intended use" in bundle.model_card_md.read_text()
+    assert "Intended use" in bundle.model_card_md.read_text(encoding="utf-8")
 
     manifest = _external_manifest(study, tmp_path)
     out = tmp_path / "scored"
@@ -91,7 +91,7 @@ def test_run_bundle_reproduces_the_run_from_images_and_refuses_other_settings(st
     both = run.merge(new, on=["patient_id", "model"], suffixes=("_run", "_new"))
     assert len(both) == len(run) == len(new) == 6 * len(card["models"])
     np.testing.assert_allclose(both["probability_new"], both["probability_run"], rtol=0, atol=1e-9)
-    thresholds = json.loads(RunLayout(study).train.thresholds.read_text())
+    thresholds = json.loads(RunLayout(study).train.thresholds.read_text(encoding="utf-8"))
     expected = np.where(new["probability"] >= new["model"].map(thresholds), "high", "low")
     assert new["risk_group"].tolist() == expected.tolist()
     assert set(new["unseen_site_policy"]) == {"estimate"} and set(new["qc_flags"]) == {""}
@@ -133,7 +133,7 @@ def _tampered_bundle_is_refused(bundle, tmp_path):
     copy = tmp_path / "tampered"
     shutil.copytree(bundle, copy)
     thresholds = copy / "thresholds.json"
-    thresholds.write_text(thresholds.read_text().replace("0.", "0.0", 1))
+    thresholds.write_text(thresholds.read_text(encoding="utf-8").replace("0.", "0.0", 1))
     with pytest.raises(BundleError, match=r"thresholds.json: file differs"):
         load_bundle(copy)
 
@@ -144,7 +144,9 @@ def _tiny_vnet(manifest: Path, out: Path) -> Path:
     from radiopipe.config.segmentation import SegmentationConfig
     from radiopipe.segment.runner import train
 
-    config = yaml.safe_load((REPO / "configs" / "segmentation" / "tiny.yaml").read_text())
+    config = yaml.safe_load(
+        (REPO / "configs" / "segmentation" / "tiny.yaml").read_text(encoding="utf-8")
+    )
     config["train"] |= {"max_epochs": 1, "patches_per_volume": 1}
     config["inference"]["tta_flips"] = []
     cohort = read_manifest(manifest)
@@ -194,7 +196,7 @@ def test_new_centre_patient_without_mask_is_segmented_by_the_bundle_vnet(study, 
         ["Z-0002", "extract", "t2w"]
     ]
     assert "Z-0002 (extract)" in result.output  # listed with its reason, not dropped silently
-    html = (out / "reports" / "Z-0001.html").read_text()
+    html = (out / "reports" / "Z-0001.html").read_text(encoding="utf-8")
     assert "risk group" in html and "passthrough" in html and "data:image/png" in html
     assert (out / "reports" / "Z-0001.pdf").read_bytes()[:4] == b"%PDF"
     _qc_fails_for_every_automatic_mask(sources, vnet, manifest, tmp_path)
@@ -209,7 +211,7 @@ def _qc_fails_for_every_automatic_mask(sources, vnet: Path, manifest: Path, tmp_
 
     strict = tmp_path / "vnet_strict"
     shutil.copytree(vnet, strict)
-    config = yaml.safe_load((strict / "config.resolved.yaml").read_text())
+    config = yaml.safe_load((strict / "config.resolved.yaml").read_text(encoding="utf-8"))
     config["qc"]["min_volume_ml"] = 1e6
     (strict / "config.resolved.yaml").write_text(yaml.safe_dump(config))
     bundle = write_bundle(dataclasses.replace(sources, segmentation=strict), tmp_path / "strict")

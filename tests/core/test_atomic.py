@@ -21,7 +21,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temporary(tmp_path: Path) -> 
     with pytest.raises(RuntimeError), atomic_path(target) as tmp:
         tmp.write_text("half written")
         raise RuntimeError("crash in the middle")
-    assert target.read_text() == "old"
+    assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
 
 
@@ -40,9 +40,9 @@ def test_parquet_metadata_round_trip(tmp_path: Path) -> None:
 
 def test_json_and_csv(tmp_path: Path) -> None:
     write_json(tmp_path / "a.json", {"b": 1, "a": [1, 2]})
-    assert (tmp_path / "a.json").read_text().startswith('{\n  "a"')
+    assert (tmp_path / "a.json").read_text(encoding="utf-8").startswith('{\n  "a"')
     write_csv(tmp_path / "a.csv", pd.DataFrame({"x": [1]}))
-    assert (tmp_path / "a.csv").read_text() == "x\n1\n"
+    assert (tmp_path / "a.csv").read_text(encoding="utf-8") == "x\n1\n"
 
 
 def test_outputs_follow_the_umask(tmp_path: Path) -> None:

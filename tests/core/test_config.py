@@ -30,7 +30,7 @@ def test_defaults_fill_in_and_resolved_copy_is_saved(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path / "c.yaml", {"alpha": 0.01}), Settings)
     assert cfg.alpha == 0.01 and cfg.combat.method == "parametric"
     save_resolved(cfg, tmp_path / "resolved.yaml")
-    resolved = yaml.safe_load((tmp_path / "resolved.yaml").read_text())
+    resolved = yaml.safe_load((tmp_path / "resolved.yaml").read_text(encoding="utf-8"))
     assert resolved == {
         "seed": 0,
         "alpha": 0.01,

@@ -18,12 +18,12 @@ def test_record_saves_config_and_provenance(tmp_path: Path) -> None:
     run = RunFolder.named("study1", base=tmp_path / "runs")
     prov = run.record("train", config=Settings(seed=7), seed=7, manifest=manifest)
     assert run.root == tmp_path / "runs" / "study1"
-    saved = json.loads(run.path("provenance.json").read_text())
+    saved = json.loads(run.path("provenance.json").read_text(encoding="utf-8"))
     assert saved["seed"] == 7 and saved["command"] == "train"
     assert len(saved["manifest"]["sha256"]) == 64
     assert saved["packages"]["numpy"] and saved["radiopipe"]
     assert "git_commit" in saved and saved == json.loads(json.dumps(prov, default=str))
-    assert yaml.safe_load(run.path("config.resolved.yaml").read_text())["seed"] == 7
+    assert yaml.safe_load(run.path("config.resolved.yaml").read_text(encoding="utf-8"))["seed"] == 7
 
 
 def test_run_names_are_plain_folder_names(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_log_file_receives_records(tmp_path: Path) -> None:
     finally:
         logging.getLogger("radiopipe").removeHandler(handler)
         handler.close()
-    assert "hello from the test" in run.path("radiopipe.log").read_text()
+    assert "hello from the test" in run.path("radiopipe.log").read_text(encoding="utf-8")
 
 
 def test_stage_markers_follow_key_and_outputs(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ class Recorder:
             self.calls.append(name)
             if self.fail_in == name:
                 raise RuntimeError(f"{name} crashed")
-            upstream = call["upstream"].read_text() if source else ""
+            upstream = call["upstream"].read_text(encoding="utf-8") if source else ""
             partial = call.folder / "partial"
             partial.mkdir(exist_ok=True)
             (partial / "piece").write_text("resumable work")
@@ -62,7 +62,7 @@ def test_second_run_skips_everything(tmp_path: Path) -> None:
     rec = Recorder()
     run = RunFolder.at(tmp_path)
     ctx, reports = run_stages(pipeline(rec), run)
-    assert ctx.output("third", "out").read_text() == "abc"
+    assert ctx.output("third", "out").read_text(encoding="utf-8") == "abc"
     assert [r.status for r in reports] == ["ran"] * 3
     ctx, reports = run_stages(pipeline(rec), run)
     assert [r.status for r in reports] == ["skipped"] * 3
@@ -77,7 +77,7 @@ def test_changed_setting_reruns_that_stage_and_what_reads_it(tmp_path: Path) -> 
     rec.calls.clear()
     ctx, reports = run_stages(pipeline(rec, middle_text="B"), run)
     assert [r.status for r in reports] == ["skipped", "ran", "ran"]
-    assert ctx.output("third", "out").read_text() == "aBc"
+    assert ctx.output("third", "out").read_text(encoding="utf-8") == "aBc"
 
 
 def test_crash_resumes_at_the_failed_stage(tmp_path: Path) -> None:
@@ -138,13 +138,15 @@ def test_every_stage_records_provenance_and_its_log(tmp_path: Path) -> None:
     rec = Recorder()
     run = RunFolder.at(tmp_path)
     run_stages(pipeline(rec), run)
-    prov = json.loads((tmp_path / "second" / "provenance.json").read_text())
+    prov = json.loads((tmp_path / "second" / "provenance.json").read_text(encoding="utf-8"))
     assert prov["command"] == "second" and prov["stage"] == "second"
     assert prov["seed"] == 7 and prov["length"] == 2
     assert prov["inputs"]["upstream"]["path"] == str((tmp_path / "first" / "out.txt").resolve())
     assert len(prov["inputs"]["upstream"]["sha256"]) == 64
-    assert "text: b" in (tmp_path / "second" / "config.resolved.yaml").read_text()
-    assert "second made 2 characters" in (tmp_path / "second" / "radiopipe.log").read_text()
+    assert "text: b" in (tmp_path / "second" / "config.resolved.yaml").read_text(encoding="utf-8")
+    assert "second made 2 characters" in (tmp_path / "second" / "radiopipe.log").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_a_single_stage_records_the_same_provenance_as_in_a_run(tmp_path: Path) -> None:
@@ -152,9 +154,11 @@ def test_a_single_stage_records_the_same_provenance_as_in_a_run(tmp_path: Path) 
     ctx, _ = run_stages(pipeline(rec), RunFolder.at(tmp_path / "run"))
     given = {"first": {"out": ctx.output("first", "out")}}
     outputs, report = run_single(rec.make("second", "first", "b"), tmp_path / "alone", given=given)
-    assert report.status == "ran" and outputs["out"].read_text() == "ab"
-    in_run = json.loads((tmp_path / "run" / "second" / "provenance.json").read_text())
-    alone = json.loads((tmp_path / "alone" / "provenance.json").read_text())
+    assert report.status == "ran" and outputs["out"].read_text(encoding="utf-8") == "ab"
+    in_run = json.loads(
+        (tmp_path / "run" / "second" / "provenance.json").read_text(encoding="utf-8")
+    )
+    alone = json.loads((tmp_path / "alone" / "provenance.json").read_text(encoding="utf-8"))
     volatile = {"started", "argv", "git_commit"}
     assert {k: v for k, v in in_run.items() if k not in volatile} == {
         k: v for k, v in alone.items() if k not in volatile

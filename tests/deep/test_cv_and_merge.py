@@ -90,7 +90,7 @@ def test_cli_trains_on_outer_folds_and_merges(cv_setup: dict) -> None:
     merged = pd.read_parquet(run / "predictions.parquet")
     assert sorted(merged["model"].unique()) == ["densenet", "stack", "svm"]
     assert len(merged) == 3 * 2 * len(expected)
-    thresholds = json.loads((run / "thresholds.json").read_text())
+    thresholds = json.loads((run / "thresholds.json").read_text(encoding="utf-8"))
     assert set(thresholds) == {"svm", "densenet"}, "the deep threshold comes from the cv rows"
     index = pd.read_csv(root / "deep" / "explanations" / "index.csv")
     assert set(index["split"]) == {"cv"}, "CV patients explained by their own fold's network"
@@ -131,5 +131,5 @@ def test_cli_merge_writes_the_combined_table_elsewhere(cli, cv_setup: dict, tmp_
     combined = pd.read_parquet(tmp_path / "evaluate" / "predictions.parquet")
     assert sorted(combined["model"].unique()) == ["densenet", "stack", "svm"]
     assert (run / "predictions.parquet").read_bytes() == before, "--into is left unchanged"
-    thresholds = json.loads((tmp_path / "evaluate" / "thresholds.json").read_text())
+    thresholds = json.loads((tmp_path / "evaluate" / "thresholds.json").read_text(encoding="utf-8"))
     assert set(thresholds) == {"svm", "densenet"}

@@ -96,7 +96,7 @@ def test_threshold_model_and_explanations_are_written(
     fixed_run: DeepRun, toy_manifest: Path, tmp_path: Path
 ) -> None:
     folder = fixed_run.folder
-    thresholds = json.loads((folder / "thresholds.json").read_text())
+    thresholds = json.loads((folder / "thresholds.json").read_text(encoding="utf-8"))
     assert set(thresholds) == {"densenet"} and 0 < thresholds["densenet"] <= 1
     model, config, meta = load_model(folder / "model")
     assert not model.training
@@ -197,7 +197,7 @@ def test_combined_with_the_stack_the_evaluation_compares_them_by_delong(
     )
     combined = write_combined(radiomics, [fixed_run.folder], tmp_path / "evaluate")
     assert sorted(combined["model"].unique()) == ["densenet", "stack"]
-    thresholds = json.loads((tmp_path / "evaluate" / "thresholds.json").read_text())
+    thresholds = json.loads((tmp_path / "evaluate" / "thresholds.json").read_text(encoding="utf-8"))
     assert set(thresholds) == {"densenet", "stack"}
     result = evaluate(
         tmp_path / "evaluate" / "predictions.parquet",

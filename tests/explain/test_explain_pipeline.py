@@ -102,7 +102,7 @@ def test_outputs_written_atomically_and_read_back(tmp_path, result) -> None:
     assert 1 <= len(waterfalls) <= 4  # two splits, up to two examples each
     with Image.open(waterfalls[0]) as image:
         assert image.size[0] > 400
-    summary = json.loads((out / "explain.json").read_text())
+    summary = json.loads((out / "explain.json").read_text(encoding="utf-8"))
     assert summary["models"]["stack"]["additivity_error"] < 1e-9
     assert set(summary["figures"]) == {k for k in files if k.startswith("plots/")}
     back = read_result(out)

@@ -63,10 +63,10 @@ def test_stage_writes_outputs_checks_predictions_and_skips_when_up_to_date(run) 
     results = []
     _, report = run_single(explain_stage(CONFIG, results.append), inputs.out, given=given)
     assert report.status == "ran"
-    summary = json.loads((root / "explain" / "explain.json").read_text())
+    summary = json.loads((root / "explain" / "explain.json").read_text(encoding="utf-8"))
     assert summary["prediction_check"]["max_abs_difference"] < 1e-12
     assert summary["threshold"] == 0.4 and summary["model_order"] == ["stack"]
-    provenance = json.loads((root / "explain" / "provenance.json").read_text())
+    provenance = json.loads((root / "explain" / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["command"] == "explain" and provenance["seed"] == CONFIG.seed
     assert (root / "explain" / "plots" / "stack_beeswarm.png").is_file()
     # same inputs and settings: the engine skips it, nothing is recomputed
@@ -133,7 +133,7 @@ def test_with_the_modelling_stages_artefact(tmp_path) -> None:
           root / "train")  # fmt: skip
     result = explain_run(ExplainInputs.from_run(root), CONFIG.model_copy(update={"models":
                          ["stack", "rf", "lightgbm"]}))  # fmt: skip
-    summary = json.loads((root / "explain" / "explain.json").read_text())
+    summary = json.loads((root / "explain" / "explain.json").read_text(encoding="utf-8"))
     assert summary["prediction_check"]["max_abs_difference"] < 1e-9
     assert summary["prediction_check"]["patients"] == len(patients)
     assert set(result.models) == {"stack", "rf", "lightgbm"}

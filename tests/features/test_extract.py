@@ -76,7 +76,7 @@ def test_rerun_uses_the_cache_and_gives_identical_tables(tiny_cohort: Path, tmp_
 
 def test_changing_a_setting_recomputes_only_what_it_affects(tmp_path: Path) -> None:
     manifest = build_cohort(tmp_path / "cohort", n=2)
-    data = yaml.safe_load(FAST.read_text())
+    data = yaml.safe_load(FAST.read_text(encoding="utf-8"))
     run(manifest, tmp_path / "out", validate_params(data))
     data["imageType"]["LoG"]["sigma"] = [2.0, 3.0]  # one more derived image
     more = run(manifest, tmp_path / "out", validate_params(data))
@@ -156,7 +156,7 @@ def test_cli_exit_status_and_summary(tiny_cohort: Path, tmp_path: Path, cli) -> 
     allowed = cli(*args, "--out", tmp_path / "a", "--allow-failures")
     assert allowed.exit_code == 0, allowed.output
     assert "6 from cache" in allowed.output
-    record = json.loads((tmp_path / "a" / "provenance.json").read_text())
+    record = json.loads((tmp_path / "a" / "provenance.json").read_text(encoding="utf-8"))
     assert record["settings_sha256"] == load_params(FAST).sha256
     assert record["extraction"]["failed"] == 4
 
@@ -179,7 +179,7 @@ def test_label_setting_selects_the_mask_label(tiny_cohort: Path, tmp_path: Path)
             write_volume(
                 root / pid / f"{seq}_mask.nii.gz", sitk.GetArrayFromImage(image) * 2, spacing
             )
-    data = yaml.safe_load(FAST.read_text())
+    data = yaml.safe_load(FAST.read_text(encoding="utf-8"))
     data["setting"]["label"] = 2
     result = run(tiny_cohort, tmp_path / "out", validate_params(data))
     assert set(result.failures["patient_id"]) == {"P002", "P003", "P004"}

@@ -25,7 +25,7 @@ def finished_tasks(cache: Path) -> set[str]:
     """Cache files of finished tasks (each one parses: nothing is ever half written)."""
     done = set()
     for path in cache.glob("*/*.json"):
-        json.loads(path.read_text())
+        json.loads(path.read_text(encoding="utf-8"))
         done.add(str(path.relative_to(cache)))
     return done
 

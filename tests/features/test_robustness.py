@@ -110,7 +110,7 @@ def test_cli(tmp_path: Path, cli) -> None:
     assert result.exit_code == 0, result.output
     assert "ICC(2,1)" in result.output and "second_mask, 2 patients" in result.output
     assert (tmp_path / "out" / "icc.parquet").is_file()
-    record = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    record = json.loads((tmp_path / "out" / "provenance.json").read_text(encoding="utf-8"))
     assert record["command"] == "robustness"
 
 

@@ -40,7 +40,7 @@ def test_train_writes_every_output_with_its_contract(trained_run) -> None:
     held = oof[oof["model"] == "stack"].set_index("patient_id")["fold"]
     assert held.sort_index().equals(folds.set_index("patient_id")["fold"].sort_index())
 
-    thresholds = json.loads((out / "thresholds.json").read_text())
+    thresholds = json.loads((out / "thresholds.json").read_text(encoding="utf-8"))
     assert set(thresholds) == MODELS
     stack = oof[oof["model"] == "stack"]
     fpr, tpr, cut = roc_curve(stack["label"].astype(int), stack["probability"])
@@ -75,7 +75,7 @@ def test_train_writes_every_output_with_its_contract(trained_run) -> None:
     assert tuning.groupby(["model", "fold"]).size().eq(2).all()  # n_trials per learner and fit
     assert isinstance(json.loads(tuning["params"].iloc[0]), dict)
 
-    card = json.loads((out / "model" / "model.json").read_text())
+    card = json.loads((out / "model" / "model.json").read_text(encoding="utf-8"))
     assert card["training_sites"] == ["S1", "S2"] and card["thresholds"] == thresholds
     assert (out / "provenance.json").is_file() and (out / "radiopipe.log").is_file()
     assert "AUC by model and split" in trained_run.output
@@ -135,9 +135,9 @@ def test_radmlbench_table_without_manifest_runs_nested_cv(cli, tmp_path) -> None
     predictions = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
     assert set(predictions["split"]) == {"cv", "train"}
     assert set(predictions["model"]) == {"svm", "rf", "stack", "lasso_lr"}
-    card = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    card = json.loads((tmp_path / "run" / "model" / "model.json").read_text(encoding="utf-8"))
     assert card["design"] == "nested_cv" and card["has_sites"] is False
-    log = (tmp_path / "run" / "radiopipe.log").read_text()
+    log = (tmp_path / "run" / "radiopipe.log").read_text(encoding="utf-8")
     assert "ComBat harmonisation skipped" in log
 
 
@@ -182,7 +182,7 @@ def test_predict_one_patient_of_a_new_centre_with_unseen_site_override(
     result = cli(*args, "--out", tmp_path / "b", "--unseen-site", "passthrough")
     assert result.exit_code == 0, result.output
     assert "warning" in result.output and "passthrough" in result.output
-    policy = json.loads((tmp_path / "b" / "unseen_site_policy.json").read_text())
+    policy = json.loads((tmp_path / "b" / "unseen_site_policy.json").read_text(encoding="utf-8"))
     assert policy["trained"] == "estimate" and policy["used"] == "passthrough"
     assert policy["overridden"] is True
     scored = pd.read_parquet(tmp_path / "b" / "predictions.parquet")

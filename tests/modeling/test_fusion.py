@@ -49,7 +49,7 @@ def test_stack_fusion_trains_and_predicts(tmp_path) -> None:
         m: roc_auc_score(r["label"].astype(int), r["probability"]) for m, r in oof.groupby("model")
     }
     assert auc["stack_fusion"] > auc["stack"]  # the strong external model helps
-    card = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    card = json.loads((tmp_path / "run" / "model" / "model.json").read_text(encoding="utf-8"))
     assert card["fusion_model"] == "cnn" and "stack_fusion" in card["thresholds"]
     with pytest.raises(InputError, match="pass --fusion"):
         predict_cohort(tmp_path / "run" / "model", features, manifest)

@@ -63,7 +63,7 @@ def test_new_process_reproduces_known_sites_and_scores_a_new_site(trained_run, t
 
 def test_refuses_other_versions(model_copy) -> None:
     card_path = model_copy / "model.json"
-    card = json.loads(card_path.read_text())
+    card = json.loads(card_path.read_text(encoding="utf-8"))
     card["packages"]["scikit-learn"] = "0.24.2"
     card_path.write_text(json.dumps(card))
     with pytest.raises(RadiopipeError, match=r"scikit-learn 0\.24\.2 \(installed: .*retrain"):
@@ -84,7 +84,7 @@ def test_refuses_modified_files_and_untrusted_types(model_copy) -> None:
     with pytest.raises(RadiopipeError, match="hash mismatch"):
         load_model(model_copy)
     sio.dump({"payload": _Untrusted()}, stack)  # a type no allow-list contains
-    card = json.loads((model_copy / "model.json").read_text())
+    card = json.loads((model_copy / "model.json").read_text(encoding="utf-8"))
     card["files"]["stack"]["sha256"] = file_sha256(stack)
     (model_copy / "model.json").write_text(json.dumps(card))
     with pytest.raises(RadiopipeError, match=r"outside radiopipe's allow-list.*_Untrusted"):

@@ -103,7 +103,9 @@ def test_an_unexpected_error_is_one_line_naming_the_log_with_exit_3(cli, monkeyp
     line = _one_line(result.output)
     assert "ZeroDivisionError: a bug" in line
     log = Path(line.rsplit("traceback in ", 1)[1].rstrip(")"))
-    assert "Traceback" in log.read_text() and "ZeroDivisionError" in log.read_text()
+    assert "Traceback" in log.read_text(encoding="utf-8") and "ZeroDivisionError" in log.read_text(
+        encoding="utf-8"
+    )
     log.unlink()
 
 
@@ -115,13 +117,13 @@ def test_design_command_through_the_engine(cli, synthetic_cohort, tmp_path) -> N
     result = cli("design", "--manifest", manifest, "--out", out, "--folds", "3", "--seed", "5")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out / "design.json")
-    design = json.loads((out / "design.json").read_text())
+    design = json.loads((out / "design.json").read_text(encoding="utf-8"))
     assert design["design"] == "fixed_split" and design["folds"] == 3 and design["seed"] == 5
     folds = pd.read_csv(out / "folds.csv", dtype={"patient_id": str})
     settings = DesignSettings(outer_folds=3, seed=5)
     _, expected = design_from_manifest(manifest, settings)
     pd.testing.assert_frame_equal(folds, expected.astype({"repeat": "int64", "fold": "int64"}))
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["command"] == "design" and provenance["seed"] == 5
     assert provenance["inputs"]["manifest"]["path"] == str(Path(manifest).resolve())
     again = cli("design", "--manifest", manifest, "--out", out, "--folds", "3", "--seed", "5")

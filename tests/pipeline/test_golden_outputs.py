@@ -203,8 +203,8 @@ def test_table_equals_its_recording(golden_run: Path, name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", JSONS)
 def test_thresholds_equal_their_recording(golden_run: Path, name: str) -> None:
-    recorded = json.loads((GOLDEN / name).read_text())
-    current = json.loads((golden_run / name).read_text())
+    recorded = json.loads((GOLDEN / name).read_text(encoding="utf-8"))
+    current = json.loads((golden_run / name).read_text(encoding="utf-8"))
     assert set(current) >= set(recorded)
     for model, value in recorded.items():
         value = value["threshold"] if isinstance(value, dict) else value

@@ -118,7 +118,7 @@ def test_unknown_stage_to_force_is_an_error(cli, tmp_path):
 
 
 def test_dry_run_catches_a_typo_in_the_pyradiomics_parameter_file(cli, tmp_path):
-    params = yaml.safe_load((CONFIGS / "extraction" / "fast.yaml").read_text())
+    params = yaml.safe_load((CONFIGS / "extraction" / "fast.yaml").read_text(encoding="utf-8"))
     params["setting"]["binWdith"] = 25  # typo of binWidth
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "cohort").mkdir()
@@ -153,7 +153,7 @@ def test_fusion_must_name_a_deep_model_of_the_pipeline(tmp_path):
 def test_demo_model_settings_are_fast_yaml_plus_the_clinical_block():
     import yaml
 
-    demo = yaml.safe_load((CONFIGS / "model" / "demo.yaml").read_text())
-    fast = yaml.safe_load((CONFIGS / "model" / "fast.yaml").read_text())
+    demo = yaml.safe_load((CONFIGS / "model" / "demo.yaml").read_text(encoding="utf-8"))
+    fast = yaml.safe_load((CONFIGS / "model" / "fast.yaml").read_text(encoding="utf-8"))
     assert demo.pop("clinical")["covariates"]
     assert demo == fast  # a change to fast.yaml must be made in demo.yaml too

@@ -70,7 +70,7 @@ def test_every_stage_writes_its_outputs(finished_run):
     assert all(s.status == "ran" for s in result.stages)
     from radiopipe.bundle.loader import load_bundle
 
-    card = json.loads((run / "bundle" / "model_card.json").read_text())
+    card = json.loads((run / "bundle" / "model_card.json").read_text(encoding="utf-8"))
     assert {(m["model"], m["split"]) for m in card["metrics"]} >= {("stack", "external_test")}
     assert load_bundle(run / "bundle").card["sequences"] == ["t2w", "cet1w"]
     features = pd.read_parquet(run / "extract" / "features.parquet")
@@ -94,13 +94,13 @@ def test_every_stage_writes_its_outputs(finished_run):
     assert {"latent_cellularity", "latent_vascularity"} <= set(by_feature["property"])
     selected = pd.read_csv(run / "train" / "selected_features.csv")
     assert set(by_feature["feature"]) <= set(selected["feature"])
-    assert "Known answer (synthetic cohort)" in result.reports["html"].read_text()
+    assert "Known answer (synthetic cohort)" in result.reports["html"].read_text(encoding="utf-8")
     assert (run / "explain" / "explain.json").is_file()
     html = result.reports["html"]
     assert html == run / "report" / "report.html"
-    text = html.read_text()
+    text = html.read_text(encoding="utf-8")
     assert "stack" in text and "external" in text.lower()
-    provenance = json.loads((run / "provenance.json").read_text())
+    provenance = json.loads((run / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["command"] == "radiopipe run" and provenance["seed"] == 3
 
 
@@ -111,7 +111,7 @@ def test_second_run_skips_everything_and_a_settings_change_redoes_only_what_depe
     _, config, first = finished_run
     again = run_pipeline(config, first.run)
     assert all(s.status == "skipped" for s in again.stages)
-    report_html = first.reports["html"].read_text()
+    report_html = first.reports["html"].read_text(encoding="utf-8")
 
     changed = config.model_copy(
         update={"report": config.report.model_copy(update={"title": "Changed title"})}
@@ -120,7 +120,7 @@ def test_second_run_skips_everything_and_a_settings_change_redoes_only_what_depe
     status = {s.name: s.status for s in redo.stages}
     assert status["report"] == "ran"
     assert all(v == "skipped" for k, v in status.items() if k != "report")
-    assert "Changed title" in redo.reports["html"].read_text()
+    assert "Changed title" in redo.reports["html"].read_text(encoding="utf-8")
     assert "Changed title" not in report_html
 
 
@@ -166,7 +166,7 @@ def test_cohort_problems_stop_the_run_before_any_computation(synthetic_cohort, t
 @pytest.mark.slow
 def test_the_design_stage_fixes_the_folds_train_uses(finished_run):
     _, _, result = finished_run
-    design = json.loads((result.run / "design" / "design.json").read_text())
+    design = json.loads((result.run / "design" / "design.json").read_text(encoding="utf-8"))
     assert design["design"] == "fixed_split" and design["folds"] == 3 and design["seed"] == 3
     assert design["reference"] == "stack" and design["n_development"] == 21
     folds = pd.read_csv(result.run / "design" / "folds.csv", dtype={"patient_id": str})
@@ -244,8 +244,8 @@ def test_the_pipeline_extract_stage_records_provenance_like_radiopipe_extract(
     outcome = cli("extract", "--manifest", manifest, "--params", params, "--out", alone,
                   "--workers", "0")  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
-    in_run = json.loads((run / "extract" / "provenance.json").read_text())
-    by_cli = json.loads((alone / "provenance.json").read_text())
+    in_run = json.loads((run / "extract" / "provenance.json").read_text(encoding="utf-8"))
+    by_cli = json.loads((alone / "provenance.json").read_text(encoding="utf-8"))
     for record in (in_run, by_cli):
         assert record["command"] == "extract" and record["stage"] == "extract"
         assert record["manifest"]["path"] == str(manifest.resolve())
@@ -265,7 +265,7 @@ def test_the_pipeline_extract_stage_records_provenance_like_radiopipe_extract(
 @pytest.mark.slow
 def test_late_fusion_runs_inside_one_pipeline(tmp_path):
     """deep runs on the design's folds before train, whose stack_fusion takes its predictions."""
-    deep = yaml.safe_load((REPO / "configs" / "deep" / "tiny_cnn.yaml").read_text())
+    deep = yaml.safe_load((REPO / "configs" / "deep" / "tiny_cnn.yaml").read_text(encoding="utf-8"))
     deep["training"] |= {"epochs": 2, "patience": 2}
     deep["explain"] = {"patients_per_class": 0}
     (tmp_path / "cnn.yaml").write_text(yaml.safe_dump(deep))
@@ -296,5 +296,5 @@ def test_late_fusion_runs_inside_one_pipeline(tmp_path):
         )
     performance = pd.read_csv(run / "evaluate" / "performance.csv")
     assert "stack_fusion" in set(performance["model"])
-    provenance = json.loads((run / "train" / "provenance.json").read_text())
+    provenance = json.loads((run / "train" / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["inputs"]["fusion"]["path"].endswith("predictions.parquet")

@@ -24,7 +24,9 @@ PARAMS = {
 
 def segmentation_config() -> dict:
     """configs/segmentation/tiny.yaml cut to one short epoch (a test of the plumbing)."""
-    config = yaml.safe_load((REPO / "configs" / "segmentation" / "tiny.yaml").read_text())
+    config = yaml.safe_load(
+        (REPO / "configs" / "segmentation" / "tiny.yaml").read_text(encoding="utf-8")
+    )
     config["train"] |= {"max_epochs": 1, "patches_per_volume": 1}
     config["inference"]["tta_flips"] = []
     return config
@@ -81,7 +83,7 @@ def test_segment_stage_trains_segments_and_feeds_extract_and_robustness(tmp_path
 
 def test_segment_step_needs_a_model_or_a_training_config(tmp_path):
     path = write_study(tmp_path)
-    study = yaml.safe_load(path.read_text())
+    study = yaml.safe_load(path.read_text(encoding="utf-8"))
     study["segment"] = {"settings": {"overlays": 0}}
     path.write_text(yaml.safe_dump(study))
     with pytest.raises(ConfigError, match=r"exactly one of 'model'.*or 'train'"):

@@ -96,7 +96,7 @@ def test_resume_key_follows_inputs_and_settings(manifest: Path, tmp_path: Path) 
     changed = run_preprocess(cohort, _settings(normalise={"method": "percentile"}), out,
                              show_progress=False)  # fmt: skip
     assert (changed.processed, changed.skipped) == (2, 0)
-    record = json.loads((out / "patients" / "P1" / "preprocess.json").read_text())
+    record = json.loads((out / "patients" / "P1" / "preprocess.json").read_text(encoding="utf-8"))
     assert set(record["inputs"]) == {"image_t2w", "mask_t2w", "image_cet1w"}
     assert record["outputs"]["image_t2w"] == "image_t2w.nii.gz"
     (out / "patients" / "P2" / "image_cet1w.nii.gz").unlink()  # a lost output is rebuilt

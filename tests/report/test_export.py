@@ -40,7 +40,7 @@ def test_export_tables_writes_csv_and_xlsx_with_the_runs_numbers(cli, run_withou
     merged = pd.read_parquet(run / "evaluate" / "predictions.parquet")
     assert len(predictions) == len(merged)
     np.testing.assert_allclose(predictions["probability"], merged["probability"])
-    thresholds = json.loads((run / "train" / "thresholds.json").read_text())
+    thresholds = json.loads((run / "train" / "thresholds.json").read_text(encoding="utf-8"))
     expected = predictions["probability"] >= predictions["model"].map(thresholds)
     assert (predictions["predicted"] == expected.astype(int)).all()
     assert "Stacking ensemble" in set(predictions["model_name"])

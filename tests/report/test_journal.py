@@ -48,7 +48,7 @@ def test_every_table_and_figure_is_numbered_and_captioned(full_report) -> None:
 def test_figures_are_written_as_pdf_png_and_tiff_at_300_dpi(full_report) -> None:
     folder = full_report.out / "figures"
     index = pd.read_csv(folder / "index.csv")
-    summary = json.loads(full_report.files["summary"].read_text())
+    summary = json.loads(full_report.files["summary"].read_text(encoding="utf-8"))
     stems = {f.rsplit(".", 1)[0] for f in index["file"]}
     assert summary["numbered"]["figures"] == len({re.sub(r"[a-z]$", "", s) for s in stems})
     for stem in stems:
@@ -71,7 +71,7 @@ def test_display_names_and_apparent_performance_in_the_appendix(full_report) -> 
     assert "apparent" not in main.lower()
     appendix = section(html, "apparent")
     assert "apparent, optimistic" in appendix and "Stacking ensemble" in appendix
-    summary = json.loads(full_report.files["summary"].read_text())
+    summary = json.loads(full_report.files["summary"].read_text(encoding="utf-8"))
     assert summary["shown"].index("apparent") > summary["shown"].index("methods")
 
 
@@ -156,7 +156,7 @@ def test_pdf_is_skipped_with_a_warning_when_weasyprint_cannot_load(
         result = build_report(run, tmp_path / "report", config)
     assert "pdf" not in result.files and result.files["html"].is_file()
     assert not (tmp_path / "report" / "report.pdf").exists()
-    summary = json.loads(result.files["summary"].read_text())
+    summary = json.loads(result.files["summary"].read_text(encoding="utf-8"))
     assert "libpango" in summary["pdf_skipped"] and "apt-get install" in summary["pdf_skipped"]
     assert any("PDF skipped" in r.getMessage() for r in caplog.records)
     from radiopipe.errors import RadiopipeError
@@ -176,7 +176,7 @@ def test_outcome_and_model_names_are_set_once_in_the_pipeline(tmp_path) -> None:
     stage = next(s for s in build_stages(demo) if s.name == "evaluate")
     written = stage.settings.model_dump(mode="json")["cohort_table"]["label_names"]
     assert {int(k): v for k, v in written.items()} == names
-    text = (repo / "pipelines" / "demo.yaml").read_text()
+    text = (repo / "pipelines" / "demo.yaml").read_text(encoding="utf-8")
     own = tmp_path / "study.yaml"
     own.write_text(
         text.replace("{0: unfavourable, 1: favourable}", "{0: alive, 1: dead}").replace(
@@ -200,7 +200,7 @@ def test_standalone_report_takes_the_outcome_names_the_run_used(run_without) -> 
 
     run = run_without("segment", "deep", "explain")
     path = run / "evaluate" / "config.resolved.yaml"
-    settings = yaml.safe_load(path.read_text())
+    settings = yaml.safe_load(path.read_text(encoding="utf-8"))
     settings.setdefault("cohort_table", {})["label_names"] = {"0": "alive", "1": "dead"}
     path.write_text(yaml.safe_dump(settings))
     as_cli = parse_config(ReportConfig().model_dump(), ReportConfig, source="options")

@@ -22,7 +22,7 @@ def methods_text(run) -> str:
 
 
 def edit_yaml(path, change) -> None:
-    data = yaml.safe_load(path.read_text())
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     change(data)
     path.write_text(yaml.safe_dump(data))
 

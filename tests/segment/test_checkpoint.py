@@ -76,7 +76,7 @@ def test_not_a_model_folder(tmp_path: Path) -> None:
 
 def test_other_format_version_is_refused(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
-    card = json.loads((folder / ckpt.CARD_FILE).read_text())
+    card = json.loads((folder / ckpt.CARD_FILE).read_text(encoding="utf-8"))
     card["format_version"] = 99
     (folder / ckpt.CARD_FILE).write_text(json.dumps(card))
     with pytest.raises(RadiopipeError, match=r"version 99.*retrain"):

@@ -124,7 +124,7 @@ def test_predict_writes_masks_in_original_geometry_manifest_and_qc(trained, cli,
                    "low_confidence", "flags", "passed", "split"):  # fmt: skip
         assert column in qc.columns
     assert qc["tta_agreement"].between(0, 1).all()
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["stage"] == "segment" and provenance["complete"]
     assert provenance["inputs"]["model_card"]["path"].endswith("segmentation_model.json")
     assert provenance["reused"] == 0 and provenance["patients"] == len(source.patients)
@@ -196,7 +196,9 @@ def test_evaluate_writes_metrics_summary_and_overlays(trained, cli, tmp_path) ->
     metrics = pd.read_csv(tmp_path / "eval" / "segmentation_metrics.csv")
     assert len(metrics) == 2 * sum(SPLITS.values())
     assert metrics["dice"].between(0, 1).all()
-    summary = yaml.safe_load((tmp_path / "eval" / "segmentation_summary.json").read_text())
+    summary = yaml.safe_load(
+        (tmp_path / "eval" / "segmentation_summary.json").read_text(encoding="utf-8")
+    )
     assert set(summary) == {"t2w", "cet1w"}
     assert set(summary["t2w"]) == {"all", *SPLITS}
     assert summary["t2w"]["all"]["n"] == sum(SPLITS.values())

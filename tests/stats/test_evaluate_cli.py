@@ -84,11 +84,11 @@ def test_evaluate_writes_every_table_with_provenance(cli, inputs) -> None:
     assert curves["threshold"].nunique() == 19
     cohort = pd.read_csv(out / "cohort_table.csv", keep_default_na=False)
     assert {"age", "fibroid_type"} <= set(cohort["variable"])
-    provenance = json.loads((out / "provenance.json").read_text())
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert provenance["seed"] == 7
     assert provenance["inputs"]["predictions"]["sha256"]
     assert provenance["manifest"]["sha256"]
-    resolved = (out / "config.resolved.yaml").read_text()
+    resolved = (out / "config.resolved.yaml").read_text(encoding="utf-8")
     assert "n_bootstrap: 300" in resolved and "step: 0.05" in resolved
     assert "AUC (95% DeLong CI)" in _text(result)
 

@@ -30,7 +30,7 @@ def asah(request: pytest.FixtureRequest) -> tuple[pd.DataFrame, np.ndarray, dict
     """(aSAH table, outcome as 0/1 with Poor = 1, expected pROC values)."""
     folder = request.getfixturevalue("refdata") / "delong" if request.param == "refdata" else COPY
     data = pd.read_csv(folder / "aSAH.csv")
-    expected = json.loads((folder / "expected_pROC.json").read_text())
+    expected = json.loads((folder / "expected_pROC.json").read_text(encoding="utf-8"))
     y = (data["outcome"] == "Poor").astype(int).to_numpy()
     assert (y.sum(), (1 - y).sum()) == (41, 72)
     return data, y, expected

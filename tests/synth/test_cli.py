@@ -58,7 +58,7 @@ def test_refuses_a_folder_that_is_not_a_synthetic_cohort(cli, tmp_path: Path) ->
     result = cli("synth", "--out", tmp_path, "--sites", "A:2", "--size", "tiny")
     assert result.exit_code == USER_ERROR
     assert "holds no synthetic cohort" in " ".join(result.output.split())
-    assert (tmp_path / "data.csv").read_text() == "precious\n"
+    assert (tmp_path / "data.csv").read_text(encoding="utf-8") == "precious\n"
 
 
 def test_help_shows_the_library_defaults(cli) -> None:

@@ -152,7 +152,7 @@ def test_truth_and_parameters_are_written(manifest: Path) -> None:
     assert (truth["label"] == table["label"]).all() and (truth["split"] == table["split"]).all()
     assert {"t2_solid", "ce_solid", "heterogeneity", "degeneration", "linear_predictor",
             "probability"} <= set(truth.columns)  # fmt: skip
-    params = json.loads((manifest.parent / "synth.json").read_text())
+    params = json.loads((manifest.parent / "synth.json").read_text(encoding="utf-8"))
     model = params["outcome_model"]
     assert model["effect_size"] == 2.5 and params["settings"]["seed"] == 0
     eta = model["intercept"] + sum(
@@ -168,13 +168,13 @@ def test_folder_checks(tmp_path: Path) -> None:
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(RadiopipeError, match="holds no synthetic cohort"):
         generate_cohort(foreign, sites="A:2", size="tiny")
-    assert (foreign / "notes.txt").read_text() == "mine"
+    assert (foreign / "notes.txt").read_text(encoding="utf-8") == "mine"
     out = tmp_path / "cohort"
     generate_cohort(out, sites="A:2", size="tiny", workers=1)
     with pytest.raises(RadiopipeError, match=r"seed 0 -> 5.*--overwrite"):
         generate_cohort(out, sites="A:2", size="tiny", seed=5)
     generate_cohort(out, sites="A:2", size="tiny", seed=5, overwrite=True, workers=1)
-    assert json.loads((out / "synth.json").read_text())["settings"]["seed"] == 5
+    assert json.loads((out / "synth.json").read_text(encoding="utf-8"))["settings"]["seed"] == 5
     a_file = tmp_path / "file"
     a_file.write_text("")
     with pytest.raises(RadiopipeError, match="not a folder"):

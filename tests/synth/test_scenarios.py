@@ -92,7 +92,7 @@ def test_confound_shifts_and_records(tmp_path):
     )  # fmt: skip
     truth = pd.read_csv(manifest.parent / "truth.csv")
     assert truth.groupby("site")["site_shift"].first().to_dict() == {"A": -1.0, "B": 1.0}
-    params = json.loads((manifest.parent / "synth.json").read_text())
+    params = json.loads((manifest.parent / "synth.json").read_text(encoding="utf-8"))
     assert params["confound"]["site_shift"] == {"A": -1.0, "B": 1.0}
     assert params["scanner_effect"]["value"] == 2.0
     assert params["scanner_effect"]["reference_site"] == "A"

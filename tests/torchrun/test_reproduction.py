@@ -41,6 +41,6 @@ def test_training_reproduces_the_recorded_numbers() -> None:
     if target:
         Path(target).write_text(json.dumps(numbers, indent=1))
         pytest.skip(f"recorded {target}")
-    expected = json.loads(GOLDEN.read_text())
+    expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
     _close(numbers["segment"], expected["segment"], "segment")
     _close(numbers["deep"], expected["deep"], "deep")
