@@ -6,13 +6,12 @@ number comes from a file the run wrote (manifest, thresholds, evaluate's perform
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from radiopipe import __version__
+from radiopipe import __version__, runs
 from radiopipe.contracts import TEST_SPLITS
 from radiopipe.modeling.persistence import package_versions
 
@@ -32,13 +31,11 @@ EXTRA_PACKAGES = ("torch", "SimpleITK", "pyradiomics-bhklab", "monai")
 
 def versions() -> dict[str, str | None]:
     """radiopipe and the packages whose behaviour decides the scores."""
-    found: dict[str, str | None] = {"radiopipe": __version__, **package_versions()}
-    for name in EXTRA_PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+    return {
+        "radiopipe": __version__,
+        **package_versions(),
+        **runs.package_versions(EXTRA_PACKAGES),
+    }
 
 
 def data_summary(manifest: Path | None, training_sites: list[str]) -> dict[str, Any]:

@@ -18,14 +18,13 @@ stores, is refused with a message saying what to install or to retrain.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radiopipe import __version__
+from radiopipe import __version__, runs
 from radiopipe.atomic import atomic_path, write_json
 from radiopipe.errors import RadiopipeError
 from radiopipe.hashing import file_sha256
@@ -82,13 +81,7 @@ class LoadedModel:
 
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages recorded in the card."""
-    versions: dict[str, str | None] = {}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return runs.package_versions(RECORDED_PACKAGES)
 
 
 def save_model(
