@@ -25,6 +25,7 @@ machine load; the load average is printed next to them.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -155,18 +156,17 @@ def study_pipeline(out: Path, manifest: Path) -> Path:
 
 
 def project(usage: list[StageUsage], tasks: dict[str, int], workers: int, scale: float) -> float:
-    """Projected wall seconds at ``workers`` workers and ``scale`` times the patients."""
+    """Projected wall seconds at ``workers`` workers and ``scale`` times the patients: a
+    parallel stage's tasks (each at its measured mean CPU cost) run in rounds of ``workers``."""
     total = 0.0
     for stage in usage:
         if stage.name not in PER_PATIENT:
             total += stage.wall_s
             continue
-        work = stage.worker_cpu_s * scale
-        n_tasks = max(1, round(tasks.get(stage.name, 1) * scale))
-        one_task = stage.worker_cpu_s / max(1, tasks.get(stage.name, 1))
-        total += stage.own_cpu_s * scale + max(work / workers, one_task) * (
-            1 if n_tasks >= workers else workers / n_tasks
-        )
+        measured = max(1, tasks.get(stage.name, 1))
+        one_task = stage.worker_cpu_s / measured
+        rounds = math.ceil(max(1, round(measured * scale)) / workers)
+        total += stage.own_cpu_s * scale + rounds * one_task
     return total
 
 
