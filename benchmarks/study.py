@@ -155,19 +155,37 @@ def study_pipeline(out: Path, manifest: Path) -> Path:
     return path
 
 
-def project(usage: list[StageUsage], tasks: dict[str, int], workers: int, scale: float) -> float:
-    """Projected wall seconds at ``workers`` workers and ``scale`` times the patients: a
-    parallel stage's tasks (each at its measured mean CPU cost) run in rounds of ``workers``."""
+def project(
+    usage: list[StageUsage], tasks: dict[str, int], workers: int, scales: dict[str, float]
+) -> float:
+    """Projected wall seconds at ``workers`` workers with each parallel stage's task count
+    multiplied by ``scales[stage]``: its tasks (each at its measured mean CPU cost) run in
+    rounds of ``workers``; its own-process CPU scales the same way."""
     total = 0.0
     for stage in usage:
         if stage.name not in PER_PATIENT:
             total += stage.wall_s
             continue
+        scale = scales.get(stage.name, 1.0)
         measured = max(1, tasks.get(stage.name, 1))
         one_task = stage.worker_cpu_s / measured
         rounds = math.ceil(max(1, round(measured * scale)) / workers)
         total += stage.own_cpu_s * scale + rounds * one_task
     return total
+
+
+def stage_scales(manifest: Path, scale: float, max_patients: int | None) -> dict[str, float]:
+    """How each parallel stage's task count grows when the cohort grows ``scale`` times:
+    preprocess and extract with the patients; robustness with its training patients until
+    ``max_patients`` (the pipeline's sample size) caps it."""
+    from radiopipe.contracts import TRAINING_SPLITS
+
+    table = pd.read_csv(manifest, dtype={"split": str}, keep_default_na=False)
+    training = int(table["split"].isin(TRAINING_SPLITS).sum())
+    cap = max_patients if max_patients is not None else math.inf
+    measured = min(training, cap)
+    robustness = min(training * scale, cap) / measured if measured else scale
+    return {"preprocess": scale, "extract": scale, "robustness": robustness}
 
 
 def task_counts(run: Path, manifest: Path) -> dict[str, int]:
@@ -223,14 +241,20 @@ def main() -> None:
             print(pd.read_csv(known).round(3).to_string(index=False))
     measured = sum(u.wall_s for u in ran)
     print(f"radiomics path, {n} patients, {args.workers} workers: {measured / 60:.1f} min")
+    cap = (yaml.safe_load(PIPELINE.read_text(encoding="utf-8")).get("robustness") or {}).get(
+        "max_patients"
+    )
+    here, there = stage_scales(manifest, 1.0, cap), stage_scales(manifest, scale, cap)
+    print(f"task-count scale to {args.project_to}: " + ", ".join(
+        f"{k} x{v:.2f}" for k, v in there.items()))  # fmt: skip
     rows = []
     for workers in (args.workers, 8, 32):
         rows.append(
-            {"workers": workers, f"projected_min_{n}_patients": project(ran, tasks, workers, 1.0)
-             / 60, "projected_min_study_size": project(ran, tasks, workers, scale) / 60}
+            {"workers": workers, f"projected_min_{n}_patients": project(ran, tasks, workers, here)
+             / 60, "projected_min_study_size": project(ran, tasks, workers, there) / 60}
         )  # fmt: skip
     print(pd.DataFrame(rows).round(1).to_string(index=False))
-    study = project(ran, tasks, args.workers, scale) / 60
+    study = project(ran, tasks, args.workers, there) / 60
     measured_at_size = scale == 1.0
     status = "PASS" if study <= TARGET_MINUTES else "MISS"
     how = "measured" if measured_at_size else f"projected from {n} patients"

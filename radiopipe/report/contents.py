@@ -86,6 +86,7 @@ class RunContents:
     features_meta: dict[str, str] = field(default_factory=dict)
     extraction: dict[str, Any] = field(default_factory=dict)
     icc: pd.DataFrame | None = None
+    icc_patients: int | None = None  # patients with every rating (the ICC's sample)
     train: dict[str, Any] = field(default_factory=dict)
     evaluate: dict[str, pd.DataFrame] = field(default_factory=dict)
     explain_dir: Path | None = None
@@ -200,6 +201,8 @@ def _robustness(run: RunContents) -> None:
     path = run.layout.robustness.icc
     if path.is_file():
         run.icc = read_table(path)
+        if "n_patients" in run.icc and len(run.icc):
+            run.icc_patients = int(run.icc["n_patients"].max())
     else:
         run.notes["icc"] = "no robustness/icc.parquet (feature robustness not assessed)"
 

@@ -202,11 +202,25 @@ def _features(ctx: ReportContext) -> str:
         source = str(icc["source"].iloc[0]).replace("_", " ") if "source" in icc else "two masks"
         sentences.append(
             f"Robustness to segmentation was measured by ICC(2,1) (two-way random effects, "
-            f"absolute agreement, single rater) between {source} masks on training patients; "
+            f"absolute agreement, single rater) between {source} masks on "
+            f"{_icc_sample(ctx)}; "
             f"{int((icc['icc'] >= threshold).sum())} of {len(icc)} features reached ICC ≥ "
             f"{threshold:g} (kept)."
         )
     return " ".join(sentences)
+
+
+def _icc_sample(ctx: ReportContext) -> str:
+    """Who the ICC was computed on: 'N training patients (a seeded random sample ...)'."""
+    cfg = ctx.run.configs.get(StageName.ROBUSTNESS) or {}
+    who = "patients of every split" if get(cfg, "include_test", False) else "training patients"
+    n = ctx.run.icc_patients
+    if n is None:
+        return who
+    cap = get(cfg, "max_patients", None)
+    if cap is not None and n == int(cap):
+        return f"{n} {who} (a random sample drawn with seed {get(cfg, 'sample_seed', 0)})"
+    return f"{n} {who}"
 
 
 def _modelling(ctx: ReportContext) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -99,3 +100,20 @@ def test_checklist_is_judged_from_what_the_run_holds(run_without) -> None:
     assert reduced["METRICS", "9"] == "not applicable"
     assert reduced["METRICS", "17"] == "not applicable"  # no deep model
     assert full["METRICS", "17"] == "partly"
+
+
+def test_methods_name_the_patients_of_the_icc(run_without) -> None:
+    """The ICC sentence says how many patients the ICC used and how they were chosen."""
+    run = run_without("segment", "deep")
+    n = int(pd.read_parquet(run / "robustness" / "icc.parquet")["n_patients"].max())
+    text = methods_text(run)
+    assert f"masks on {n} training patients;" in text
+    assert "random sample" not in text
+    config = run / "robustness" / "config.resolved.yaml"
+    config.write_text(yaml.safe_dump({"source": "auto", "max_patients": None}), encoding="utf-8")
+    edit_yaml(config, lambda c: c.update(max_patients=n, sample_seed=7))
+    assert f"masks on {n} training patients (a random sample drawn with seed 7);" in (
+        methods_text(run)
+    )
+    edit_yaml(config, lambda c: c.update(max_patients=n + 5, include_test=True))
+    assert f"masks on {n} patients of every split;" in methods_text(run)
