@@ -8,11 +8,15 @@ rad-scores (the LASSO part of the pipeline refitted in ``cv.inner_folds`` folds 
 training patients), so its rad-score weight is not inflated by in-sample scores. The held-out
 patients are scored with the unit's own pipeline rad-score. The ``radscore`` model is the
 LASSO logistic model itself: P = 1 / (1 + exp(-radscore)).
+
+A model whose pipeline has no LASSO step (``configs/model/auto.yaml``: each learner tunes its
+own selection depth) gets the rad-score from a pipeline of its own when clinical covariates
+are set: the same front steps (imputation, filters, ComBat, scaling, correlation filter)
+followed by the LASSO step, fitted on the unit's training patients (:func:`lasso_part`).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,8 +39,6 @@ from radiopipe.modeling.radscore import (
 from radiopipe.modeling.tables import ModelData
 from radiopipe.modeling.validation import Unit
 
-log = logging.getLogger(__name__)
-
 CLINICAL, RADSCORE, COMBINED = "clinical", "radscore", "combined"
 COEFFICIENT_COLUMNS = ("term", "coefficient", "odds_ratio", "ci_low", "ci_high", "p_value")
 
@@ -55,37 +57,31 @@ def unit_models(
 ) -> UnitModels:
     """Rad-scores of the unit's scored patients and the clinical/combined models' output."""
     result = UnitModels()
-    lasso = has_lasso(pipeline)
     train, test = list(unit.train), list(unit.test)
     X_test = data.X.loc[test]
-    if lasso:
-        result.radscores = radscore_values(pipeline, X_test)
+    y_train = data.labels.loc[train].to_numpy(dtype=int)
+    scorer = pipeline if has_lasso(pipeline) else None
+    if scorer is None and config.clinical.enabled:
+        scorer = clone(lasso_part(config, seed, data.has_sites)).fit(data.X.loc[train], y_train)
+    if scorer is not None:
+        result.radscores = radscore_values(scorer, X_test)
         if unit.is_final:
-            formula = radscore_formula(pipeline)
+            formula = radscore_formula(scorer)
             result.tables["radscore_formula"] = formula
             terms = [t for t in formula["term"] if t != INTERCEPT]
-            harmonisation = harmonisation_table(pipeline, terms, X_test)
+            harmonisation = harmonisation_table(scorer, terms, X_test)
             if harmonisation is not None:
                 result.tables["radscore_harmonisation"] = harmonisation
     if not config.clinical.enabled:
         return result
     if data.clinical is None:
         raise ValueError("clinical.covariates are set but the model data hold no covariates")
-    y_train = data.labels.loc[train].to_numpy(dtype=int)
     covariates = data.clinical
     clinical = fit_clinical(covariates.loc[train], y_train, config.clinical, seed)
     result.probabilities[CLINICAL] = clinical.probability(covariates.loc[test])
     if unit.is_final:
         result.tables["clinical_univariable"] = clinical.univariable
         result.tables["clinical_multivariable"] = clinical.multivariable()
-    if not lasso:
-        if unit.is_final:
-            log.warning(
-                "clinical.covariates are set but the model has no LASSO step (lasso.enabled: "
-                "false, as in configs/model/auto.yaml): no rad-score, so no radscore or "
-                "combined model and no nomogram; set lasso.enabled: true for them"
-            )
-        return result
     result.probabilities[RADSCORE] = expit(result.radscores)
     inner = inner_oof_radscores(config, seed, data, train, y_train)
     fit = fit_logit(combined_design(inner, clinical, covariates.loc[train]), y_train)
@@ -114,15 +110,24 @@ def combined_design(
     return design
 
 
+def lasso_part(config: ModelConfig, seed: int, has_sites: bool) -> Pipeline:
+    """The model pipeline's steps up to its LASSO step, unfitted; with ``lasso.enabled``
+    false (auto) the LASSO step is switched on, the other steps unchanged."""
+    from radiopipe.modeling.pipeline_factory import build_pipeline
+
+    if not config.lasso.enabled:
+        lasso = config.lasso.model_copy(update={"enabled": True})
+        config = config.model_copy(update={"lasso": lasso})
+    full = build_pipeline(config, seed, has_sites)
+    names = [n for n, _ in full.steps]
+    return Pipeline(full.steps[: names.index("lasso") + 1])
+
+
 def inner_oof_radscores(
     config: ModelConfig, seed: int, data: ModelData, train: list[str], y: np.ndarray
 ) -> np.ndarray:
     """Out-of-fold rad-scores of the unit's training patients (inner CV of the LASSO part)."""
-    from radiopipe.modeling.pipeline_factory import build_pipeline
-
-    full = build_pipeline(config, seed, data.has_sites)
-    names = [n for n, _ in full.steps]
-    partial = Pipeline(full.steps[: names.index("lasso") + 1])
+    partial = lasso_part(config, seed, data.has_sites)
     X = data.X.loc[train]
     folds = StratifiedKFold(config.cv.inner_folds, shuffle=True, random_state=seed)
     out = np.full(len(train), np.nan)

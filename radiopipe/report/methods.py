@@ -303,7 +303,7 @@ def _clinical(ctx: ReportContext) -> str:
     return (
         f"A clinical model was built from {_join(covariates)}: in each training fold, {chosen} "
         f"(statsmodels; odds ratios with Wald 95% CIs).{coding} The rad-score is the linear "
-        "predictor of the LASSO step of the radiomics pipeline (intercept plus coefficients "
+        f"predictor of {_radscore_lasso(cfg)} (intercept plus coefficients "
         "times the harmonised, standardised selected features); its formula, standardisation "
         "constants and per-site ComBat location and scale are exported so that it can be "
         "computed by hand, and the rad-score model's probability is its logistic transform. "
@@ -313,6 +313,18 @@ def _clinical(ctx: ReportContext) -> str:
         "models were compared by paired DeLong tests (Holm per split), the category-free net "
         "reclassification improvement and the integrated discrimination improvement with "
         "stratified bootstrap CIs, calibration and decision curves."
+    )
+
+
+def _radscore_lasso(cfg: dict | None) -> str:
+    """Where the rad-score's LASSO sits: in the radiomics pipeline or in a pipeline of its own."""
+    if get(cfg, "lasso.enabled", False):
+        return "the LASSO step of the radiomics pipeline"
+    inner = get(cfg, "cv.inner_folds", 5)
+    return (
+        "a LASSO logistic model of its own (the radiomics pipeline selects features per "
+        "learner and has no LASSO step), fitted in each training fold after the same "
+        f"preprocessing and filters, its penalty chosen by {inner}-fold inner CV"
     )
 
 

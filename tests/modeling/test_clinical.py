@@ -88,9 +88,10 @@ def test_clinical_settings_are_checked() -> None:
     assert not ModelConfig().clinical.enabled
 
 
-@pytest.fixture(scope="module")
-def clinical_run(tmp_path_factory: pytest.TempPathFactory):
-    """A tiny fixed-split run (three sites, one external) with three covariates."""
+@pytest.fixture(scope="module", params=[True, False], ids=["lasso-step", "own-lasso"])
+def clinical_run(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """A tiny fixed-split run (three sites, one external) with three covariates; the stack with
+    a LASSO step (paper-like) and without one (auto-like: the rad-score has its own LASSO)."""
     folder = tmp_path_factory.mktemp("clinical")
     cohort = simulate_cohort(
         n_patients=84, n_features=24, n_informative=4, effect=0.7, n_sites=3,
@@ -104,7 +105,7 @@ def clinical_run(tmp_path_factory: pytest.TempPathFactory):
     features, manifest = write_cohort(cohort, str(folder / "data"))
     config = tiny_config(
         learners={"names": ["svm"], "n_trials": 1},
-        lasso={"n_strengths": 4},
+        lasso={"n_strengths": 4, "enabled": request.param},
         harmonise={"sensitivity": False},
         clinical={"covariates": COVARIATES, "categorical": ["grade"]},
     )
@@ -259,3 +260,51 @@ def test_scored_patients_outcomes_never_reach_the_models() -> None:
     assert set(before) == {"clinical", "radscore", "combined"}
     for model, values in before.items():
         np.testing.assert_array_equal(values, after[model])
+
+
+def test_a_model_without_lasso_gets_its_own_radscore_pipeline() -> None:
+    """auto (lasso.enabled false): the rad-score is the LASSO of a pipeline of its own, fitted
+    on the unit's training patients only; combined model and nomogram follow from it."""
+    from sklearn.base import clone
+
+    from radiopipe.modeling.combined import lasso_part, unit_models
+    from radiopipe.modeling.pipeline_factory import build_pipeline
+    from radiopipe.modeling.radscore import has_lasso, radscore_values
+    from radiopipe.modeling.tables import ModelData
+    from radiopipe.modeling.validation import Unit
+
+    from .conftest import model_frame
+
+    cohort = simulate_cohort(n_patients=60, n_features=16, n_informative=4, n_sites=2, seed=4)
+    X = model_frame(cohort)
+    patients = list(X.index)
+    raw, _ = _clinical_frame(60, 3)
+    raw.index = patients
+    config = tiny_config(
+        lasso={"enabled": False, "n_strengths": 4},
+        clinical={"covariates": ["grade", "size_mm"], "categorical": ["grade"]},
+    )
+    stack = build_pipeline(config, 0, True)
+    assert not has_lasso(stack)
+    labels = pd.Series(cohort.clinical["label"].to_numpy(), index=patients, dtype="Int64")
+    final = Unit("final", -1, -1, tuple(patients[:40]), tuple(patients), "train")
+
+    def models(y: pd.Series):
+        data = ModelData(X, y, pd.Series("train", index=patients), [], [], True, raw)
+        return unit_models(final, data, config, stack, 0)
+
+    result = models(labels)
+    assert {"clinical", "radscore", "combined"} == set(result.probabilities)
+    for table in ("radscore_formula", "combined_coefficients", "nomogram_points"):
+        assert not result.tables[table].empty
+    own = clone(lasso_part(config, 0, True)).fit(
+        X.loc[patients[:40]], labels.loc[patients[:40]].to_numpy(int)
+    )
+    np.testing.assert_array_equal(result.radscores, radscore_values(own, X))
+    flipped = labels.copy()
+    flipped.loc[patients[40:]] = 1 - flipped.loc[patients[40:]]
+    after = models(flipped)
+    for model, values in result.probabilities.items():
+        np.testing.assert_array_equal(values, after.probabilities[model])
+    # the configuration keeps its own setting
+    assert config.lasso.enabled is False

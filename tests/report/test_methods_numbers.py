@@ -93,3 +93,15 @@ def test_harmonisation_is_disclosed_from_what_the_model_did() -> None:
     assert "own unlabelled test patients" in text
     found = harmonisation_of({"training_sites": ["A", "B", "C"]}, ctx.run.manifest, "estimate")
     assert "Every test patient came from a training site" in harmonisation_sentence(found)
+
+
+@pytest.mark.parametrize("lasso", [True, False])
+def test_the_radscore_sentence_says_where_its_lasso_is(lasso: bool) -> None:
+    model = {**CONFIGS[0][0], "lasso": {"enabled": lasso},
+             "clinical": {"covariates": ["age", "grade"]}}  # fmt: skip
+    text = methods._clinical(_context(model, CONFIGS[0][1]))
+    if lasso:
+        assert "linear predictor of the LASSO step of the radiomics pipeline" in text
+    else:
+        assert "a LASSO logistic model of its own" in text
+        assert "penalty chosen by 3-fold inner CV" in text  # CONFIGS[0]: 3 inner folds
