@@ -59,7 +59,8 @@ def cohort_stage(step: CohortStep, workers: int | None, overwrite: bool = False)
             )
             return {"manifest": manifest}
         cohort = read_manifest(call["manifest"])
-        return {"manifest": write_manifest(cohort, call.folder / MANIFEST_FILE)}
+        manifest = write_manifest(cohort, call.folder / MANIFEST_FILE)
+        return {"manifest": manifest} | carry_truth(call["manifest"], manifest)
 
     if step.synth is not None:
         from radiopipe.synth.writer import IMAGES_DIR, MASKS_DIR
@@ -156,7 +157,7 @@ def preprocess_stage(
                 f"preprocessing failed for {len(summary.failures)} patient(s), listed in "
                 f"{summary.failures_file}; fix them or set preprocess.allow_failures: true"
             )
-        return {"manifest": summary.manifest}
+        return {"manifest": summary.manifest} | carry_truth(call["manifest"], summary.manifest)
 
     from radiopipe.preprocess.stage import PATIENTS_DIR
 
@@ -249,8 +250,7 @@ def _segment_outputs(
 ) -> Outputs:
     """The segment stage's outputs; an error naming the first failure unless allowed.
 
-    A synthetic cohort's ``truth.csv`` (beside the input manifest) is copied beside the new
-    manifest, so evaluate still finds the known answer after segmentation.
+    A synthetic cohort's ``truth.csv`` travels with the manifest (:func:`carry_truth`).
     """
     if not result.failures.empty and not allow_failures:
         first = result.failures.iloc[0]
@@ -262,9 +262,16 @@ def _segment_outputs(
     outputs = {"manifest": result.manifest, "qc": folder / "qc.csv"}
     if result.evaluation is not None:
         outputs |= {f"evaluation_{i}": p for i, p in enumerate(result.evaluation.files)}
-    truth = Path(manifest).parent / TRUTH_FILE
-    if truth.is_file():
-        with atomic_path(Path(result.manifest).parent / TRUTH_FILE) as tmp:
-            shutil.copyfile(truth, tmp)
-        outputs["truth"] = Path(result.manifest).parent / TRUTH_FILE
-    return outputs
+    return outputs | carry_truth(manifest, result.manifest)
+
+
+def carry_truth(source: Path | str, manifest: Path | str) -> Outputs:
+    """Copy a synthetic cohort's ``truth.csv`` from beside ``source`` to beside the stage's
+    new ``manifest`` (so evaluate finds the known answer); ``{"truth": path}`` or nothing."""
+    truth = Path(source).parent / TRUTH_FILE
+    target = Path(manifest).parent / TRUTH_FILE
+    if not truth.is_file() or truth.resolve() == target.resolve():
+        return {}
+    with atomic_path(target) as tmp:
+        shutil.copyfile(truth, tmp)
+    return {"truth": target}
