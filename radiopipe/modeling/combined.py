@@ -28,7 +28,14 @@ from sklearn.model_selection import StratifiedKFold
 
 from radiopipe.config.model import ModelConfig
 from radiopipe.modeling import nomogram
-from radiopipe.modeling.clinical import INTERCEPT, ClinicalModel, LogitFit, fit_clinical, fit_logit
+from radiopipe.modeling.clinical import (
+    INTERCEPT,
+    ClinicalModel,
+    CovariateCoder,
+    LogitFit,
+    fit_clinical,
+    fit_logit,
+)
 from radiopipe.modeling.radscore import (
     RADSCORE_COLUMNS,
     harmonisation_table,
@@ -50,6 +57,10 @@ class UnitModels:
     probabilities: dict[str, np.ndarray] = field(default_factory=dict)
     radscores: np.ndarray | None = None  # of unit.test, in its order
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # final unit only
+    # final unit only: the rad-score's own pipeline (a model without a LASSO step) and the
+    # JSON scoring spec of the clinical and combined models (:func:`score_with_spec`)
+    radscore_pipeline: Pipeline | None = None
+    spec: dict = field(default_factory=dict)
 
 
 def unit_models(
@@ -65,6 +76,8 @@ def unit_models(
         scorer = clone(lasso_part(config, seed, data.has_sites)).fit(data.X.loc[train], y_train)
     if scorer is not None:
         result.radscores = radscore_values(scorer, X_test)
+        if unit.is_final and scorer is not pipeline:
+            result.radscore_pipeline = scorer
         if unit.is_final:
             formula = radscore_formula(scorer)
             result.tables["radscore_formula"] = formula
@@ -88,6 +101,7 @@ def unit_models(
     design = combined_design(result.radscores, clinical, covariates.loc[test])
     result.probabilities[COMBINED] = fit.probability(design)
     if unit.is_final:
+        result.spec = scoring_spec(clinical, fit, RADSCORE if scorer is not pipeline else "stack")
         result.tables["combined_coefficients"] = coefficient_table(fit)
         points, totals = nomogram.nomogram_tables(
             fit,
@@ -99,6 +113,47 @@ def unit_models(
         result.tables["nomogram_points"] = points
         result.tables["nomogram_total"] = totals
     return result
+
+
+def scoring_spec(clinical: ClinicalModel, combined: LogitFit, radscore_from: str) -> dict:
+    """What scoring new patients needs, as JSON: the selected covariates' coding (levels with
+    the reference first, training fill values), both models' coefficients, and which saved
+    pipeline (``stack`` or ``radscore``) computes the rad-score."""
+    coder = clinical.coder
+    return {
+        "radscore_pipeline": radscore_from,
+        "covariates": list(clinical.selected),
+        "levels": {n: list(coder.levels_[n]) for n in clinical.selected if n in coder.levels_},
+        "fill": {n: coder.fill_[n] for n in clinical.selected},
+        "clinical": {t: float(v) for t, v in clinical.fit.params.items()},
+        "combined": {t: float(v) for t, v in combined.params.items()},
+    }
+
+
+def score_with_spec(
+    spec: dict, radscores: np.ndarray, covariates: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """``clinical``, ``radscore`` and ``combined`` probabilities of new patients from a
+    :func:`scoring_spec`, their rad-scores and raw covariates (the training coding: unseen
+    levels count as the reference level, missing values get the training fill value)."""
+    names = list(spec["covariates"])
+    coder = CovariateCoder(
+        covariates=names, categorical=list(spec["levels"]),
+        levels_={n: list(v) for n, v in spec["levels"].items()}, fill_=dict(spec["fill"]),
+    )  # fmt: skip
+    design = coder.transform(covariates, names)
+    design.insert(0, RADSCORE, np.asarray(radscores, dtype=np.float64))
+
+    def probability(coefficients: dict[str, float]) -> np.ndarray:
+        terms = [t for t in coefficients if t != INTERCEPT]
+        weights = np.array([coefficients[t] for t in terms], dtype=np.float64)
+        return expit(coefficients[INTERCEPT] + design[terms].to_numpy(np.float64) @ weights)
+
+    return {
+        CLINICAL: probability(spec["clinical"]),
+        RADSCORE: expit(np.asarray(radscores, dtype=np.float64)),
+        COMBINED: probability(spec["combined"]),
+    }
 
 
 def combined_design(

@@ -37,6 +37,7 @@ class UnitResult:
     cpu_seconds: float = 0.0  # CPU time of the fit (0 when read back from a checkpoint)
     # rad-scores (``radscore``) and, for the final model, the clinical/combined tables
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+    clinical_spec: dict = field(default_factory=dict)  # final unit: scoring the clinical models
 
 
 def run_unit(
@@ -78,6 +79,9 @@ def run_unit(
         result.pipelines = {"stack": pipeline}
         if baseline is not None:
             result.pipelines["lasso_lr"] = baseline
+        if extra.radscore_pipeline is not None:
+            result.pipelines["radscore"] = extra.radscore_pipeline
+        result.clinical_spec = extra.spec
     return result
 
 

@@ -8,6 +8,9 @@ Folder layout::
       config.yaml        the resolved modelling settings
       stack.skops        the radiomics pipeline (base learners, stack[, stack_fusion])
       lasso_lr.skops     the LASSO baseline pipeline (when trained)
+      radscore.skops     the rad-score's own pipeline (clinical covariates, a stack without
+                         LASSO); the clinical and combined models are coefficients and the
+                         covariate coding in the card (``clinical_model``)
 
 Loading never unpickles: skops rebuilds objects only of the types on :data:`TRUSTED_TYPES`
 (an explicit allow-list) and refuses a file that holds any other type. A model written by

@@ -62,6 +62,7 @@ def predict_cohort(
     X = data.X[model.features + (meta_columns(data.X) if card["has_sites"] else [])]
     pipeline = _with_fusion(model, fusion, list(X.index))
     probabilities = diagnostics.predict_models(pipeline, model.pipelines.get("lasso_lr"), X)
+    probabilities |= clinical_probabilities(model, X, manifest)
     frames = [
         pd.DataFrame(
             {
@@ -78,6 +79,34 @@ def predict_cohort(
     out = pd.concat(frames, ignore_index=True)[list(PREDICTION_COLUMNS)]
     out.attrs["unseen_site"] = policy
     return out
+
+
+def clinical_probabilities(
+    model: LoadedModel, X: pd.DataFrame, manifest: str | Path | None
+) -> dict[str, np.ndarray]:
+    """The clinical, rad-score and combined models' probabilities of the patients of ``X``,
+    when the model has them (``clinical_model`` in its card) and the manifest holds the
+    covariates; otherwise none, with the reason logged (the radiomics models still score)."""
+    from radiopipe.cohort.manifest import read_manifest
+    from radiopipe.modeling.combined import score_with_spec
+    from radiopipe.modeling.radscore import radscore_values
+
+    spec = model.card.get("clinical_model")
+    if not spec:
+        return {}
+    names = list(spec["covariates"])
+    table = read_manifest(manifest).table if manifest is not None else None
+    missing = names if table is None else [n for n in names if n not in table.columns]
+    if missing:
+        log.warning(
+            "the clinical, rad-score and combined models need the covariate column(s) %s in "
+            "the manifest%s; they are not scored",
+            ", ".join(missing), "" if manifest is None else f" ({manifest})",
+        )  # fmt: skip
+        return {}
+    raw = table.set_index("patient_id")[names].replace("", np.nan).loc[list(X.index)]
+    radscores = radscore_values(model.pipelines[spec["radscore_pipeline"]], X)
+    return score_with_spec(spec, radscores, raw)
 
 
 UNSEEN_SITE_RULES = ("estimate", "passthrough", "error")

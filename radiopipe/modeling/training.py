@@ -156,6 +156,7 @@ def _train(
         "fusion_model": config.fusion.model,
         "n_training_patients": len(development),
         "seed": config.seed,
+        "clinical_model": final.clinical_spec or None,
     }
     save_model(layout.model_dir, final.pipelines, card, resolved_yaml(config))
     write_harmonisation(out, features, data.sites, config.harmonise.method,

@@ -308,3 +308,30 @@ def test_a_model_without_lasso_gets_its_own_radscore_pipeline() -> None:
         np.testing.assert_array_equal(values, after.probabilities[model])
     # the configuration keeps its own setting
     assert config.lasso.enabled is False
+
+
+def test_the_saved_model_scores_new_patients_with_the_clinical_models(clinical_run) -> None:
+    """predict (the model folder, as in a bundle) gives the clinical, rad-score and combined
+    probabilities the run itself gave its test patients; without covariates it leaves them
+    out and still scores the radiomics models."""
+    from radiopipe.modeling.predicting import predict_cohort
+
+    result, features, manifest = clinical_run
+    layout = TrainLayout(result.out)
+    trained = result.predictions
+    tested = trained[(trained["fold"] == -1) & trained["split"].isin(TEST_SPLITS)]
+    patients = sorted(set(tested["patient_id"]))
+    table = pd.read_csv(manifest)
+    new = table[table["patient_id"].isin(patients)].assign(label="")
+    new_manifest = result.out.parent / "new_patients.csv"
+    new.to_csv(new_manifest, index=False)
+    scored = predict_cohort(layout.model_dir, features, new_manifest)
+    for model in ("clinical", "radscore", "combined", "stack"):
+        want = tested[tested["model"] == model].set_index("patient_id")["probability"]
+        got = scored[scored["model"] == model].set_index("patient_id")["probability"]
+        assert sorted(got.index) == patients, model
+        np.testing.assert_allclose(got.loc[patients], want.loc[patients], rtol=0, atol=1e-9)
+    new.drop(columns=COVARIATES).to_csv(new_manifest, index=False)
+    without = predict_cohort(layout.model_dir, features, new_manifest)
+    assert "stack" in set(without["model"])
+    assert not {"clinical", "radscore", "combined"} & set(without["model"])
