@@ -33,6 +33,18 @@ def _clinical_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame({"grade": grade, "size_mm": size, "noise": noise}), y
 
 
+def _unit_data():
+    """60 patients of 2 sites: the cohort, its model frame, patient ids, raw covariates."""
+    from .conftest import model_frame
+
+    cohort = simulate_cohort(n_patients=60, n_features=16, n_informative=4, n_sites=2, seed=4)
+    X = model_frame(cohort)
+    patients = list(X.index)
+    raw, _ = _clinical_frame(60, 3)
+    raw.index = patients
+    return cohort, X, patients, raw
+
+
 def test_clinical_selection_and_fit_match_statsmodels() -> None:
     import statsmodels.formula.api as smf
 
@@ -231,13 +243,7 @@ def test_scored_patients_outcomes_never_reach_the_models() -> None:
     from radiopipe.modeling.tables import ModelData
     from radiopipe.modeling.validation import Unit
 
-    from .conftest import model_frame
-
-    cohort = simulate_cohort(n_patients=60, n_features=16, n_informative=4, n_sites=2, seed=4)
-    X = model_frame(cohort)
-    patients = list(X.index)
-    raw, _ = _clinical_frame(60, 3)
-    raw.index = patients
+    cohort, X, patients, raw = _unit_data()
     config = tiny_config(
         lasso={"n_strengths": 4},
         clinical={"covariates": ["grade", "size_mm"], "categorical": ["grade"]},
@@ -273,13 +279,7 @@ def test_a_model_without_lasso_gets_its_own_radscore_pipeline() -> None:
     from radiopipe.modeling.tables import ModelData
     from radiopipe.modeling.validation import Unit
 
-    from .conftest import model_frame
-
-    cohort = simulate_cohort(n_patients=60, n_features=16, n_informative=4, n_sites=2, seed=4)
-    X = model_frame(cohort)
-    patients = list(X.index)
-    raw, _ = _clinical_frame(60, 3)
-    raw.index = patients
+    cohort, X, patients, raw = _unit_data()
     config = tiny_config(
         lasso={"enabled": False, "n_strengths": 4},
         clinical={"covariates": ["grade", "size_mm"], "categorical": ["grade"]},
