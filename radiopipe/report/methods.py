@@ -199,15 +199,30 @@ def _features(ctx: ReportContext) -> str:
     icc = ctx.run.icc
     threshold = get(ctx.run.configs.get(StageName.TRAIN), "icc.threshold", 0.8)
     if icc is not None:
-        source = str(icc["source"].iloc[0]).replace("_", " ") if "source" in icc else "two masks"
+        source = str(icc["source"].iloc[0]) if "source" in icc else ""
         sentences.append(
             f"Robustness to segmentation was measured by ICC(2,1) (two-way random effects, "
-            f"absolute agreement, single rater) between {source} masks on "
+            f"absolute agreement, single rater) between {_icc_raters(ctx, source)} masks on "
             f"{_icc_sample(ctx)}; "
             f"{int((icc['icc'] >= threshold).sum())} of {len(icc)} features reached ICC ≥ "
             f"{threshold:g} (kept)."
         )
     return " ".join(sentences)
+
+
+def _icc_raters(ctx: ReportContext, source: str) -> str:
+    """Whose masks the ICC compares, from the robustness source and its perturbations."""
+    if source == "second_mask":
+        return "the first (mask_<seq>) and second (mask2_<seq>)"
+    if source != "perturbation":
+        return "two"
+    cfg = ctx.run.configs.get(StageName.ROBUSTNESS) or {}
+    repeats = int(get(cfg, "perturbation.contour_repeats", 1) or 0)
+    radius = get(cfg, "perturbation.radius_mm", 1.0)
+    kinds = f"eroded and dilated by {radius:g} mm"
+    if repeats:
+        kinds += f", {repeats} random contour shift{'s' if repeats > 1 else ''}"
+    return f"the original and perturbed ({kinds})"
 
 
 def _icc_sample(ctx: ReportContext) -> str:

@@ -107,6 +107,10 @@ def test_methods_name_the_patients_of_the_icc(run_without) -> None:
     run = run_without("segment", "deep")
     n = int(pd.read_parquet(run / "robustness" / "icc.parquet")["n_patients"].max())
     text = methods_text(run)
+    assert (
+        "between the original and perturbed (eroded and dilated by 1 mm, 1 random contour shift)"
+        in text
+    )
     assert f"masks on {n} training patients;" in text
     assert "random sample" not in text
     config = run / "robustness" / "config.resolved.yaml"
@@ -117,3 +121,8 @@ def test_methods_name_the_patients_of_the_icc(run_without) -> None:
     )
     edit_yaml(config, lambda c: c.update(max_patients=n + 5, include_test=True))
     assert f"masks on {n} patients of every split;" in methods_text(run)
+    perturbation = {"radius_mm": 1.5, "contour_repeats": 0}
+    edit_yaml(config, lambda c: c.update(perturbation=perturbation))
+    assert "between the original and perturbed (eroded and dilated by 1.5 mm) masks" in (
+        methods_text(run)
+    )
