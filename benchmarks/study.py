@@ -140,16 +140,17 @@ def synthesise(out: Path, args: argparse.Namespace) -> Path:
     return manifest
 
 
-def study_pipeline(out: Path, manifest: Path) -> Path:
-    """pipelines/hifu_fibroid.yaml on ``manifest``: no V-Net model, no deep models."""
-    config = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))
-    base = PIPELINE.parent
+def study_pipeline(out: Path, manifest: Path, pipeline: Path = PIPELINE) -> Path:
+    """The study's pipeline file on ``manifest``: no V-Net model, no deep models."""
+    config = yaml.safe_load(pipeline.read_text(encoding="utf-8"))
+    base = pipeline.parent
     config["cohort"]["manifest"] = str(manifest.resolve())
     config.pop("segment", None)
     config.pop("deep", None)
     for stage in ("preprocess", "extract", "train"):
         key = "params" if stage == "extract" else "config"
-        config[stage][key] = str((base / config[stage][key]).resolve())
+        if key in (config.get(stage) or {}):
+            config[stage][key] = str((base / config[stage][key]).resolve())
     path = out / "study.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
@@ -209,6 +210,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--project-to", default="A:300,B:60", help="cohort size to project to")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "benchmark-study")
+    parser.add_argument("--pipeline", type=Path, default=PIPELINE, help="study pipeline file")
     args = parser.parse_args()
     from radiopipe.config.pipeline import load_pipeline
     from radiopipe.pipeline import run_pipeline
@@ -222,7 +224,7 @@ def main() -> None:
     sampler.start()
     try:
         run_pipeline(
-            load_pipeline(study_pipeline(args.out, manifest)), args.out / "run",
+            load_pipeline(study_pipeline(args.out, manifest, args.pipeline)), args.out / "run",
             workers=args.workers, on_stage=clock,
         )  # fmt: skip
     finally:  # the stages measured so far are kept when one fails
@@ -241,7 +243,7 @@ def main() -> None:
             print(pd.read_csv(known).round(3).to_string(index=False))
     measured = sum(u.wall_s for u in ran)
     print(f"radiomics path, {n} patients, {args.workers} workers: {measured / 60:.1f} min")
-    cap = (yaml.safe_load(PIPELINE.read_text(encoding="utf-8")).get("robustness") or {}).get(
+    cap = (yaml.safe_load(args.pipeline.read_text(encoding="utf-8")).get("robustness") or {}).get(
         "max_patients"
     )
     here, there = stage_scales(manifest, 1.0, cap), stage_scales(manifest, scale, cap)

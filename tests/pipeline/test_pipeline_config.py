@@ -48,9 +48,11 @@ def test_study_pipeline_takes_a_manifest_from_the_command_line(tmp_path):
     assert config.cohort.manifest == manifest.resolve()
     assert config.extract.params == CONFIGS / "extraction" / "paper.yaml"
     names = [s.name for s in build_stages(config)]
-    # The V-Net model folder does not exist here: segmentation is skipped, not an error.
-    assert names == ["cohort", "validate", "preprocess", "design", "extract", "robustness",
+    # The V-Net model folder does not exist here: segmentation is skipped, not an error. No
+    # preprocess stage: the paper's resampling and normalisation happen in extraction.
+    assert names == ["cohort", "validate", "design", "extract", "robustness",
                      "train", "deep", "evaluate", "explain", "report", "bundle"]  # fmt: skip
+    assert config.robustness.max_patients == 100  # the paper's ICC sample size
 
 
 def test_study_pipeline_without_its_manifest_names_the_missing_file():
