@@ -16,9 +16,11 @@ Fitted variants (each changes one thing, then ``auto`` is all of them):
     auto             configs/model/auto.yaml
 
 Meta-learner ablation, computed from each fitted variant's base learners without refitting:
-``stack_logistic4`` (the four paper learners, logistic regression, = paper's stack),
-``stack_logistic5`` / ``stack_nonneg5`` / ``stack_mean5`` (with the logreg learner), and
-``stack_nonneg4``.
+``stack_<method><subset>`` with method logistic / nonneg / mean / select, subset ``4`` (the
+four paper learners; ``stack_logistic4`` = paper's stack) or ``5`` (with the logreg learner),
+fitted on the out-of-fold probabilities of the folds the learners were tuned on; for a variant
+with ``stack.oof_split: fresh`` (auto) also ``..._fresh``, fitted on the chosen configurations'
+out-of-fold probabilities on a second inner split. ``stack`` is the variant's own setting.
 
     python benchmarks/accuracy.py [--tables A,B] [--variants paper,auto] [--trials 25]
                                   [--repeats 1] [--folds 5] [--quick] [--out DIR]
@@ -61,6 +63,7 @@ RADMLBENCH = REPO.parent / "shared" / "refdata" / "radmlbench"
 SYNTHETIC = "synthetic"
 WORC_PUBLISHED = {"WORC-Desmoid": 0.82, "WORC-Lipo": 0.83}
 PAPER4 = ["svm", "rf", "lightgbm", "mlp"]
+META_METHODS = ("logistic", "nonnegative", "mean", "select")
 REFERENCE = "paper:stack_logistic4"  # the published recipe: 4 learners, logistic meta
 
 
@@ -112,20 +115,27 @@ def load_table(name: str, out: Path, synthetic_size: tuple[int, int]):
 
 
 def fold_predictions(pipeline, baseline, X_test) -> dict[str, np.ndarray]:
-    """Every model's test probabilities, plus the meta-learner ablation on the same learners."""
+    """Every model's test probabilities, plus the meta-learner ablation on the same learners:
+    ``stack_<method><subset>`` fitted on the tuning split's out-of-fold probabilities and, when
+    the learners kept a second split's (``stack.oof_split: fresh``), ``..._fresh`` on those."""
     out = predict_models(pipeline, baseline, X_test)
     stack = pipeline[-1]
     names = list(stack.named_learners_)
-    inner = np.column_stack([stack.named_learners_[n].oof_proba_ for n in names])
-    inner = inner[np.isfinite(inner).all(axis=1)]
+    learners = [stack.named_learners_[n] for n in names]
+    sources = {"": [est.tuning_oof_proba_ for est in learners]}
+    if any(est.oof_split == "fresh" for est in learners):
+        sources["_fresh"] = [est.oof_proba_ for est in learners]
     base = np.column_stack([out[n] for n in names])
     subsets = {"4": PAPER4, "5": names} if set(PAPER4) < set(names) else {"": names}
-    for label, subset in subsets.items():
-        cols = [names.index(n) for n in subset]
-        for method in ("logistic", "nonnegative", "mean"):
-            short = {"logistic": "logistic", "nonnegative": "nonneg", "mean": "mean"}[method]
-            meta = meta_learner(method, 1.0).fit(inner[:, cols], stack.inner_y_)
-            out[f"stack_{short}{label}"] = meta.predict_proba(base[:, cols])[:, 1]
+    for source, columns in sources.items():
+        inner = np.column_stack(columns)
+        inner = inner[np.isfinite(inner).all(axis=1)]
+        for label, subset in subsets.items():
+            cols = [names.index(n) for n in subset]
+            for method in META_METHODS:
+                meta = meta_learner(method, 1.0).fit(inner[:, cols], stack.inner_y_)
+                short = "nonneg" if method == "nonnegative" else method
+                out[f"stack_{short}{label}{source}"] = meta.predict_proba(base[:, cols])[:, 1]
     return out
 
 

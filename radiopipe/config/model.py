@@ -201,8 +201,11 @@ class StackSettings(StrictModel):
     """The meta-learner: logistic regression (the study), or a convex combination of the base
     learners' probabilities (``mean``, or ``nonnegative``: non-negative least-squares weights)."""
 
-    method: Literal["logistic", "mean", "nonnegative"] = "logistic"
+    method: Literal["logistic", "mean", "nonnegative", "select"] = "logistic"
     meta_C: float = Field(1.0, gt=0)  # logistic only
+    # the meta-learner's inputs: out-of-fold probabilities on the inner folds the base
+    # learners were tuned on (``tuning``), or on a second inner split (``fresh``)
+    oof_split: Literal["tuning", "fresh"] = "tuning"
 
 
 class FusionSettings(StrictModel):

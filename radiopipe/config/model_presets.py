@@ -26,7 +26,7 @@ AUTO: dict[str, Any] = {
         "max_features": 100,
         "ensemble_top": 3,
     },
-    "stack": {"method": "nonnegative"},
+    "stack": {"method": "logistic", "oof_split": "fresh"},
 }
 
 

@@ -3,7 +3,9 @@
 ``mean``: the plain average of the base learners' probabilities. ``nonnegative``: the
 Super Learner's combination, non-negative least squares of the outcome on the base learners'
 out-of-fold probabilities, weights scaled to sum to one (equal weights when every weight is
-zero). Either way the stack's probability is a weighted average of its base learners', so
+zero). ``select``: the single learner with the best out-of-fold AUC (the discrete Super
+Learner). Either way the
+stack's probability is a weighted average of its base learners', so
 four correlated probabilities cannot produce the unstable, sign-flipping coefficients a free
 logistic regression can fit on a few dozen patients.
 """
@@ -12,16 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import nnls
+from sklearn.metrics import roc_auc_score
 
-METHODS = ("logistic", "mean", "nonnegative")
+METHODS = ("logistic", "mean", "nonnegative", "select")
+CONVEX = METHODS[1:]
 
 
 class ConvexCombiner:
     """``predict_proba`` of a weighted average of probability columns (weights >= 0, sum 1)."""
 
     def __init__(self, method: str = "nonnegative") -> None:
-        if method not in ("mean", "nonnegative"):
-            raise ValueError(f"a convex combiner is 'mean' or 'nonnegative', got {method!r}")
+        if method not in CONVEX:
+            raise ValueError(f"a convex combiner is one of {', '.join(CONVEX)}, got {method!r}")
         self.method = method
 
     def fit(self, P: np.ndarray, y: np.ndarray) -> ConvexCombiner:
@@ -33,6 +37,9 @@ class ConvexCombiner:
             raw, _ = nnls(P, np.asarray(y, dtype=np.float64))
             if raw.sum() > 0:
                 weights = raw / raw.sum()
+        elif self.method == "select":
+            aucs = [roc_auc_score(y, P[:, j]) for j in range(m)]
+            weights = np.eye(m)[int(np.argmax(aucs))]  # ties: the earlier learner
         self.coef_ = weights
         return self
 

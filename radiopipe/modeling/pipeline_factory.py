@@ -110,6 +110,7 @@ def build_pipeline(
                 max_features=config.learners.max_features,
                 balance_choices=tuple(config.balance.choices) if tuned else None,
                 ensemble_top=config.learners.ensemble_top,
+                oof_split=config.stack.oof_split,
             ),
         )
         for name in config.learners.names

@@ -3,9 +3,11 @@
 The meta-learner is a logistic regression (``method="logistic"``, the published recipe) or a
 convex combination (``"mean"``, ``"nonnegative"``: see :mod:`radiopipe.modeling.combiners`).
 
-Each base learner is tuned on inner CV of the training data it is given; the best trial's
-out-of-fold probabilities of the real (non-synthetic) patients are the meta-features, and the
-base learners are then refitted on all training rows for prediction.
+Each base learner is tuned on inner CV of the training data it is given; its ``oof_proba_``
+on the real (non-synthetic) patients are the meta-features (the chosen trials' out-of-fold
+probabilities on the tuning folds, or with ``oof_split="fresh"`` on a second inner split: see
+:class:`~radiopipe.modeling.tuning.TunedClassifier`), and the base learners are then refitted
+on all training rows for prediction.
 
 Late-fusion hook (``fusion``): a mapping ``patient_id -> probability`` from an external model
 (a CNN, say). When given, a second meta-learner (``stack_fusion``) is fitted on the base-learner

@@ -47,6 +47,8 @@ from radiopipe.modeling.resample import inner_splits, resample
 
 log = logging.getLogger(__name__)
 
+FRESH_SEED_OFFSET = 7919  # the second inner split's seed: the tuning seed + this prime
+
 
 class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
     """One base learner (``svm``, ``rf``, ``lightgbm``, ``mlp``, ``logreg``) tuned by Optuna.
@@ -56,6 +58,12 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
     or nothing is chosen per trial (instead of ``sampler``/``class_weight``); ``ensemble_top``:
     the best N trials are refitted and averaged. All three off reproduce the plain learner.
     ``max_features``: the upper end of the tuned number of features (None: all).
+    ``oof_split``: where ``oof_proba_`` (the stack's meta-features) comes from. ``tuning``: the
+    inner folds the trials were chosen on (optimistic: the chosen configurations fit those
+    folds' noise best, most for the learners with the largest search). ``fresh``: the chosen
+    configurations cross-fitted again on a second, differently seeded inner split, so the
+    meta-learner weighs the learners on folds their hyperparameters were not chosen on.
+    ``tuning_oof_proba_`` keeps the tuning split's probabilities either way.
     """
 
     def __init__(
@@ -72,6 +80,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         balance_choices: tuple[str, ...] | None = None,
         ensemble_top: int = 1,
         max_features: int | None = None,
+        oof_split: str = "tuning",
     ) -> None:
         self.learner = learner
         self.search_space = search_space
@@ -85,6 +94,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         self.balance_choices = balance_choices
         self.ensemble_top = ensemble_top
         self.max_features = max_features
+        self.oof_split = oof_split
 
     def fit(self, X: object, y: object) -> TunedClassifier:
         """Tune on inner CV, keep the best trial's out-of-fold probabilities, refit on all rows."""
@@ -143,9 +153,12 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         chosen = _best(records, max(1, self.ensemble_top))
         self.best_params_ = dict(chosen[0][3])
         self.best_score_ = float(chosen[0][0])
-        oof = np.full(len(y), np.nan)
-        oof[real] = np.mean([record[2] for record in chosen], axis=0)[real]
-        self.oof_proba_ = oof
+        self.tuning_oof_proba_ = _mean_oof([record[2] for record in chosen], real)
+        self.oof_proba_ = self.tuning_oof_proba_
+        if self.oof_split == "fresh":
+            self.oof_proba_ = self._fresh_oof(X, array, y, [record[3] for record in chosen])
+        elif self.oof_split != "tuning":
+            raise ValueError(f"oof_split is 'tuning' or 'fresh', got {self.oof_split!r}")
         plain = not (self.tune_features or self.balance_choices or self.ensemble_top > 1)
         order = feature_order(array[real], y[real]) if self.tune_features else None
         with warnings.catch_warnings():
@@ -153,6 +166,18 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
             members = [self._refit(array, y, record[3], order) for record in chosen]
         self.estimator_ = members[0].model if plain else MemberAverage(members)
         return self
+
+    def _fresh_oof(
+        self, X: object, array: np.ndarray, y: np.ndarray, chosen: list[dict[str, Any]]
+    ) -> np.ndarray:
+        """Out-of-fold probabilities of the chosen configurations on a second inner split."""
+        seed = None if self.random_state is None else self.random_state + FRESH_SEED_OFFSET
+        splits = inner_splits(X, y, self.inner_folds, seed)
+        orders: dict[int, np.ndarray] = {}
+        if self.tune_features:
+            orders = {i: feature_order(array[tr], y[tr]) for i, (tr, _) in enumerate(splits)}
+        runs = [self._cross_fit(array, y, splits, params, orders)[0] for params in chosen]
+        return _mean_oof(runs, real_rows(X))
 
     def _space(self, shape: tuple[int, int]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The search space (with selection depth and balancing when tuned) and its defaults."""
@@ -236,6 +261,13 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         """Predicted class (probability >= 0.5)."""
         positive = self.predict_proba(X)[:, 1] >= 0.5
         return self.classes_[positive.astype(int)]
+
+
+def _mean_oof(runs: list[np.ndarray], real: np.ndarray) -> np.ndarray:
+    """The mean of several out-of-fold probability vectors, NaN on synthetic rows."""
+    oof = np.full(len(runs[0]), np.nan)
+    oof[real] = np.mean(runs, axis=0)[real]
+    return oof
 
 
 def _best(records: list, n: int) -> list:

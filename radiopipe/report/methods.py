@@ -270,7 +270,7 @@ def _modelling(ctx: ReportContext) -> str:
             f"Base learners ({_join([LEARNER_NAMES.get(n, n) for n in learners])}) were tuned by "
             f"Bayesian optimisation (Optuna TPE, {trials} trials each, AUC on {inner}-fold inner "
             f"cross-validation{_tuned_choices(cfg)}) and combined by {_meta_learner(cfg)} "
-            "fitted on their out-of-fold probabilities."
+            f"fitted on {_meta_inputs(cfg, inner)}."
         )
     if get(cfg, "baseline.enabled"):
         sentences.append(
@@ -446,7 +446,19 @@ def _meta_learner(cfg: dict) -> str:
         return "averaging their probabilities"
     if method == "nonnegative":
         return "a weighted average with non-negative least-squares weights (summing to one)"
+    if method == "select":
+        return "choosing the single base learner with the best out-of-fold AUC"
     return f"a logistic-regression meta-learner (C = {get(cfg, 'stack.meta_C', 1.0):g})"
+
+
+def _meta_inputs(cfg: dict, inner: object) -> str:
+    if get(cfg, "stack.oof_split", "tuning") == "fresh":
+        return (
+            "the out-of-fold probabilities of the chosen configurations on a second, "
+            f"differently seeded {inner}-fold inner split (not the folds their hyperparameters "
+            "were chosen on)"
+        )
+    return "their out-of-fold probabilities"
 
 
 def _deep(ctx: ReportContext) -> str:

@@ -203,12 +203,14 @@ def test_an_auto_pipeline_saves_and_loads(rng, tmp_path) -> None:
 
 
 def test_methods_text_names_what_the_inner_cv_chose() -> None:
-    from radiopipe.report.methods import _meta_learner, _tuned_choices
+    from radiopipe.report.methods import _meta_inputs, _meta_learner, _tuned_choices
 
     auto = auto_config().model_dump(mode="json")
     assert "number of features (at most 100)" in _tuned_choices(auto)
     assert "class weights or SMOTE" in _tuned_choices(auto)
-    assert "non-negative" in _meta_learner(auto)
+    assert _meta_learner(auto) == "a logistic-regression meta-learner (C = 1)"
+    assert "second, differently seeded 5-fold inner split" in _meta_inputs(auto, 5)
     paper = load_config(CONFIGS / "paper.yaml", ModelConfig).model_dump(mode="json")
     assert _tuned_choices(paper) == ""
     assert _meta_learner(paper) == "a logistic-regression meta-learner (C = 1)"
+    assert _meta_inputs(paper, 5) == "their out-of-fold probabilities"
