@@ -327,7 +327,8 @@ def main() -> None:
     if args.markdown is not None:
         header = (
             f"# Accuracy ablation (benchmarks/accuracy.py)\n\n{trials} trials per "
-            f"learner, outer {args.folds} x {repeats}, inner {args.inner_folds} folds."
+            f"learner, outer {args.folds} x {repeats}, inner {args.inner_folds} folds, "
+            f"outer-split seed {args.seed}."
         )
         args.markdown.write_text(markdown(summary, pd.DataFrame(times), tables, header))
 
