@@ -4,8 +4,7 @@
 Super Learner's combination, non-negative least squares of the outcome on the base learners'
 out-of-fold probabilities, weights scaled to sum to one (equal weights when every weight is
 zero). ``select``: the single learner with the best out-of-fold AUC (the discrete Super
-Learner). Either way the
-stack's probability is a weighted average of its base learners', so
+Learner). Either way the stack's probability is a weighted average of its base learners', so
 four correlated probabilities cannot produce the unstable, sign-flipping coefficients a free
 logistic regression can fit on a few dozen patients.
 """

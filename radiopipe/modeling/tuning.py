@@ -47,6 +47,7 @@ from radiopipe.modeling.resample import inner_splits, resample
 
 log = logging.getLogger(__name__)
 
+OOF_SPLITS = ("tuning", "fresh")
 FRESH_SEED_OFFSET = 7919  # the second inner split's seed: the tuning seed + this prime
 
 
@@ -100,6 +101,8 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         """Tune on inner CV, keep the best trial's out-of-fold probabilities, refit on all rows."""
         import optuna
 
+        if self.oof_split not in OOF_SPLITS:
+            raise ValueError(f"oof_split is 'tuning' or 'fresh', got {self.oof_split!r}")
         real = real_rows(X)
         array, y_raw = validate_data(self, X, y, dtype=np.float64)
         y = as_binary_target(y_raw)
@@ -157,8 +160,6 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         self.oof_proba_ = self.tuning_oof_proba_
         if self.oof_split == "fresh":
             self.oof_proba_ = self._fresh_oof(X, array, y, [record[3] for record in chosen])
-        elif self.oof_split != "tuning":
-            raise ValueError(f"oof_split is 'tuning' or 'fresh', got {self.oof_split!r}")
         plain = not (self.tune_features or self.balance_choices or self.ensemble_top > 1)
         order = feature_order(array[real], y[real]) if self.tune_features else None
         with warnings.catch_warnings():

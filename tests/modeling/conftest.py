@@ -43,6 +43,16 @@ def tiny_config(**overrides: object) -> ModelConfig:
     return ModelConfig.model_validate(data)
 
 
+def tuned_learners_config(n_trials: int, ensemble_top: int = 1, **stack: object) -> ModelConfig:
+    """tiny_config with auto's shape: logreg and rf tune their depth and balancing themselves
+    (no t-test or LASSO cut), with the given stack settings."""
+    learners = {"names": ["logreg", "rf"], "n_trials": n_trials, "timeout_s": None,
+                "tune_features": True, "ensemble_top": ensemble_top,
+                "search_spaces": tiny_config().learners.model_dump()["search_spaces"]}  # fmt: skip
+    return tiny_config(balance={"method": "tune"}, ttest={"enabled": False},
+                       lasso={"enabled": False}, learners=learners, stack=stack)  # fmt: skip
+
+
 def model_frame(cohort: SyntheticCohort, covariates: tuple[str, ...] = ()) -> pd.DataFrame:
     """The modelling frame of a synthetic cohort: features + site (+ covariates) meta columns."""
     X = cohort.features.set_index("patient_id")

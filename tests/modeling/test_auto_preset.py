@@ -20,7 +20,7 @@ from radiopipe.modeling.pipeline_factory import build_pipeline
 from radiopipe.modeling.repeats import per_repeat_auc, repeat_spread
 from radiopipe.modeling.tuning import TunedClassifier
 
-from .conftest import model_frame, tiny_config
+from .conftest import model_frame, tiny_config, tuned_learners_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "model"
 
@@ -122,13 +122,7 @@ def test_convex_meta_learners_weight_and_average(rng) -> None:
 def test_auto_pipeline_fits_and_stacks_within_the_base_learners(two_site_cohort) -> None:
     X = model_frame(two_site_cohort)
     y = two_site_cohort.clinical["label"].to_numpy()
-    config = tiny_config(
-        balance={"method": "tune"}, ttest={"enabled": False}, lasso={"enabled": False},
-        learners={"names": ["logreg", "rf"], "n_trials": 3, "timeout_s": None,
-                  "tune_features": True, "ensemble_top": 2,
-                  "search_spaces": tiny_config().learners.model_dump()["search_spaces"]},
-        stack={"method": "nonnegative"},
-    )  # fmt: skip
+    config = tuned_learners_config(3, ensemble_top=2, method="nonnegative")
     pipe = build_pipeline(config, 0, has_sites=True).fit(X.iloc[:70], y[:70])
     assert pipe.named_steps["balance"] == "passthrough"  # the learners balance themselves
     stack = pipe[-1]

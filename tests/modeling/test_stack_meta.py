@@ -13,7 +13,7 @@ from radiopipe.modeling.pipeline_factory import build_pipeline
 from radiopipe.modeling.resample import inner_splits
 from radiopipe.modeling.tuning import FRESH_SEED_OFFSET, TunedClassifier
 
-from .conftest import model_frame, tiny_config
+from .conftest import model_frame, tuned_learners_config
 
 
 def _data(rng, n=60, p=30, informative=3, effect=1.0):
@@ -101,13 +101,7 @@ def test_methods_text_says_where_the_meta_features_come_from() -> None:
 def test_pipeline_passes_the_split_to_every_learner(two_site_cohort) -> None:
     X = model_frame(two_site_cohort)
     y = two_site_cohort.clinical["label"].to_numpy()
-    config = tiny_config(
-        balance={"method": "tune"}, ttest={"enabled": False}, lasso={"enabled": False},
-        learners={"names": ["logreg", "rf"], "n_trials": 2, "timeout_s": None,
-                  "tune_features": True,
-                  "search_spaces": tiny_config().learners.model_dump()["search_spaces"]},
-        stack={"method": "select", "oof_split": "fresh"},
-    )  # fmt: skip
+    config = tuned_learners_config(2, method="select", oof_split="fresh")
     stack = build_pipeline(config, 0, has_sites=True).fit(X.iloc[:70], y[:70])[-1]
     for learner in stack.named_learners_.values():
         assert learner.oof_split == "fresh"
