@@ -199,7 +199,8 @@ class LearnerSettings(StrictModel):
 
 class StackSettings(StrictModel):
     """The meta-learner: logistic regression (the study), or a convex combination of the base
-    learners' probabilities (``mean``, or ``nonnegative``: non-negative least-squares weights)."""
+    learners' probabilities (``mean``; ``nonnegative``: non-negative least-squares weights;
+    ``select``: the single learner with the best out-of-fold AUC)."""
 
     method: Literal["logistic", "mean", "nonnegative", "select"] = "logistic"
     meta_C: float = Field(1.0, gt=0)  # logistic only

@@ -1,7 +1,8 @@
 """Stacking: a meta-learner on out-of-fold base-learner probabilities.
 
 The meta-learner is a logistic regression (``method="logistic"``, the published recipe) or a
-convex combination (``"mean"``, ``"nonnegative"``: see :mod:`radiopipe.modeling.combiners`).
+convex combination (``"mean"``, ``"nonnegative"``, ``"select"``: see
+:mod:`radiopipe.modeling.combiners`).
 
 Each base learner is tuned on inner CV of the training data it is given; its ``oof_proba_``
 on the real (non-synthetic) patients are the meta-features (the chosen trials' out-of-fold

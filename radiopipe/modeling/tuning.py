@@ -102,7 +102,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         import optuna
 
         if self.oof_split not in OOF_SPLITS:
-            raise ValueError(f"oof_split is 'tuning' or 'fresh', got {self.oof_split!r}")
+            raise ValueError(f"oof_split is one of {', '.join(OOF_SPLITS)}, got {self.oof_split!r}")
         real = real_rows(X)
         array, y_raw = validate_data(self, X, y, dtype=np.float64)
         y = as_binary_target(y_raw)
@@ -159,7 +159,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         self.tuning_oof_proba_ = _mean_oof([record[2] for record in chosen], real)
         self.oof_proba_ = self.tuning_oof_proba_
         if self.oof_split == "fresh":
-            self.oof_proba_ = self._fresh_oof(X, array, y, [record[3] for record in chosen])
+            self.oof_proba_ = self._fresh_oof(X, array, y, real, [r[3] for r in chosen])
         plain = not (self.tune_features or self.balance_choices or self.ensemble_top > 1)
         order = feature_order(array[real], y[real]) if self.tune_features else None
         with warnings.catch_warnings():
@@ -169,7 +169,12 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _fresh_oof(
-        self, X: object, array: np.ndarray, y: np.ndarray, chosen: list[dict[str, Any]]
+        self,
+        X: object,
+        array: np.ndarray,
+        y: np.ndarray,
+        real: np.ndarray,
+        chosen: list[dict[str, Any]],
     ) -> np.ndarray:
         """Out-of-fold probabilities of the chosen configurations on a second inner split."""
         seed = None if self.random_state is None else self.random_state + FRESH_SEED_OFFSET
@@ -178,7 +183,7 @@ class TunedClassifier(BinaryClassifierMixin, ClassifierMixin, BaseEstimator):
         if self.tune_features:
             orders = {i: feature_order(array[tr], y[tr]) for i, (tr, _) in enumerate(splits)}
         runs = [self._cross_fit(array, y, splits, params, orders)[0] for params in chosen]
-        return _mean_oof(runs, real_rows(X))
+        return _mean_oof(runs, real)
 
     def _space(self, shape: tuple[int, int]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The search space (with selection depth and balancing when tuned) and its defaults."""
