@@ -15,6 +15,13 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "pipelines" / "demo.yaml"
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch) -> None:
+    """Relative paths in these commands (``--out o``) land in a temporary folder, not the
+    checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _one_line(text: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     assert len(lines) == 1, text
