@@ -24,6 +24,12 @@ out-of-fold probabilities on a second inner split. ``stack`` is the variant's ow
 
     python benchmarks/accuracy.py [--tables A,B] [--variants paper,auto] [--trials 25]
                                   [--repeats 1] [--folds 5] [--quick] [--out DIR]
+                                  [--table-dir DIR]
+
+``--table-dir``: where the tables are (default ../shared/refdata/radmlbench): any folder of
+radMLBench-format tables (``<name>.csv.gz``, ``.csv`` or ``.parquet`` with ``ID``, ``Target``
+and the features), so the same targets can be checked on tables the repository does not hold;
+an optional ``reference_auc.json`` there gives radMLBench's best-of-grid AUC per table.
 
 ``--quick``: 8 trials, 1 repeat, a 150 x 600 synthetic cohort (a smoke-sized ablation).
 Targets (printed PASS/MISS): the auto stack's mean AUC over the radMLBench tables is at least
@@ -61,7 +67,9 @@ from radiopipe.stats.delong import auc_delong, delong_test  # noqa: E402
 
 RADMLBENCH = REPO.parent / "shared" / "refdata" / "radmlbench"
 SYNTHETIC = "synthetic"
-WORC_PUBLISHED = {"WORC-Desmoid": 0.82, "WORC-Lipo": 0.83}
+# WORC's published AUCs (Starmans et al., 2021) on the cohorts radMLBench republishes
+WORC_PUBLISHED = {"WORC-Desmoid": 0.82, "WORC-Lipo": 0.83, "WORC-CRLM": 0.68, "WORC-GIST": 0.77}
+TABLE_SUFFIXES = (".csv.gz", ".csv", ".parquet")
 PAPER4 = ["svm", "rf", "lightgbm", "mlp"]
 META_METHODS = ("logistic", "nonnegative", "mean", "select")
 REFERENCE = "paper:stack_logistic4"  # the published recipe: 4 learners, logistic meta
@@ -96,8 +104,31 @@ def variant_configs(trials: int, folds: int, inner: int) -> dict[str, ModelConfi
     }
 
 
-def load_table(name: str, out: Path, synthetic_size: tuple[int, int]):
-    """``(X, y, has_sites)`` of a radMLBench table or the synthetic known-answer cohort."""
+def table_path(folder: Path, name: str) -> Path:
+    """The file of table ``name`` in ``folder`` (``.csv.gz``, ``.csv`` or ``.parquet``)."""
+    for suffix in TABLE_SUFFIXES:
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    tried = ", ".join(name + suffix for suffix in TABLE_SUFFIXES)
+    raise SystemExit(f"error: no table {name!r} in {folder} (looked for {tried})")
+
+
+def tables_in(folder: Path) -> list[str]:
+    """The table names in ``folder``: reference_auc.json's order first, then the rest sorted."""
+    found = {p.name[: -len(s)] for p in folder.iterdir() for s in TABLE_SUFFIXES
+             if p.is_file() and p.name.endswith(s)}  # fmt: skip
+    listed = [t for t in reference_aucs(folder) if t in found]
+    return listed + sorted(found - set(listed))
+
+
+def reference_aucs(folder: Path) -> dict[str, float]:
+    """radMLBench's best-of-grid AUC per table, from ``folder/reference_auc.json`` if there."""
+    path = folder / "reference_auc.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def load_table(name: str, out: Path, synthetic_size: tuple[int, int], folder: Path = RADMLBENCH):
+    """``(X, y, has_sites)`` of a radMLBench-format table or the synthetic known-answer cohort."""
     if name == SYNTHETIC:
         from radiopipe.synth.feature_table import simulate_cohort, write_cohort
 
@@ -109,7 +140,7 @@ def load_table(name: str, out: Path, synthetic_size: tuple[int, int]):
         cohort.clinical["split"] = ""
         features, manifest = write_cohort(cohort, out / "data")
     else:
-        features, manifest = RADMLBENCH / f"{name}.csv.gz", None
+        features, manifest = table_path(folder, name), None
     data = load_model_data(features, manifest, [], require_labels=True)
     return data.X, data.labels.to_numpy(dtype=int), data.has_sites
 
@@ -205,9 +236,14 @@ def verdicts(summary: pd.DataFrame, tables: list[str]) -> list[tuple[str, float,
     return [(name, value, bound, value >= bound) for name, value, bound in checks]
 
 
-def markdown(summary: pd.DataFrame, times: pd.DataFrame, tables: list[str], header: str) -> str:
+def markdown(
+    summary: pd.DataFrame,
+    times: pd.DataFrame,
+    tables: list[str],
+    header: str,
+    reference: dict[str, float],
+) -> str:
     """The before/after and ablation tables and the verdicts, as Markdown."""
-    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text(encoding="utf-8"))
     wide = summary.pivot(index="table", columns="model", values="auc")
     real = [t for t in tables if t != SYNTHETIC and t in wide.index]
     bases = [c for c in wide.columns if c.startswith("auto:") and not _combined(c)]
@@ -218,7 +254,7 @@ def markdown(summary: pd.DataFrame, times: pd.DataFrame, tables: list[str], head
         f"best base learner ({best})": wide.get(best) if best else np.nan,
         "best auto base learner per table (after the fact)": wide[bases].max(axis=1)
         if bases else np.nan,
-        "radMLBench best of grid": pd.Series(reference),
+        "radMLBench best of grid": pd.Series(reference, dtype=float),
         "WORC published": pd.Series(WORC_PUBLISHED),
     }).reindex([*real, *[t for t in tables if t not in real and t in wide.index]])  # fmt: skip
     before_after.loc["mean (radMLBench tables)"] = before_after.loc[real].mean()
@@ -272,14 +308,22 @@ def main() -> None:
         help="With --summarise: more run folders to merge (e.g. one per variant).",
     )
     parser.add_argument("--markdown", type=Path, default=None, help="Write the tables here.")
+    parser.add_argument(
+        "--table-dir",
+        type=Path,
+        default=RADMLBENCH,
+        help="Folder of radMLBench-format tables (default: ../shared/refdata/radmlbench).",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     trials = args.trials if args.trials is not None else (8 if args.quick else 25)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 2)
     size = args.synthetic_size or ("150x600" if args.quick else "300x2400")
     synthetic_size = tuple(int(v) for v in size.lower().split("x"))
-    reference = json.loads((RADMLBENCH / "reference_auc.json").read_text(encoding="utf-8"))
-    tables = [t for t in args.tables.split(",") if t] or [*reference, SYNTHETIC]
+    if not args.table_dir.is_dir():
+        raise SystemExit(f"error: --table-dir {args.table_dir} is not a folder")
+    reference = reference_aucs(args.table_dir)
+    tables = [t for t in args.tables.split(",") if t] or [*tables_in(args.table_dir), SYNTHETIC]
     configs = variant_configs(trials, args.folds, args.inner_folds)
     variants = [v for v in args.variants.split(",") if v]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -297,7 +341,7 @@ def main() -> None:
         frames = [frame[frame["table"].isin(tables)] for frame in frames]
         times = [r for r in times if r["table"] in tables]
     for table in [] if args.summarise else tables:
-        X, y, has_sites = load_table(table, args.out, synthetic_size)
+        X, y, has_sites = load_table(table, args.out, synthetic_size, args.table_dir)
         for variant in variants:
             oof, wall = run_variant(X, y, has_sites, configs[variant], repeats, args.seed)
             oof["model"] = variant + ":" + oof["model"]
@@ -330,7 +374,10 @@ def main() -> None:
             f"learner, outer {args.folds} x {repeats}, inner {args.inner_folds} folds, "
             f"outer-split seed {args.seed}."
         )
-        args.markdown.write_text(markdown(summary, pd.DataFrame(times), tables, header))
+        table_note = "" if args.table_dir == RADMLBENCH else f" Tables from {args.table_dir}."
+        args.markdown.write_text(
+            markdown(summary, pd.DataFrame(times), tables, header + table_note, reference)
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ several members (the best trials) average into one learner (WORC's top-N ensembl
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -19,7 +21,9 @@ BALANCE_CHOICES = ("smote", "class_weight", "none")
 
 def feature_order(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Column positions from the most to the least outcome-associated (|Welch t|, stable)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # (near-)constant columns give t = NaN (ranked last) or an imprecise t, not a warning
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         t = stats.ttest_ind(X[y == 1], X[y == 0], axis=0, equal_var=False).statistic
     score = np.nan_to_num(np.abs(np.asarray(t, dtype=np.float64)), nan=0.0)
     return np.argsort(-score, kind="stable")
