@@ -11,10 +11,10 @@ fixed leak) re-records them on purpose::
 
 and says in its commit which numbers moved and why.
 
-The recording is kept per SIMD kind of CPU (tests/simd.py): ``golden/`` was made on AVX-512
-machines, ``golden-avx2/`` on AVX2 ones; NumPy's float32 kernels differ between the two in
-the 7th digit of the synthetic images. ``--record`` writes the folder of this machine's kind;
-a machine of a kind with no recording skips the comparison and says so.
+The recording is kept per SIMD kind of CPU (tests/simd.py): ``golden/`` on AVX-512 machines
+(those CI ran on until 2026-12-04: an AVX2 machine makes other synthetic images from the same
+seed, so theirs was not AVX2), ``golden-avx2/`` on AVX2 ones. ``--record`` writes the folder
+of this machine's kind; a machine of a kind with no recording skips the comparison and says so.
 """
 
 from __future__ import annotations
