@@ -113,11 +113,12 @@ def table_path(folder: Path, name: str) -> Path:
     raise SystemExit(f"error: no table {name!r} in {folder} (looked for {tried})")
 
 
-def tables_in(folder: Path) -> list[str]:
-    """The table names in ``folder``: reference_auc.json's order first, then the rest sorted."""
+def tables_in(folder: Path, reference: dict[str, float]) -> list[str]:
+    """The table names in ``folder``: those of ``reference`` (reference_auc.json) first, in its
+    order, then the rest sorted."""
     found = {p.name[: -len(s)] for p in folder.iterdir() for s in TABLE_SUFFIXES
              if p.is_file() and p.name.endswith(s)}  # fmt: skip
-    listed = [t for t in reference_aucs(folder) if t in found]
+    listed = [t for t in reference if t in found]
     return listed + sorted(found - set(listed))
 
 
@@ -323,7 +324,8 @@ def main() -> None:
     if not args.table_dir.is_dir():
         raise SystemExit(f"error: --table-dir {args.table_dir} is not a folder")
     reference = reference_aucs(args.table_dir)
-    tables = [t for t in args.tables.split(",") if t] or [*tables_in(args.table_dir), SYNTHETIC]
+    named = [t for t in args.tables.split(",") if t]
+    tables = named or [*tables_in(args.table_dir, reference), SYNTHETIC]
     configs = variant_configs(trials, args.folds, args.inner_folds)
     variants = [v for v in args.variants.split(",") if v]
     args.out.mkdir(parents=True, exist_ok=True)
